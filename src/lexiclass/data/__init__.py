@@ -1,0 +1,23 @@
+"""Loading labelled text: IMDB, user files, and seeded splits."""
+
+from lexiclass.data.dataset import TextDataset
+from lexiclass.data.imdb import load_imdb
+from lexiclass.data.user_files import load_user_dataset
+
+
+def load_dataset(config, dataset: str | None = None, test_dataset: str | None = None) -> TextDataset:
+    """The dataset a `TrainConfig` names (``dataset`` overrides it): ``"imdb"`` or a user path."""
+    name = dataset or config.dataset
+    if name == "imdb":
+        data = load_imdb(config.imdb_archive, val_fraction=config.val_fraction, seed=config.split_seed)
+    else:
+        data = load_user_dataset(
+            name, test_path=test_dataset if dataset else config.test_dataset,
+            text_column=config.text_column, label_column=config.label_column, encoding=config.encoding,
+            encoding_errors=config.encoding_errors, val_fraction=config.val_fraction,
+            test_fraction=config.test_fraction, seed=config.split_seed,
+        )
+    return data.limit(config.limit, seed=config.split_seed)
+
+
+__all__ = ["TextDataset", "load_dataset", "load_imdb", "load_user_dataset"]

@@ -1,0 +1,13 @@
+"""The one exception type lexiclass raises for bad input, so the CLI can print it cleanly."""
+
+
+class LexiclassError(Exception):
+    """Bad input or state a user can fix: the message names the file, line, field or value."""
+
+
+class DataError(LexiclassError):
+    """A dataset file or folder cannot be used as given."""
+
+
+class ConfigError(LexiclassError):
+    """A configuration value or key is invalid."""

@@ -1,0 +1,1 @@
+"""Model families, built by name through `lexiclass.models.registry`."""

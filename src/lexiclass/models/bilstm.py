@@ -1,0 +1,39 @@
+"""Bidirectional LSTM over token embeddings: learned (``bilstm``) or frozen GloVe (``glove-bilstm``)."""
+
+import keras
+
+from lexiclass.models.heads import classification_head
+
+
+def glove_embedding(config, vocabulary) -> keras.layers.Embedding:
+    """An Embedding holding GloVe vectors for the vocabulary, frozen unless ``glove_trainable``.
+
+    The matrix is assigned as the layer's weights, not through a ``Constant``
+    initializer, so it is saved once in the weights and not again in the model config.
+    """
+    from lexiclass.embeddings.glove import embedding_matrix, load_glove
+
+    matrix, coverage = embedding_matrix(vocabulary, load_glove(config.glove), config.max_tokens)
+    print(f"GloVe ({config.glove}): {coverage['found']:,} of {coverage['found'] + coverage['missing']:,} "
+          f"vocabulary words have a vector ({coverage['coverage']:.1%})")
+    layer = keras.layers.Embedding(config.max_tokens, matrix.shape[1], mask_zero=True,
+                                   trainable=config.glove_trainable, name="glove_embedding")
+    layer.build((None, None))
+    layer.set_weights([matrix])
+    return layer
+
+
+def build_bilstm(config, num_classes: int, vocabulary=None, glove: bool = False) -> keras.Model:
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, seq)
+    if glove:
+        embedding = glove_embedding(config, vocabulary)
+    else:
+        embedding = keras.layers.Embedding(config.max_tokens, config.embed_dim, mask_zero=True, name="embedding")
+    x = embedding(inputs)  # (batch, seq, dim), mask (batch, seq)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(config.lstm_units), name="bilstm")(x)  # (batch, 2 * units)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    return keras.Model(inputs, classification_head(x, num_classes), name="glove_bilstm" if glove else "bilstm")
+
+
+def build_glove_bilstm(config, num_classes: int, vocabulary=None) -> keras.Model:
+    return build_bilstm(config, num_classes, vocabulary, glove=True)

@@ -1,0 +1,51 @@
+"""Models by name: what each one takes as input, how many epochs by default, how to build it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    inputs: str  # "sequence": token ids; "bow": n-gram vectors
+    default_epochs: int
+    build: Callable  # (config, num_classes, vocabulary) -> compiled-ready keras.Model
+    description: str
+
+
+def _lazy(module: str, function: str) -> Callable:
+    # Import model code only when a model is built, so `lexiclass --help` stays fast.
+    def build(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(f"lexiclass.models.{module}"), function)(*args, **kwargs)
+
+    return build
+
+
+MODELS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("bow", "bow", 10, _lazy("bow", "build_bow"),
+                  "bag of n-grams (multi-hot or TF-IDF) -> Dense(16) -> Dropout -> classifier"),
+        ModelSpec("bilstm", "sequence", 10, _lazy("bilstm", "build_bilstm"),
+                  "Embedding(256, mask_zero) -> Bidirectional(LSTM(32)) -> Dropout -> classifier"),
+        ModelSpec("glove-bilstm", "sequence", 10, _lazy("bilstm", "build_glove_bilstm"),
+                  "frozen GloVe Embedding -> Bidirectional(LSTM(32)) -> Dropout -> classifier"),
+        ModelSpec("transformer", "sequence", 20, _lazy("transformer", "build_transformer"),
+                  "Embedding(256) -> TransformerEncoder -> masked max pool -> Dropout -> classifier"),
+        ModelSpec("positional-transformer", "sequence", 20, _lazy("transformer", "build_positional_transformer"),
+                  "PositionalEmbedding(600, 256) -> TransformerEncoder -> masked max pool -> Dropout -> classifier"),
+    )
+}
+MODEL_NAMES = tuple(MODELS)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    from lexiclass.errors import ConfigError
+
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    return MODELS[name]

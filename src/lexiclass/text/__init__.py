@@ -1,0 +1,1 @@
+"""Text -> token ids (or n-gram vectors), and token ids -> padded batches."""

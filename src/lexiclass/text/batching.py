@@ -1,0 +1,125 @@
+"""Truncation and batching of token-id sequences: fixed-length padding or exact length buckets.
+
+The book pads every review to 600 tokens. Most reviews are far shorter (median
+about 180 tokens on IMDB), so most of a sequence model's work is spent on padding.
+Length bucketing groups texts of similar length and pads each batch only to its own
+longest member (rounded up to ``multiple``). With correct masks the model computes
+the same function either way; only the amount of padding changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def truncate(ids: np.ndarray, length: int, policy: str = "head") -> np.ndarray:
+    """Keep at most ``length`` tokens: the first ("head"), the last ("tail"), or a quarter head plus tail."""
+    if len(ids) <= length:
+        return ids
+    if policy == "head":
+        return ids[:length]
+    if policy == "tail":
+        return ids[-length:]
+    if policy == "head+tail":
+        head = length // 4  # the opening states the topic, the end the verdict
+        return np.concatenate([ids[:head], ids[len(ids) - (length - head):]])
+    raise ValueError(f"unknown truncation policy {policy!r}")
+
+
+def pad(sequences: list[np.ndarray], length: int) -> np.ndarray:
+    """(batch, length) int32, zeros after each sequence (post-padding, like TextVectorization)."""
+    out = np.zeros((len(sequences), length), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        out[row, : len(seq)] = seq
+    return out
+
+
+def round_up(n: int, multiple: int) -> int:
+    return max(multiple, -(-n // multiple) * multiple)
+
+
+class SequenceBatches:
+    """Batches of padded token ids (and labels) for `keras.Model.fit`, `evaluate` and `predict`.
+
+    Args:
+        sequences: one int32 array of token ids per text, already truncated.
+        labels: int labels, or None for prediction.
+        batch_size: texts per batch.
+        mode: ``"bucket"`` pads each batch to its longest member rounded up to
+            ``multiple``; ``"fixed"`` pads every batch to ``fixed_length``.
+        shuffle: reshuffle every epoch (training). Bucketed training shuffles all
+            texts, sorts them by length within windows of ``window`` batches and
+            shuffles the batch order, so that batch contents and order change every
+            epoch while batches stay tight. Without shuffle, bucketed batches come
+            from a global sort by length; `order` maps them back to input order.
+        seed: makes the shuffles reproducible (epoch ``e`` uses ``seed + e``).
+    """
+
+    def __init__(self, sequences, labels=None, batch_size=32, mode="bucket", fixed_length=600, multiple=8,
+                 shuffle=False, seed=0, window=64):
+        self.sequences = sequences
+        self.labels = None if labels is None else np.asarray(labels)
+        self.batch_size = batch_size
+        self.mode = mode
+        self.fixed_length = fixed_length
+        self.multiple = multiple
+        self.shuffle = shuffle
+        self.seed = seed
+        self.window = window
+        self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.sequences) // self.batch_size)
+
+    def batch_indices(self, epoch: int = 0) -> list[np.ndarray]:
+        n, bs = len(self.sequences), self.batch_size
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable") if self.mode == "bucket" else np.arange(n)
+            return [order[i:i + bs] for i in range(0, n, bs)]
+        rng = np.random.default_rng(self.seed + epoch)
+        order = rng.permutation(n)
+        if self.mode == "bucket":
+            span = bs * self.window
+            order = np.concatenate([
+                chunk[np.argsort(self.lengths[chunk], kind="stable")]
+                for chunk in (order[i:i + span] for i in range(0, n, span))
+            ])
+        batches = [order[i:i + bs] for i in range(0, n, bs)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    @property
+    def order(self) -> np.ndarray:
+        """Input index of each row of the concatenated unshuffled batches."""
+        return np.concatenate(self.batch_indices()) if len(self.sequences) else np.zeros(0, dtype=np.int64)
+
+    def padded_length(self, idx: np.ndarray) -> int:
+        if self.mode == "fixed":
+            return self.fixed_length
+        return round_up(int(self.lengths[idx].max()), self.multiple)
+
+    def batch(self, idx: np.ndarray):
+        x = pad([self.sequences[i] for i in idx], self.padded_length(idx))  # (batch, padded_len)
+        return x if self.labels is None else (x, self.labels[idx])
+
+    def __iter__(self):
+        for idx in self.batch_indices(self.epoch):
+            yield self.batch(idx)
+        if self.shuffle:
+            self.epoch += 1
+
+    def padding_fraction(self) -> float:
+        """Share of positions in the batches that are padding."""
+        total = sum(len(idx) * self.padded_length(idx) for idx in self.batch_indices())
+        return 1.0 - float(self.lengths.sum()) / max(total, 1)
+
+    def dataset(self):
+        """A ``tf.data.Dataset`` over the batches, with unknown (batch, length) so one graph serves all shapes."""
+        import tensorflow as tf
+
+        x_spec = tf.TensorSpec(shape=(None, None), dtype=tf.int32)
+        if self.labels is None:
+            signature = x_spec
+        else:
+            signature = (x_spec, tf.TensorSpec(shape=(None,), dtype=tf.as_dtype(self.labels.dtype)))
+        return tf.data.Dataset.from_generator(lambda: iter(self), output_signature=signature).prefetch(2)

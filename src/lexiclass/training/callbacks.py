@@ -1,0 +1,70 @@
+"""`RunCheckpoint`: keep the best model, and enough state after every epoch to resume."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from lexiclass.training import run_dir as rd
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """After each epoch: save the best model (by ``monitor``) and the last one with the history.
+
+    Like ``keras.callbacks.ModelCheckpoint(save_best_only=True)``, plus what a
+    resumable run needs: every file is written atomically, and the last epoch's
+    model is saved under its epoch number *before* ``state.json`` points to it, so
+    a run killed at any instant resumes from a consistent finished epoch.
+    """
+
+    def __init__(self, run_path, monitor="val_loss", history=None, best=None, best_epoch=None):
+        super().__init__()
+        self.run_path = Path(run_path)
+        self.monitor = monitor
+        self.mode_max = "acc" in monitor
+        self.history = list(history or [])
+        self.best = best
+        self.best_epoch = best_epoch
+        self._started = None
+
+    def _improved(self, value) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode_max else value < self.best
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
+               "seconds": round(time.perf_counter() - self._started, 3)}
+        self.history.append(row)
+        value = row.get(self.monitor)
+        if self._improved(value):
+            self.best, self.best_epoch = value, epoch + 1
+            rd.atomic_save_model(self.model, self.run_path / rd.MODEL_FILE)
+        ckpt = self.run_path / rd.CHECKPOINT_DIR
+        model_name = f"epoch-{epoch + 1:04d}.keras"
+        rd.atomic_save_model(self.model, ckpt / model_name)
+        rd.atomic_write_json(ckpt / rd.STATE_FILE, {
+            "epochs_done": epoch + 1, "model": model_name, "history": self.history,
+            "monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch,
+        })
+        for old in ckpt.glob("epoch-*.keras"):  # only now is the older checkpoint unneeded
+            if old.name != model_name:
+                old.unlink(missing_ok=True)
+        write_history_csv(self.run_path / rd.HISTORY_FILE, self.history)
+
+
+def write_history_csv(path, history: list[dict]) -> None:
+    columns = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in history]
+    rd.atomic_write_text(path, "\n".join(lines) + "\n")

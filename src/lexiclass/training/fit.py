@@ -1,0 +1,137 @@
+"""`train`: dataset -> vectorizer -> model -> fit with checkpoints -> test metrics, all into a run directory."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lexiclass.config import TrainConfig
+from lexiclass.errors import LexiclassError
+from lexiclass.training import run_dir as rd
+
+
+def _versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    import lexiclass
+
+    return {"lexiclass": lexiclass.__version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+            "python": platform.python_version(), "backend": keras.backend.backend()}
+
+
+def _prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> dict | None:
+    """Return the saved state to resume from (None for a fresh run); refuse to clobber a run by accident."""
+    if resume:
+        if not (out / rd.RUN_FILE).exists():
+            raise LexiclassError(f"--resume: {out} holds no run to resume")
+        info = rd.read_json(out / rd.RUN_FILE)
+        if info.get("status") == "complete":
+            raise LexiclassError(f"--resume: the run in {out} is already complete")
+        state_path = out / rd.CHECKPOINT_DIR / rd.STATE_FILE
+        return rd.read_json(state_path) if state_path.exists() else {}
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise LexiclassError(f"{out} is not empty: choose another --out, add --resume to continue "
+                                 "an interrupted run, or --overwrite to replace it")
+        shutil.rmtree(out)
+    return None
+
+
+def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = False, dataset=None,
+          verbose: int | None = None) -> dict:
+    """Train ``config.model`` and write a complete run directory at ``out``; return its ``run.json``.
+
+    ``dataset`` (a `TextDataset`) skips loading from ``config.dataset``, e.g. for tests.
+    With ``resume=True`` the config, vocabulary and last finished epoch are taken from ``out``.
+    """
+    import keras
+
+    from lexiclass.data import load_dataset
+    from lexiclass.models.registry import get_model_spec
+    from lexiclass.text.pipeline import make_vectorizer, model_inputs
+    from lexiclass.text.vectorizer import Vectorizer
+    from lexiclass.training.callbacks import RunCheckpoint
+
+    out = Path(out)
+    state = _prepare_out_dir(out, resume, overwrite)
+    if state is not None:
+        config = TrainConfig.from_dict(rd.read_json(out / rd.CONFIG_FILE), source=str(out / rd.CONFIG_FILE))
+    config.validate()
+    spec = get_model_spec(config.model)
+    epochs = config.epochs or spec.default_epochs
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    keras.utils.set_random_seed(config.seed)
+
+    data = dataset if dataset is not None else load_dataset(config)
+    print(f"data: {data.sizes()} classes {data.label_names}")
+    out.mkdir(parents=True, exist_ok=True)
+    if state is None:
+        rd.atomic_write_json(out / rd.RUN_FILE, {"status": "running", "model": config.model})
+        rd.atomic_write_json(out / rd.CONFIG_FILE, config.to_dict())
+        rd.atomic_write_json(out / rd.LABELS_FILE, data.label_names)
+        vectorizer = make_vectorizer(config, spec.inputs).adapt(data.train_texts)
+        vectorizer.save(out)
+    else:
+        vectorizer = Vectorizer.load(out)
+        if rd.read_json(out / rd.LABELS_FILE) != data.label_names:
+            raise LexiclassError(f"--resume: the dataset's labels differ from {out / rd.LABELS_FILE}")
+
+    initial_epoch = (state or {}).get("epochs_done", 0)
+    # Epoch e of training shuffles with seed + e, so a resumed run continues the same sequence.
+    train_ds, _ = model_inputs(vectorizer, data.train_texts, data.train_labels, config, spec.inputs,
+                               shuffle=True, seed=config.seed + initial_epoch)
+    val_ds, _ = model_inputs(vectorizer, data.val_texts, data.val_labels, config, spec.inputs)
+
+    if initial_epoch:
+        model = keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"])
+        print(f"resuming after epoch {initial_epoch} of {epochs}")
+    else:
+        from lexiclass.models.heads import compile_model
+
+        model = compile_model(spec.build(config, data.num_classes, vectorizer.vocabulary), data.num_classes, config)
+
+    checkpoint = RunCheckpoint(out, monitor=config.monitor, history=(state or {}).get("history"),
+                               best=(state or {}).get("best"), best_epoch=(state or {}).get("best_epoch"))
+    callbacks = [checkpoint]
+    if config.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor,
+                                                       patience=config.early_stopping_patience))
+    started = time.perf_counter()
+    if initial_epoch < epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=verbose)
+    fit_seconds = time.perf_counter() - started
+    if checkpoint.best_epoch is None:
+        raise LexiclassError(f"no epoch produced a finite {config.monitor}; nothing to save")
+
+    from lexiclass.inference.evaluate import evaluate_run_files
+
+    metrics = evaluate_run_files(out, data, config=config, vectorizer=vectorizer)
+    epoch_seconds = [row["seconds"] for row in checkpoint.history]
+    info = {
+        "status": "complete", "model": config.model, "best_epoch": checkpoint.best_epoch,
+        "epochs_run": len(checkpoint.history), "monitor": config.monitor, "best_value": checkpoint.best,
+        "seconds_per_epoch_median": float(np.median(epoch_seconds)), "fit_seconds_this_session": fit_seconds,
+        "test_accuracy": metrics["accuracy"], "data_sizes": data.sizes(), "data_source": data.source,
+        "model_bytes": (out / rd.MODEL_FILE).stat().st_size, "versions": _versions(),
+    }
+    _write_plots(out, checkpoint.history, metrics)
+    rd.atomic_write_json(out / rd.RUN_FILE, info)
+    shutil.rmtree(out / rd.CHECKPOINT_DIR, ignore_errors=True)  # the run is complete; nothing to resume
+    return info
+
+
+def _write_plots(out: Path, history: list[dict], metrics: dict) -> None:
+    from lexiclass.training.metrics import confusion_matrix_figure, training_curves_figure
+
+    for figure, name in ((training_curves_figure(history), rd.CURVES_FILE),
+                         (confusion_matrix_figure(metrics), rd.CONFUSION_FILE)):
+        rd.atomic_save_figure(figure, out / name)
+        figure.clear()
