@@ -106,7 +106,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     started = time.perf_counter()
     if initial_epoch < epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                  callbacks=callbacks, verbose=verbose)
+                  callbacks=callbacks, verbose=verbose, shuffle=False)  # batches shuffle themselves
     fit_seconds = time.perf_counter() - started
     if checkpoint.best_epoch is None:
         raise LexiclassError(f"no epoch produced a finite {config.monitor}; nothing to save")

@@ -1,0 +1,85 @@
+"""Shared fixtures: small generated datasets and tiny trained runs (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from lexiclass.config import TrainConfig
+from lexiclass.data.dataset import TextDataset
+
+FILLER = ("the movie film story actor plot scene time people character director watch really "
+          "just also even much little way first make see well").split()
+CUES = {
+    "neg": "bad awful boring terrible waste worst dull".split(),
+    "pos": "good great excellent wonderful best loved superb".split(),
+    "mixed": "okay fine average decent mediocre passable".split(),
+    "odd": "strange weird bizarre surreal odd quirky".split(),
+}
+SHARED_IMDB = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "aclImdb_v1.tar.gz")
+
+
+def make_texts(n: int, classes: list[str], seed: int = 0, min_len: int = 5, max_len: int = 60):
+    """Texts whose class shows in a few cue words among filler; lengths vary so padding matters."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % len(classes)
+        length = int(rng.integers(min_len, max_len))
+        words = list(rng.choice(FILLER, size=length))
+        for _ in range(max(1, length // 6)):
+            words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(CUES[classes[label]])))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.asarray(labels, dtype=np.int32)
+
+
+def make_dataset(classes=("neg", "pos"), n_train=240, n_val=60, n_test=80, seed=0) -> TextDataset:
+    classes = list(classes)
+    train = make_texts(n_train, classes, seed)
+    val = make_texts(n_val, classes, seed + 1)
+    test = make_texts(n_test, classes, seed + 2)
+    return TextDataset(*train, *val, *test, label_names=classes, source="generated")
+
+
+def tiny_config(model: str, **overrides) -> TrainConfig:
+    """A model small enough to train in seconds on the generated data."""
+    values = dict(model=model, max_tokens=200, sequence_length=64, embed_dim=16, dense_dim=8, num_heads=2,
+                  lstm_units=8, hidden_units=8, batch_size=16, epochs=2, learning_rate=1e-2, dataset="generated",
+                  bucket_multiple=4)
+    values.update(overrides)
+    return TrainConfig(**values).validate()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """``tiny_run(model, classes=("neg", "pos"), **config)`` -> path of a finished run directory (cached)."""
+    from lexiclass.training.fit import train
+
+    cache = {}
+
+    def make(model: str, classes=("neg", "pos"), **overrides):
+        key = (model, tuple(classes), tuple(sorted(overrides.items())))
+        if key not in cache:
+            out = tmp_path_factory.mktemp(f"run-{model}")
+            train(tiny_config(model, **overrides), out, dataset=make_dataset(classes), overwrite=True, verbose=0)
+            cache[key] = out
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def generated_dataset():
+    return make_dataset()
+
+
+@pytest.fixture(scope="session")
+def shared_imdb_archive():
+    if not os.path.exists(SHARED_IMDB):
+        pytest.skip(f"offline IMDB archive not found at {SHARED_IMDB}")
+    return os.path.abspath(SHARED_IMDB)
