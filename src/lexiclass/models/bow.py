@@ -6,7 +6,9 @@ from lexiclass.models.heads import classification_head
 
 
 def build_bow(config, num_classes: int, vocabulary=None) -> keras.Model:
-    inputs = keras.Input(shape=(config.max_tokens,), name="ngram_vector")  # (batch, max_tokens)
+    # The vectors have one entry per vocabulary n-gram: max_tokens, or fewer on a small corpus.
+    width = len(vocabulary) if vocabulary is not None else config.max_tokens
+    inputs = keras.Input(shape=(width,), name="ngram_vector")  # (batch, width)
     x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(inputs)
     x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     return keras.Model(inputs, classification_head(x, num_classes), name="bow")

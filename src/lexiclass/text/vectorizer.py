@@ -58,7 +58,7 @@ class Vectorizer:
 
     @property
     def vocabulary(self) -> list[str]:
-        return list(self.layer.get_vocabulary())
+        return [str(token) for token in self.layer.get_vocabulary()]
 
     def token_ids(self, texts: list[str], batch_size: int = 4096) -> list[np.ndarray]:
         """Variable-length int32 token ids per text (``int`` mode only)."""
@@ -90,8 +90,10 @@ class Vectorizer:
         if self.output_mode == "tf_idf":
             import io
 
+            store = {}
+            self.layer.save_own_variables(store)  # the public way to read the adapted IDF weights
             buf = io.BytesIO()
-            np.save(buf, np.asarray(self.layer.idf_weights, dtype=np.float32))
+            np.save(buf, np.asarray(store["idf_weights"], dtype=np.float32))
             atomic_write_bytes(directory / IDF_FILE, buf.getvalue())
 
     @classmethod
@@ -107,6 +109,6 @@ class Vectorizer:
         if self.output_mode == "tf_idf":
             idf = np.load(directory / IDF_FILE)
         if self.output_mode == "int":
-            vocabulary = vocabulary[1:]  # TextVectorization adds the padding token "" itself
+            vocabulary = vocabulary[2:]  # TextVectorization adds the padding "" and OOV "[UNK]" tokens itself
         self.layer = self._make_layer(vocabulary=vocabulary, idf_weights=idf)
         return self

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from lexiclass.text.vectorizer import Vectorizer
+
+TRAIN = ["The movie was great, great fun!", "A boring movie.", "Great acting; boring plot", "fun fun fun"]
+
+
+def test_int_mode_lowercases_strips_punctuation_and_reserves_0_and_1():
+    vec = Vectorizer("int", max_tokens=50).adapt(TRAIN)
+    vocab = vec.vocabulary
+    assert vocab[:2] == ["", "[UNK]"]
+    assert "great" in vocab and "great," not in vocab and "Great" not in vocab
+    (ids,) = vec.token_ids(["GREAT movie, zebra!"])
+    assert ids.dtype == np.int32
+    assert list(ids) == [vocab.index("great"), vocab.index("movie"), 1]  # unseen word -> 1
+
+
+def test_lengths_stay_variable():
+    vec = Vectorizer("int", max_tokens=50).adapt(TRAIN)
+    ids = vec.token_ids(["fun", "fun fun fun fun", ""])
+    assert [len(x) for x in ids] == [1, 4, 0]
+
+
+def test_adapted_on_training_text_only():
+    vec = Vectorizer("int", max_tokens=50).adapt(TRAIN)
+    assert "zebra" not in vec.vocabulary
+
+
+def test_max_tokens_caps_the_vocabulary():
+    vec = Vectorizer("int", max_tokens=5).adapt(TRAIN)
+    assert len(vec.vocabulary) == 5
+    assert max(int(i.max()) for i in vec.token_ids(TRAIN)) <= 4
+
+
+@pytest.mark.parametrize("mode", ["int", "multi_hot", "tf_idf"])
+def test_save_and_load_restore_identical_outputs(tmp_path, mode):
+    vec = Vectorizer(mode, max_tokens=40, ngrams=2).adapt(TRAIN)
+    vec.save(tmp_path)
+    again = Vectorizer.load(tmp_path)
+    assert again.vocabulary == vec.vocabulary
+    probe = ["great movie", "boring boring plot fun", "unseen words here"]
+    if mode == "int":
+        for a, b in zip(vec.token_ids(probe), again.token_ids(probe)):
+            np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(vec.vectors(probe), again.vectors(probe), rtol=0, atol=1e-7)
+
+
+def test_bigram_multi_hot_vectors():
+    vec = Vectorizer("multi_hot", max_tokens=100, ngrams=2).adapt(TRAIN)
+    vocab = vec.vocabulary
+    assert "great fun" in vocab and "boring movie" in vocab and "movie boring" not in vocab
+    row = vec.vectors(["great fun"])[0]
+    assert row.shape == (len(vocab),)  # one entry per n-gram; the corpus has fewer than max_tokens
+    assert row[vocab.index("great fun")] == 1 and row[vocab.index("great")] == 1 and row.sum() == 3
+
+
+def test_tf_idf_weights_rarer_ngrams_higher():
+    vec = Vectorizer("tf_idf", max_tokens=100, ngrams=2).adapt(TRAIN)
+    vocab = vec.vocabulary
+    row = vec.vectors(["movie acting"])[0]
+    assert row[vocab.index("acting")] > row[vocab.index("movie")] > 0
