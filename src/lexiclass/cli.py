@@ -131,7 +131,8 @@ def cmd_serve(args) -> int:
 def cmd_explain(args) -> int:
     from lexiclass.inference.explain import explain_to_files
 
-    report = explain_to_files(args.run_dir, args.text, out=args.out, html=args.html, top_k=args.top_k)
+    text = sys.stdin.read() if args.text == "-" else args.text
+    report = explain_to_files(args.run_dir, text, out=args.out, html=args.html, top_k=args.top_k)
     print(report)
     return 0
 

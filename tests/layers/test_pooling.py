@@ -1,0 +1,38 @@
+import json
+
+import keras
+import numpy as np
+
+from lexiclass.layers import MaskedGlobalMaxPooling1D
+
+
+def test_padding_never_enters_the_max():
+    x = np.array([[[1.0, -5.0], [2.0, -4.0], [100.0, 100.0]]], dtype="float32")  # last step is padding
+    mask = np.array([[True, True, False]])
+    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    np.testing.assert_array_equal(out, [[2.0, -4.0]])
+    # Keras' own layer takes no mask, so padding enters its max: the pitfall this layer exists for.
+    assert np.asarray(keras.layers.GlobalMaxPooling1D()(x))[0, 0] == 100.0
+
+
+def test_without_mask_it_is_a_plain_max_and_empty_rows_pool_to_zero():
+    x = np.array([[[1.0], [3.0]], [[-2.0], [-1.0]]], dtype="float32")
+    np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(x)), [[3.0], [-1.0]])
+    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=np.array([[False, False], [True, False]])))
+    np.testing.assert_array_equal(out, [[0.0], [-2.0]])
+
+
+def test_mask_is_consumed_in_a_model_and_config_round_trips(tmp_path):
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(10, 3, mask_zero=True)(tokens)
+    pooled = MaskedGlobalMaxPooling1D(name="pool")(x)
+    model = keras.Model(tokens, pooled)
+    assert model.get_layer("pool").compute_mask(None, np.ones((1, 2), bool)) is None
+    ids = np.array([[1, 2, 0, 0, 0], [4, 0, 0, 0, 0]])
+    weights = model.layers[1].get_weights()[0]
+    np.testing.assert_allclose(model.predict(ids, verbose=0)[1], weights[4], atol=1e-7)
+    config = json.loads(json.dumps(model.get_layer("pool").get_config()))
+    assert MaskedGlobalMaxPooling1D.from_config(config).name == "pool"
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(keras.models.load_model(tmp_path / "m.keras").predict(ids, verbose=0),
+                                  model.predict(ids, verbose=0))

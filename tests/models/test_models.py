@@ -1,0 +1,61 @@
+"""Every named model: builds, masks padding correctly, and the frozen GloVe embedding stays frozen."""
+
+import numpy as np
+import pytest
+
+from lexiclass.models.heads import compile_model
+from lexiclass.models.registry import MODEL_NAMES, get_model_spec
+from tests.conftest import tiny_config
+
+SEQUENCE_MODELS = [m for m in MODEL_NAMES if get_model_spec(m).inputs == "sequence"]
+
+
+def vocab(n=200):
+    return ["", "[UNK]"] + ["the", "movie", "good"] + [f"w{i}" for i in range(n - 5)]
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_padding_to_50_or_600_gives_the_same_prediction(name):
+    config = tiny_config(name, sequence_length=600, dropout=0.5)
+    model = compile_model(get_model_spec(name).build(config, 2, vocab()), 2, config)
+    review = np.random.default_rng(0).integers(2, 200, size=37)
+    x50 = np.zeros((1, 50), "int32")
+    x600 = np.zeros((1, 600), "int32")
+    x50[0, :37] = x600[0, :37] = review
+    p50 = model.predict(x50, verbose=0)
+    p600 = model.predict(x600, verbose=0)
+    assert abs(float(p50[0, 0]) - float(p600[0, 0])) <= 1e-5
+    assert 0 < float(p50[0, 0]) < 1
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("classes", [2, 4])
+def test_output_head_follows_the_number_of_classes(name, classes):
+    config = tiny_config(name)
+    model = compile_model(get_model_spec(name).build(config, classes, vocab()), classes, config)
+    assert model.output_shape == (None, 1 if classes == 2 else classes)
+    assert model.loss == ("binary_crossentropy" if classes == 2 else "sparse_categorical_crossentropy")
+
+
+def test_glove_embedding_is_frozen_and_holds_the_vectors():
+    from lexiclass.embeddings.glove import load_glove
+
+    config = tiny_config("glove-bilstm")
+    words = ["", "[UNK]", "the", "movie", "notawordxyz"] + [f"w{i}" for i in range(195)]
+    model = get_model_spec("glove-bilstm").build(config, 2, words)
+    embedding = model.get_layer("glove_embedding")
+    assert embedding.trainable_weights == []  # not summary(): some Keras versions miscount there
+    matrix = embedding.get_weights()[0]
+    glove = load_glove()
+    assert matrix.shape == (200, 50)
+    np.testing.assert_array_equal(matrix[2], glove["the"])
+    np.testing.assert_array_equal(matrix[3], glove["movie"])
+    assert not matrix[[0, 1, 4]].any()
+    assert "Constant" not in str(embedding.get_config())  # the matrix is not duplicated into the config
+
+
+def test_unknown_model_name_lists_the_choices():
+    from lexiclass.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown model 'gpt'; choose one of bow, bilstm"):
+        get_model_spec("gpt")
