@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)  # progress notes, not results
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

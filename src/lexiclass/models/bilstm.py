@@ -1,5 +1,7 @@
 """Bidirectional LSTM over token embeddings: learned (``bilstm``) or frozen GloVe (``glove-bilstm``)."""
 
+import logging
+
 import keras
 
 from lexiclass.models.heads import classification_head
@@ -14,8 +16,9 @@ def glove_embedding(config, vocabulary) -> keras.layers.Embedding:
     from lexiclass.embeddings.glove import embedding_matrix, load_glove
 
     matrix, coverage = embedding_matrix(vocabulary, load_glove(config.glove), config.max_tokens)
-    print(f"GloVe ({config.glove}): {coverage['found']:,} of {coverage['found'] + coverage['missing']:,} "
-          f"vocabulary words have a vector ({coverage['coverage']:.1%})")
+    logging.getLogger(__name__).info(
+        "GloVe (%s): %d of %d vocabulary words have a vector (%.1f%%)", config.glove, coverage["found"],
+        coverage["found"] + coverage["missing"], 100 * coverage["coverage"])
     layer = keras.layers.Embedding(config.max_tokens, matrix.shape[1], mask_zero=True,
                                    trainable=config.glove_trainable, name="glove_embedding")
     layer.build((None, None))

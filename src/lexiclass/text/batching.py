@@ -122,4 +122,6 @@ class SequenceBatches:
             signature = x_spec
         else:
             signature = (x_spec, tf.TensorSpec(shape=(None,), dtype=tf.as_dtype(self.labels.dtype)))
-        return tf.data.Dataset.from_generator(lambda: iter(self), output_signature=signature).prefetch(2)
+        dataset = tf.data.Dataset.from_generator(lambda: iter(self), output_signature=signature)
+        # A known length lets Keras show progress bars with a total and not warn about running out of data.
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import shutil
 import sys
@@ -13,6 +14,8 @@ import numpy as np
 from lexiclass.config import TrainConfig
 from lexiclass.errors import LexiclassError
 from lexiclass.training import run_dir as rd
+
+log = logging.getLogger(__name__)
 
 
 def _versions() -> dict:
@@ -70,7 +73,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     keras.utils.set_random_seed(config.seed)
 
     data = dataset if dataset is not None else load_dataset(config)
-    print(f"data: {data.sizes()} classes {data.label_names}")
+    log.info("data: %s, classes %s", data.sizes(), data.label_names)
     out.mkdir(parents=True, exist_ok=True)
     if state is None:
         rd.atomic_write_json(out / rd.RUN_FILE, {"status": "running", "model": config.model})
@@ -91,7 +94,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
 
     if initial_epoch:
         model = keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"])
-        print(f"resuming after epoch {initial_epoch} of {epochs}")
+        log.info("resuming after epoch %d of %d", initial_epoch, epochs)
     else:
         from lexiclass.models.heads import compile_model
 

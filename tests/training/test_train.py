@@ -1,0 +1,109 @@
+"""Tiny end-to-end runs: train -> run directory -> reload -> same test accuracy; resume after a kill."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import lexiclass
+from lexiclass.errors import LexiclassError
+from lexiclass.inference.evaluate import test_metrics as score_test_split
+from lexiclass.models.registry import MODEL_NAMES
+from lexiclass.training import callbacks
+from lexiclass.training.fit import train
+from tests.conftest import make_dataset, tiny_config
+
+EXPECTED_FILES = {"run.json", "config.json", "labels.json", "vocabulary.txt", "vectorizer.json", "model.keras",
+                  "history.csv", "training_curves.png", "metrics.json", "confusion_matrix.png"}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_train_writes_a_complete_run_that_reloads_to_the_same_accuracy(tiny_run, name):
+    run = tiny_run(name)
+    assert EXPECTED_FILES <= {p.name for p in run.iterdir()}
+    assert not (run / "checkpoints").exists() and not list(run.glob(".*tmp*"))
+    info = json.loads((run / "run.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert info["status"] == "complete" and info["epochs_run"] == 2 and 1 <= info["best_epoch"] <= 2
+    assert metrics["accuracy"] == info["test_accuracy"] > 0.75  # cue words make the task easy
+    assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["num_examples"] == 80
+    predictor = lexiclass.load(run)
+    assert score_test_split(predictor, make_dataset())["accuracy"] == metrics["accuracy"]
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and {"loss", "val_loss", "val_accuracy"} <= set(rows[0])
+    assert (run / "training_curves.png").stat().st_size > 1000
+
+
+def test_multi_class_run(tiny_run):
+    run = tiny_run("transformer", classes=("neg", "pos", "mixed", "odd"))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["labels"] == ["neg", "pos", "mixed", "odd"]
+    assert np.asarray(metrics["confusion_matrix"]).shape == (4, 4)
+    assert metrics["accuracy"] > 0.5
+    probs = lexiclass.load(run).predict_proba(["great wonderful superb best", "weird bizarre surreal odd"])
+    assert probs.shape == (2, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_training_is_seeded_and_reproducible(tmp_path):
+    data = make_dataset()
+    runs = [train(tiny_config("transformer"), tmp_path / f"r{i}", dataset=data, verbose=0) for i in range(2)]
+    a, b = (json.loads((tmp_path / f"r{i}" / "metrics.json").read_text()) for i in range(2))
+    assert a == b
+    h = [(tmp_path / f"r{i}" / "history.csv").read_text().splitlines()[1].split(",")[:5] for i in range(2)]
+    assert h[0] == h[1]
+    assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]
+
+
+def test_interrupted_run_resumes_without_losing_a_finished_epoch(tmp_path, monkeypatch):
+    original = callbacks.RunCheckpoint.on_epoch_end
+
+    def killed_after_epoch_2(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt  # like Ctrl-C right after the epoch's files are written
+
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", killed_after_epoch_2)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config("positional-transformer", epochs=4), out, dataset=make_dataset(), verbose=0)
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["epochs_done"] == 2 and (out / "checkpoints" / state["model"]).exists()
+    with pytest.raises(LexiclassError, match="training did not finish.*--resume"):
+        lexiclass.load(out)
+
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", original)
+    info = train(tiny_config("bow"), out, resume=True, dataset=make_dataset(), verbose=0)  # config comes from the run
+    assert info["model"] == "positional-transformer" and info["epochs_run"] == 4
+    history = (out / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3", "4"]
+    assert history[1:3] == [",".join(str(state["history"][i][k]) for k in history[0].split(",")) for i in range(2)]
+    assert lexiclass.load(out).predict(["great superb"])[0]["label"] == "pos"
+
+
+def test_existing_run_is_not_overwritten_by_accident(tiny_run, tmp_path):
+    run = tiny_run("bow")
+    with pytest.raises(LexiclassError, match="is not empty.*--resume.*--overwrite"):
+        train(tiny_config("bow"), run, dataset=make_dataset(), verbose=0)
+    with pytest.raises(LexiclassError, match="already complete"):
+        train(tiny_config("bow"), run, resume=True, dataset=make_dataset(), verbose=0)
+    with pytest.raises(LexiclassError, match="holds no run to resume"):
+        train(tiny_config("bow"), tmp_path / "none", resume=True, dataset=make_dataset(), verbose=0)
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
+    config = tiny_config("bow", epochs=30, early_stopping_patience=1, learning_rate=0.05)
+    info = train(config, tmp_path / "r", dataset=make_dataset(), verbose=0)
+    assert info["epochs_run"] < 30
+    history = list(csv.DictReader(open(tmp_path / "r" / "history.csv")))
+    losses = [float(r["val_loss"]) for r in history]
+    assert info["best_epoch"] == int(np.argmin(losses)) + 1
+
+
+def test_loading_something_that_is_not_a_run(tmp_path):
+    with pytest.raises(LexiclassError, match="does not exist"):
+        lexiclass.load(tmp_path / "nothing")
+    with pytest.raises(LexiclassError, match="run.json is missing"):
+        lexiclass.load(tmp_path)
