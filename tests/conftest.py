@@ -20,7 +20,11 @@ CUES = {
     "mixed": "okay fine average decent mediocre passable".split(),
     "odd": "strange weird bizarre surreal odd quirky".split(),
 }
-SHARED_IMDB = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "aclImdb_v1.tar.gz")
+SHARED_IMDB_CANDIDATES = [
+    os.environ.get("LEXICLASS_IMDB_ARCHIVE", ""),
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "aclImdb_v1.tar.gz"),
+    "/work/shared/data/aclImdb_v1.tar.gz",
+]
 
 
 def make_texts(n: int, classes: list[str], seed: int = 0, min_len: int = 5, max_len: int = 60):
@@ -80,6 +84,7 @@ def generated_dataset():
 
 @pytest.fixture(scope="session")
 def shared_imdb_archive():
-    if not os.path.exists(SHARED_IMDB):
-        pytest.skip(f"offline IMDB archive not found at {SHARED_IMDB}")
-    return os.path.abspath(SHARED_IMDB)
+    for path in SHARED_IMDB_CANDIDATES:
+        if path and os.path.exists(path):
+            return os.path.abspath(path)
+    pytest.fail(f"offline IMDB archive not found (set LEXICLASS_IMDB_ARCHIVE); tried {SHARED_IMDB_CANDIDATES[1:]}")
