@@ -1,0 +1,221 @@
+"""NBSVM and its word+char ensemble: training, probabilities, multi-class, persistence, bad input."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from lexiclass.config import TrainConfig
+from lexiclass.errors import DataError, LexiclassError
+from lexiclass.models.nbsvm import (NBSVMClassifier, NBSVMEnsembleClassifier, clean_text, word_tokens)
+from tests.conftest import make_dataset
+
+FOUR = ("neg", "pos", "mixed", "odd")
+
+
+def small_char(**kw):
+    # Short character n-grams keep the generated-data fits fast.
+    return NBSVMClassifier(analyzer="char", char_min_n=2, ngrams=4, **kw)
+
+
+def small_ensemble(**kw):
+    return NBSVMEnsembleClassifier(char_min_n=2, char_ngrams=4, **kw)
+
+
+MODELS = {"word": lambda: NBSVMClassifier(), "char": small_char, "ensemble": small_ensemble}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """(kind, classes) -> (model, dataset), trained once per module."""
+    cache = {}
+
+    def get(kind, classes=("neg", "pos")):
+        key = (kind, tuple(classes))
+        if key not in cache:
+            data = make_dataset(classes)
+            cache[key] = MODELS[kind]().fit(data.train_texts, data.train_labels), data
+        return cache[key]
+
+    return get
+
+
+def test_tokenizer_keeps_marks_and_drops_html_breaks():
+    assert word_tokens("Awful!<br /><br />Why? I didn't LAUGH.") == ["awful", "!", "why", "?", "i", "didn't", "laugh"]
+    assert "<br" not in clean_text("a<br/>b<BR />c")
+
+
+def test_init_only_stores_hyperparameters():
+    # scikit-learn convention: no validation in __init__, get_params round-trips.
+    model = NBSVMClassifier(ngrams=0, linear_c=-1)
+    assert model.get_params()["ngrams"] == 0
+    assert NBSVMClassifier(**NBSVMClassifier(ngrams=2).get_params()).ngrams == 2
+    with pytest.raises(LexiclassError, match="ngrams"):
+        model.fit(["a b", "c d"], [0, 1])
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("classes", [("neg", "pos"), FOUR], ids=["binary", "4-class"])
+def test_fit_predict_probabilities(fitted, kind, classes):
+    model, data = fitted(kind, classes)
+    proba = model.predict_proba(data.test_texts)
+    assert proba.shape == (len(data.test_texts), len(classes))
+    assert proba.dtype == np.float64
+    assert np.all(proba >= 0) and np.all(proba <= 1)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    accuracy = np.mean(model.predict(data.test_texts) == data.test_labels)
+    chance = 1 / len(classes)
+    assert accuracy >= chance + 0.8 * (1 - chance), f"{kind} {len(classes)} classes: accuracy {accuracy:.3f}"
+    # predict is the argmax of predict_proba, and every class gets predicted somewhere.
+    np.testing.assert_array_equal(model.predict(data.test_texts), proba.argmax(axis=1))
+    assert set(model.predict(data.test_texts)) == set(range(len(classes)))
+    np.testing.assert_array_equal(model.classes_, np.arange(len(classes)))
+
+
+def test_cue_words_drive_the_prediction(fitted):
+    model, _ = fitted("word")
+    proba = model.predict_proba(["awful terrible boring worst", "excellent wonderful superb loved"])
+    assert proba[0, 0] > 0.9 and proba[1, 1] > 0.9
+
+
+def test_binary_uses_one_model_and_multiclass_one_per_class(fitted):
+    assert fitted("word")[0].coef_.shape[0] == 1
+    assert fitted("word", FOUR)[0].coef_.shape[0] == 4
+
+
+def test_nb_ratio_sign_matches_the_cue_words(fitted):
+    # The folded weights w * r must push "awful" to class 0 and "excellent" to class 1.
+    model, _ = fitted("word")
+    index = {g: i for i, g in enumerate(model.vocabulary_)}
+    assert model.coef_[0, index["awful"]] < 0 < model.coef_[0, index["excellent"]]
+
+
+def test_fit_is_deterministic():
+    data = make_dataset()
+    a = NBSVMClassifier(seed=3).fit(data.train_texts, data.train_labels).predict_proba(data.test_texts)
+    b = NBSVMClassifier(seed=3).fit(data.train_texts, data.train_labels).predict_proba(data.test_texts)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("classes", [("neg", "pos"), FOUR], ids=["binary", "4-class"])
+def test_save_load_gives_identical_probabilities(fitted, kind, classes, tmp_path):
+    model, data = fitted(kind, classes)
+    model.save(tmp_path / "model")
+    loaded = type(model).load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(data.test_texts), model.predict_proba(data.test_texts))
+    assert loaded.get_params() == model.get_params()
+    # No pickle anywhere: every file is JSON or a NumPy archive readable without pickle.
+    for path in (tmp_path / "model").rglob("*"):
+        if path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                assert all(arrays[k].dtype != object for k in arrays.files)
+        elif path.is_file():
+            pytest.fail(f"unexpected file {path.name}")
+        if path.is_file():
+            with pytest.raises(Exception):
+                pickle.loads(path.read_bytes())
+    assert not list((tmp_path / "model").rglob("*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_vocabulary_with_unusual_characters_survives_save(tmp_path):
+    texts = ["café “great” naïve 😀 good", "tab\there awful\nline bad", "good good café", "awful bad\x00x"] * 3
+    labels = [1, 0, 1, 0] * 3
+    for model in (NBSVMClassifier(min_df=1), NBSVMClassifier(analyzer="char", char_min_n=1, ngrams=3, min_df=1)):
+        model.fit(texts, labels).save(tmp_path / model.analyzer)
+        loaded = NBSVMClassifier.load(tmp_path / model.analyzer)
+        assert loaded.vocabulary_ == model.vocabulary_
+        np.testing.assert_array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, 0, 0, 0], "only one class"),
+    ([1, 1, 1, 1], "no example of class 0"),
+    ([0, 2, 0, 2], "no example of class 1"),
+    ([0, 1, 0], "expected 4 labels"),
+    ([0, -1, 0, 1], ">= 0"),
+    ([0.5, 1, 0, 1], "integer"),
+    (["neg", "pos", "neg", "pos"], "integer"),
+])
+def test_bad_labels_raise_clear_errors(labels, message):
+    with pytest.raises(DataError, match=message):
+        NBSVMClassifier(min_df=1).fit(["good film", "bad film", "great film", "awful film"], labels)
+
+
+@pytest.mark.parametrize("texts, message", [
+    ([], "empty"),
+    ("good film", "single string"),
+    (["good film", None], r"texts\[1\]"),
+    (["", "", "  "], "no word n-grams"),
+])
+def test_bad_texts_raise_clear_errors(texts, message):
+    labels = [i % 2 for i in range(len(texts))] if isinstance(texts, list) else [0]
+    with pytest.raises(DataError, match=message):
+        NBSVMClassifier(min_df=1).fit(texts, labels)
+
+
+def test_empty_predict_and_unfitted_model(fitted):
+    with pytest.raises(LexiclassError, match="not trained"):
+        NBSVMClassifier().predict_proba(["good"])
+    with pytest.raises(LexiclassError, match="not trained"):
+        NBSVMEnsembleClassifier().predict_proba(["good"])
+    model, _ = fitted("word")
+    with pytest.raises(DataError, match="empty"):
+        model.predict_proba([])
+    # A text with no known n-gram is still classified (by the intercept alone).
+    assert model.predict_proba(["zzzz qqqq"]).shape == (1, 2)
+
+
+def test_min_df_too_high_for_the_data():
+    with pytest.raises(DataError, match="min_df=5"):
+        NBSVMClassifier(min_df=5).fit(["good film", "bad film", "great", "awful"], [1, 0, 1, 0])
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(analyzer="sentence"), "analyzer"),
+    (dict(nb_alpha=0), "nb_alpha"),
+    (dict(linear_c=0), "linear_c"),
+    (dict(analyzer="char", char_min_n=5, ngrams=3), "char_min_n"),
+    (dict(max_features=0), "max_features"),
+])
+def test_bad_hyperparameters(params, message):
+    with pytest.raises(LexiclassError, match=message):
+        NBSVMClassifier(**params).fit(["good film", "bad film"], [1, 0])
+
+
+def test_load_errors(tmp_path, fitted):
+    with pytest.raises(LexiclassError, match="missing"):
+        NBSVMClassifier.load(tmp_path / "nothing")
+    model, _ = fitted("word")
+    model.save(tmp_path / "m")
+    (tmp_path / "m" / "vocabulary.json").write_text(json.dumps(model.vocabulary_[:-1]), encoding="utf-8")
+    with pytest.raises(LexiclassError, match="do not match"):
+        NBSVMClassifier.load(tmp_path / "m")
+    with pytest.raises(LexiclassError, match="missing"):
+        NBSVMEnsembleClassifier.load(tmp_path / "m")  # a single model is not an ensemble
+    meta = json.loads((tmp_path / "m" / "nbsvm.json").read_text())
+    meta["version"] = 99
+    (tmp_path / "m" / "nbsvm.json").write_text(json.dumps(meta))
+    with pytest.raises(LexiclassError, match="version"):
+        NBSVMClassifier.load(tmp_path / "m")
+
+
+def test_ensemble_averages_its_members(fitted):
+    model, data = fitted("ensemble", FOUR)
+    assert [m.analyzer for m in model.members_] == ["word", "char"]
+    expected = np.mean([m.predict_proba(data.test_texts) for m in model.members_], axis=0)
+    np.testing.assert_allclose(model.predict_proba(data.test_texts), expected, rtol=0, atol=1e-15)
+
+
+def test_from_config():
+    config = TrainConfig(model="bow", ngrams=3, nb_alpha=0.5, linear_c=2.0, max_ngram_features=1000, seed=7)
+    model = NBSVMClassifier.from_config(config)
+    assert (model.ngrams, model.nb_alpha, model.linear_c, model.max_features, model.seed) == (3, 0.5, 2.0, 1000, 7)
+    ens = NBSVMEnsembleClassifier.from_config(config)
+    assert (ens.word_ngrams, ens.word_c, ens.nb_alpha, ens.max_features, ens.seed) == (3, 2.0, 0.5, 1000, 7)
+    assert ens.char_ngrams == 6  # not in TrainConfig yet: the class default
