@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-texts", type=int, default=256, help="texts per request")
     p.add_argument("--max-chars", type=int, default=100_000, help="characters per text")
     p.add_argument("--max-body-bytes", type=int, default=5_000_000, help="request body size")
-    p.add_argument("--max-batch", type=int, default=128, help="texts per micro-batch across requests")
+    p.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch across requests")
     p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
     p.set_defaults(func=cmd_serve)
 

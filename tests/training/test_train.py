@@ -107,3 +107,14 @@ def test_loading_something_that_is_not_a_run(tmp_path):
         lexiclass.load(tmp_path / "nothing")
     with pytest.raises(LexiclassError, match="run.json is missing"):
         lexiclass.load(tmp_path)
+
+
+def test_run_files_get_normal_permissions(tiny_run):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("model.keras", "config.json", "training_curves.png"):
+        mode = stat.S_IMODE((tiny_run("bow") / name).stat().st_mode)
+        assert mode == 0o666 & ~mask, f"{name} has mode {oct(mode)}"

@@ -40,7 +40,7 @@ class Limits:
     max_texts: int = 256  # texts per request
     max_chars: int = 100_000  # characters per text
     max_body_bytes: int = 5_000_000  # request body
-    max_batch: int = 128  # texts per model call, across requests
+    max_batch: int = 32  # texts per model call, across requests (long reviews: big calls cost more per text)
     batch_wait_ms: float = 5.0  # how long the first queued request waits for company
 
     def __post_init__(self):
@@ -208,7 +208,7 @@ def _metadata(predictor, limits: Limits) -> dict:
 
 
 def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_000,
-               max_body_bytes: int = 5_000_000, max_batch: int = 128, batch_wait_ms: float = 5.0):
+               max_body_bytes: int = 5_000_000, max_batch: int = 32, batch_wait_ms: float = 5.0):
     """A FastAPI app serving a `Predictor` (or the run directory to load one from)."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError

@@ -47,10 +47,11 @@ def _prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> dict | None:
 
 
 def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = False, dataset=None,
-          verbose: int | None = None) -> dict:
+          verbose: int | None = None, callbacks=()) -> dict:
     """Train ``config.model`` and write a complete run directory at ``out``; return its ``run.json``.
 
     ``dataset`` (a `TextDataset`) skips loading from ``config.dataset``, e.g. for tests.
+    ``callbacks`` are extra Keras callbacks, run after the checkpointing one.
     With ``resume=True`` the config, vocabulary and last finished epoch are taken from ``out``.
     """
     import keras
@@ -102,7 +103,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
 
     checkpoint = RunCheckpoint(out, monitor=config.monitor, history=(state or {}).get("history"),
                                best=(state or {}).get("best"), best_epoch=(state or {}).get("best_epoch"))
-    callbacks = [checkpoint]
+    callbacks = [checkpoint, *callbacks]
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor,
                                                        patience=config.early_stopping_patience))

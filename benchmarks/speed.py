@@ -1,0 +1,230 @@
+"""Speed of length-bucketed batches vs the book's fixed 600-token padding, on the same data and weights.
+
+    # training samples/s and inference reviews/s, interleaved windows in one process
+    python benchmarks/speed.py throughput --imdb-archive ../shared/data/aclImdb_v1.tar.gz
+    # peak memory: one child process per (model, batching), same work in each
+    python benchmarks/speed.py memory --imdb-archive ../shared/data/aclImdb_v1.tar.gz
+    # wall time until validation accuracy first reaches 88%, full IMDB, both ways
+    python benchmarks/speed.py time-to-accuracy --imdb-archive ../shared/data/aclImdb_v1.tar.gz
+
+Options --jit, --bf16 and --threads N try XLA, bfloat16 compute and thread settings.
+Timed windows alternate between the two batchings so that machine noise hits both;
+the report gives medians over windows after a warm-up window each, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def machine_facts() -> str:
+    import keras
+    import tensorflow as tf
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    flags = open("/proc/cpuinfo").read()
+    return (f"{os.cpu_count()} cores ({cpu}; avx512_bf16={'avx512_bf16' in flags}), Python "
+            f"{platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__} "
+            f"(backend {keras.backend.backend()}), intra-op threads "
+            f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+
+
+def setup(args):
+    import keras
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    if args.bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    from lexiclass.data import load_imdb
+    from lexiclass.text.pipeline import make_vectorizer
+
+    data = load_imdb(args.imdb_archive).limit(args.limit)
+    vectorizer = make_vectorizer(config_for(args, "positional-transformer", "bucket"), "sequence")
+    vectorizer.adapt(data.train_texts)
+    return data, vectorizer
+
+
+def config_for(args, model, batching):
+    from lexiclass.config import TrainConfig
+
+    return TrainConfig(model=model, batching=batching, jit_compile=args.jit, seed=1337)
+
+
+def build(model_name, config, vocabulary):
+    import keras
+
+    from lexiclass.models.heads import compile_model
+    from lexiclass.models.registry import get_model_spec
+
+    keras.utils.set_random_seed(1337)
+    return compile_model(get_model_spec(model_name).build(config, 2, vocabulary), 2, config)
+
+
+def window_dataset(batches, idx_list):
+    import tensorflow as tf
+
+    spec = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    return tf.data.Dataset.from_generator(lambda: (batches.batch(i) for i in idx_list), output_signature=spec)
+
+
+def throughput(args) -> None:
+    import numpy as np
+
+    from lexiclass.text.pipeline import predict_probabilities, sequence_batches
+
+    data, vectorizer = setup(args)
+    test_texts = data.test_texts[: args.predict_reviews]
+    print(f"$ python benchmarks/speed.py {' '.join(sys.argv[1:])}")
+    print(machine_facts())
+    print(f"training: {args.windows} timed windows of {args.steps} batches of 32 per batching (after 1 warm-up "
+          f"window); inference: {len(test_texts)} test reviews, raw text to probabilities, {args.repeats} repeats\n")
+    rows = []
+    for model_name in args.models:
+        configs = {b: config_for(args, model_name, b) for b in ("fixed", "bucket")}
+        model = build(model_name, configs["bucket"], vectorizer.vocabulary)
+        batches = {b: sequence_batches(vectorizer, data.train_texts, data.train_labels, c, shuffle=True, seed=1)
+                   for b, c in configs.items()}
+        order = {b: batches[b].batch_indices(0) for b in batches}
+        train_rates = {b: [] for b in batches}
+        for w in range(args.windows + 1):
+            for b in ("fixed", "bucket"):
+                idx = order[b][w * args.steps:(w + 1) * args.steps]
+                ds = window_dataset(batches[b], idx)
+                started = time.perf_counter()
+                model.fit(ds, epochs=1, verbose=0)
+                elapsed = time.perf_counter() - started
+                if w:  # window 0 is the warm-up (graph tracing)
+                    train_rates[b].append(sum(len(i) for i in idx) / elapsed)
+        predict_rates = {b: [] for b in batches}
+        probs = {}
+        for r in range(args.repeats + 1):
+            for b, c in configs.items():
+                started = time.perf_counter()
+                probs[b] = predict_probabilities(model, vectorizer, test_texts, c, "sequence")
+                if r:
+                    predict_rates[b].append(len(test_texts) / (time.perf_counter() - started))
+        diff = float(np.abs(probs["fixed"] - probs["bucket"]).max())
+        pad = {b: batches[b].padding_fraction() for b in batches}
+        row = {"model": model_name, "diff": diff, "padding": pad,
+               "train": {b: statistics.median(v) for b, v in train_rates.items()},
+               "predict": {b: statistics.median(v) for b, v in predict_rates.items()},
+               "train_all": train_rates, "predict_all": predict_rates}
+        rows.append(row)
+        print(f"{model_name}: padding share fixed {pad['fixed']:.1%} vs bucket {pad['bucket']:.1%}; "
+              f"max |p_fixed - p_bucket| = {diff:.2e}", flush=True)
+    print("\n| model | metric | fixed 600 | bucketed | ratio |\n|---|---|---|---|---|")
+    for row in rows:
+        for metric, unit in (("train", "training samples/s"), ("predict", "inference reviews/s")):
+            f, bk = row[metric]["fixed"], row[metric]["bucket"]
+            print(f"| {row['model']} | {unit} (median) | {f:.1f} | {bk:.1f} | {bk / f:.2f}x |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+def memory_child(args) -> None:
+    """Train ``--steps`` batches and predict ``--predict-reviews`` reviews with one batching; print peak RSS."""
+    from lexiclass.text.pipeline import predict_probabilities, sequence_batches
+
+    data, vectorizer = setup(args)
+    config = config_for(args, args.models[0], args.batching)
+    model = build(args.models[0], config, vectorizer.vocabulary)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    batches = sequence_batches(vectorizer, data.train_texts, data.train_labels, config, shuffle=True, seed=1)
+    model.fit(window_dataset(batches, batches.batch_indices(0)[: args.steps]), epochs=1, verbose=0)
+    predict_probabilities(model, vectorizer, data.test_texts[: args.predict_reviews], config, "sequence")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_mb": peak / 1024, "before_model_work_mb": before / 1024}))
+
+
+def memory(args) -> None:
+    print(f"$ python benchmarks/speed.py {' '.join(sys.argv[1:])}")
+    print(machine_facts())
+    print(f"one child process per cell: {args.steps} training batches + {args.predict_reviews} predictions\n")
+    print("| model | peak RSS fixed 600 | peak RSS bucketed | ratio |\n|---|---|---|---|")
+    for model_name in args.models:
+        peaks = {}
+        for b in ("fixed", "bucket"):
+            cmd = [sys.executable, __file__, "memory-child", "--models", model_name, "--batching", b,
+                   "--steps", str(args.steps), "--predict-reviews", str(args.predict_reviews)]
+            cmd += ["--limit", str(args.limit)] if args.limit else []
+            if args.imdb_archive:
+                cmd += ["--imdb-archive", args.imdb_archive]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            peaks[b] = json.loads(out)["peak_rss_mb"]
+        print(f"| {model_name} | {peaks['fixed']:.0f} MB | {peaks['bucket']:.0f} MB | "
+              f"{peaks['bucket'] / peaks['fixed']:.2f}x |", flush=True)
+
+
+def time_to_accuracy(args) -> None:
+    import keras
+
+    from lexiclass.data import load_imdb
+    from lexiclass.training.fit import train
+
+    class StopAtTarget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started, self.reached = time.perf_counter(), None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.reached is None and logs.get("val_accuracy", 0) >= args.target:
+                self.reached = (epoch + 1, time.perf_counter() - self.started)
+                self.model.stop_training = True
+
+    print(f"$ python benchmarks/speed.py {' '.join(sys.argv[1:])}")
+    print(machine_facts())
+    data = load_imdb(args.imdb_archive).limit(args.limit)
+    results = {}
+    for b in args.batchings:
+        stopper = StopAtTarget()
+        config = config_for(args, args.models[0], b).updated({"epochs": args.max_epochs})
+        train(config, os.path.join(args.runs, f"tta-{b}"), overwrite=True, dataset=data, verbose=2,
+              callbacks=[stopper])
+        results[b] = stopper.reached
+        print(f"{b}: reached val_accuracy >= {args.target} at {stopper.reached}", flush=True)
+    print(f"\n| batching | epochs to {args.target:.0%} val accuracy | wall seconds (training + validation) |")
+    print("|---|---|---|")
+    for b, reached in results.items():
+        print(f"| {b} | {reached[0] if reached else 'not reached'} | {reached[1]:.0f} |" if reached else
+              f"| {b} | not reached in {args.max_epochs} epochs | - |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("throughput", "memory", "memory-child", "time-to-accuracy"))
+    parser.add_argument("--imdb-archive", default=os.environ.get("LEXICLASS_IMDB_ARCHIVE"))
+    parser.add_argument("--models", nargs="+", default=["positional-transformer", "bilstm"])
+    parser.add_argument("--windows", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="batches per timed window")
+    parser.add_argument("--predict-reviews", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batching", default="bucket")
+    parser.add_argument("--batchings", nargs="+", default=["fixed", "bucket"])
+    parser.add_argument("--target", type=float, default=0.88)
+    parser.add_argument("--max-epochs", type=int, default=10)
+    parser.add_argument("--runs", default="runs/speed")
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the train/predict steps")
+    parser.add_argument("--bf16", action="store_true", help="mixed_bfloat16 compute policy")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra/inter-op threads (0 = default)")
+    parser.add_argument("--limit", type=int, help="at most this many reviews per split (quick checks)")
+    parser.add_argument("--json", help="also write the measurements here")
+    args = parser.parse_args()
+    {"throughput": throughput, "memory": memory, "memory-child": memory_child,
+     "time-to-accuracy": time_to_accuracy}[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()
