@@ -53,12 +53,23 @@ def to_probabilities(outputs: np.ndarray) -> np.ndarray:
 
 
 def predict_probabilities(model, vectorizer, texts, config, input_kind) -> np.ndarray:
-    """(len(texts), classes) probabilities, in input order."""
+    """(len(texts), classes) probabilities, in input order.
+
+    Batches go straight to ``model.predict_on_batch``: for one or a few texts (serving)
+    a tf.data pipeline plus ``model.predict`` costs about 8x more time, and for many
+    texts it is no faster (measured in docs/performance.md).
+    """
     texts = list(texts)
     if not texts:
         return np.zeros((0, 0))
-    dataset, order = model_inputs(vectorizer, texts, None, config, input_kind)
-    outputs = to_probabilities(model.predict(dataset, verbose=0))
+    if input_kind == "sequence":
+        batches = sequence_batches(vectorizer, texts, None, config)
+        order, inputs = batches.order, iter(batches)
+    else:
+        order = np.arange(len(texts))
+        step = config.batch_size
+        inputs = (vectorizer.vectors(texts[i:i + step]) for i in range(0, len(texts), step))
+    outputs = to_probabilities(np.concatenate([np.asarray(model.predict_on_batch(x)) for x in inputs]))
     probs = np.empty_like(outputs)
     probs[order] = outputs  # undo the sort by length
     return probs
