@@ -26,6 +26,7 @@ CHOICES = {
     "bow_mode": ("multi_hot", "tf_idf"),
     "position_encoding": ("learned", "sinusoidal"),
     "monitor": ("val_loss", "val_accuracy"),
+    "precision": ("float32", "bfloat16"),
 }
 
 
@@ -76,6 +77,7 @@ class TrainConfig:
     early_stopping_patience: int = 0  # 0 = off
     seed: int = 1337
     jit_compile: bool = False
+    precision: str = "float32"  # "bfloat16": mixed precision (bfloat16 compute, float32 weights)
 
     def validate(self) -> "TrainConfig":
         from lexiclass.models.registry import MODEL_NAMES

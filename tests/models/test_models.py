@@ -59,3 +59,16 @@ def test_unknown_model_name_lists_the_choices():
 
     with pytest.raises(ConfigError, match="unknown model 'gpt'; choose one of bow, bilstm"):
         get_model_spec("gpt")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_bfloat16_precision_computes_in_bfloat16_and_outputs_float32(name):
+    config = tiny_config(name, precision="bfloat16")
+    model = compile_model(get_model_spec(name).build(config, 2, vocab()), 2, config)
+    inner = [l for l in model.layers if l.name not in ("classifier",) and not l.name.startswith("input")
+             and l.name not in ("token_ids", "ngram_vector")]
+    assert all(l.compute_dtype == "bfloat16" for l in inner), [(l.name, l.compute_dtype) for l in inner]
+    assert all(w.dtype == "float32" for w in model.weights if "embedding" in w.path or "kernel" in w.path)
+    x = np.ones((2, 200 if name == "bow" else 7), "int32" if name != "bow" else "float32")
+    out = model.predict(x, verbose=0)
+    assert out.dtype == np.float32 and np.all((out > 0) & (out < 1))

@@ -118,3 +118,12 @@ def test_run_files_get_normal_permissions(tiny_run):
     for name in ("model.keras", "config.json", "training_curves.png"):
         mode = stat.S_IMODE((tiny_run("bow") / name).stat().st_mode)
         assert mode == 0o666 & ~mask, f"{name} has mode {oct(mode)}"
+
+
+def test_bfloat16_run_trains_saves_and_reloads(tiny_run):
+    run = tiny_run("positional-transformer", precision="bfloat16")
+    predictor = lexiclass.load(run)
+    assert predictor.model.get_layer("transformer_encoder").compute_dtype == "bfloat16"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.75
+    assert score_test_split(predictor, make_dataset())["accuracy"] == metrics["accuracy"]

@@ -4,7 +4,7 @@ import logging
 
 import keras
 
-from lexiclass.models.heads import classification_head
+from lexiclass.models.heads import classification_head, layer_dtype
 
 
 def glove_embedding(config, vocabulary) -> keras.layers.Embedding:
@@ -20,7 +20,8 @@ def glove_embedding(config, vocabulary) -> keras.layers.Embedding:
         "GloVe (%s): %d of %d vocabulary words have a vector (%.1f%%)", config.glove, coverage["found"],
         coverage["found"] + coverage["missing"], 100 * coverage["coverage"])
     layer = keras.layers.Embedding(config.max_tokens, matrix.shape[1], mask_zero=True,
-                                   trainable=config.glove_trainable, name="glove_embedding")
+                                   trainable=config.glove_trainable, dtype=layer_dtype(config),
+                                   name="glove_embedding")
     layer.build((None, None))
     layer.set_weights([matrix])
     return layer
@@ -28,13 +29,16 @@ def glove_embedding(config, vocabulary) -> keras.layers.Embedding:
 
 def build_bilstm(config, num_classes: int, vocabulary=None, glove: bool = False) -> keras.Model:
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, seq)
+    dtype = layer_dtype(config)
     if glove:
         embedding = glove_embedding(config, vocabulary)
     else:
-        embedding = keras.layers.Embedding(config.max_tokens, config.embed_dim, mask_zero=True, name="embedding")
+        embedding = keras.layers.Embedding(config.max_tokens, config.embed_dim, mask_zero=True, dtype=dtype,
+                                           name="embedding")
     x = embedding(inputs)  # (batch, seq, dim), mask (batch, seq)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(config.lstm_units), name="bilstm")(x)  # (batch, 2 * units)
-    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    lstm = keras.layers.LSTM(config.lstm_units, dtype=dtype)
+    x = keras.layers.Bidirectional(lstm, dtype=dtype, name="bilstm")(x)  # (batch, 2 * units)
+    x = keras.layers.Dropout(config.dropout, dtype=dtype, name="dropout")(x)
     return keras.Model(inputs, classification_head(x, num_classes), name="glove_bilstm" if glove else "bilstm")
 
 

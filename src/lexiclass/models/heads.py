@@ -3,11 +3,16 @@
 import keras
 
 
+def layer_dtype(config) -> str:
+    """The dtype policy of every layer but the output: ``mixed_bfloat16`` computes in bfloat16, keeps float32 weights."""
+    return "mixed_bfloat16" if config.precision == "bfloat16" else "float32"
+
+
 def classification_head(x, num_classes: int):
-    """One sigmoid unit for two classes, a softmax over ``num_classes`` otherwise."""
+    """One sigmoid unit for two classes, a softmax over ``num_classes`` otherwise; always float32 for stable losses."""
     if num_classes == 2:
-        return keras.layers.Dense(1, activation="sigmoid", name="classifier")(x)  # (batch, 1)
-    return keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)  # (batch, classes)
+        return keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="classifier")(x)  # (batch, 1)
+    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")(x)
 
 
 def compile_model(model: keras.Model, num_classes: int, config) -> keras.Model:

@@ -3,20 +3,24 @@
 import keras
 
 from lexiclass.layers import MaskedGlobalMaxPooling1D, PositionalEmbedding, TransformerEncoder
-from lexiclass.models.heads import classification_head
+from lexiclass.models.heads import classification_head, layer_dtype
 
 
 def build_transformer(config, num_classes: int, vocabulary=None, positional: bool = False) -> keras.Model:
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, seq)
+    dtype = layer_dtype(config)
     if positional:
         x = PositionalEmbedding(config.sequence_length, config.max_tokens, config.embed_dim,
-                                position_encoding=config.position_encoding, name="positional_embedding")(inputs)
+                                position_encoding=config.position_encoding, dtype=dtype,
+                                name="positional_embedding")(inputs)
     else:
-        x = keras.layers.Embedding(config.max_tokens, config.embed_dim, mask_zero=True, name="embedding")(inputs)
+        x = keras.layers.Embedding(config.max_tokens, config.embed_dim, mask_zero=True, dtype=dtype,
+                                   name="embedding")(inputs)
     # (batch, seq, embed_dim), padding mask (batch, seq)
-    x = TransformerEncoder(config.embed_dim, config.dense_dim, config.num_heads, name="transformer_encoder")(x)
-    x = MaskedGlobalMaxPooling1D(name="max_pool")(x)  # (batch, embed_dim); padding never enters the max
-    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    x = TransformerEncoder(config.embed_dim, config.dense_dim, config.num_heads, dtype=dtype,
+                           name="transformer_encoder")(x)
+    x = MaskedGlobalMaxPooling1D(dtype=dtype, name="max_pool")(x)  # (batch, embed_dim); padding never enters the max
+    x = keras.layers.Dropout(config.dropout, dtype=dtype, name="dropout")(x)
     name = "positional_transformer" if positional else "transformer"
     return keras.Model(inputs, classification_head(x, num_classes), name=name)
 
