@@ -7,20 +7,16 @@ from pathlib import Path
 from lexiclass.training import run_dir as rd
 
 
-def evaluate_run_files(run_dir, data, config, vectorizer) -> dict:
-    """Reload ``model.keras`` with `keras.models.load_model`, score ``data``'s test split, write metrics.json.
+def evaluate_run_files(run_dir, data, config) -> dict:
+    """Reload the saved model (``model.keras`` with `keras.models.load_model`), score ``data``'s test split,
+    write metrics.json.
 
-    Training calls this with the reloaded best model, so the stored numbers are what a
+    Training calls this on the reloaded best model, so the stored numbers are what a
     later `evaluate` of the same run on the same data reproduces exactly.
     """
     from lexiclass.inference.predictor import Predictor
 
-    import keras
-
-    import lexiclass.layers  # noqa: F401
-
-    model = keras.models.load_model(Path(run_dir) / rd.MODEL_FILE)
-    predictor = Predictor(model, vectorizer, config, data.label_names)
+    predictor = Predictor.from_files(run_dir, config, data.label_names)
     metrics = test_metrics(predictor, data)
     rd.atomic_write_json(Path(run_dir) / rd.METRICS_FILE, metrics)
     return metrics

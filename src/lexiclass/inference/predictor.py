@@ -21,18 +21,30 @@ class Predictor:
         self.run_dir = run_dir
 
     @classmethod
-    def from_run_dir(cls, run_dir) -> "Predictor":
+    def from_files(cls, run_dir, config, label_names, info=None) -> "Predictor":
+        """Load the model (and vectorizer) files of ``run_dir``; Keras models with plain `load_model`."""
+        from lexiclass.models.registry import get_model_spec
+        from lexiclass.text.vectorizer import Vectorizer
+
+        run_dir = Path(run_dir)
+        spec = get_model_spec(config.model)
+        if spec.inputs == "text":
+            return cls(spec.load(run_dir / rd.MODEL_DIR), None, config, label_names, info, run_dir)
         import keras
 
         import lexiclass.layers  # noqa: F401  registers the custom layers for load_model
+
+        model = keras.models.load_model(run_dir / rd.MODEL_FILE)
+        return cls(model, Vectorizer.load(run_dir), config, label_names, info, run_dir)
+
+    @classmethod
+    def from_run_dir(cls, run_dir) -> "Predictor":
         from lexiclass.config import TrainConfig
-        from lexiclass.text.vectorizer import Vectorizer
 
         run_dir = Path(run_dir)
         info = rd.require_complete(run_dir)
         config = TrainConfig.from_dict(rd.read_json(run_dir / rd.CONFIG_FILE), source=str(run_dir / rd.CONFIG_FILE))
-        model = keras.models.load_model(run_dir / rd.MODEL_FILE)
-        return cls(model, Vectorizer.load(run_dir), config, rd.read_json(run_dir / rd.LABELS_FILE), info, run_dir)
+        return cls.from_files(run_dir, config, rd.read_json(run_dir / rd.LABELS_FILE), info)
 
     @property
     def input_kind(self) -> str:
@@ -46,7 +58,11 @@ class Predictor:
 
         if isinstance(texts, str):
             raise TypeError("predict_proba() takes a list of texts, not one string")
-        probs = predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind)
+        texts = list(texts)
+        if self.input_kind == "text":
+            probs = self.model.predict_proba(texts) if texts else np.zeros((0, len(self.label_names)))
+        else:
+            probs = predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind)
         return probs.reshape(len(texts), len(self.label_names))
 
     def predict(self, texts) -> list[dict]:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     name: str
-    inputs: str  # "sequence": token ids; "bow": n-gram vectors
+    inputs: str  # "sequence": token ids; "bow": n-gram vectors; "text": raw text (scikit-learn-style models)
     default_epochs: int
-    build: Callable  # (config, num_classes, vocabulary) -> compiled-ready keras.Model
+    build: Callable  # (config, num_classes, vocabulary) -> keras.Model, or an unfitted text classifier
     description: str
+    load: Callable | None = None  # text classifiers: folder -> fitted classifier (Keras models use load_model)
 
 
 def _lazy(module: str, function: str) -> Callable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import shutil
 import sys
@@ -51,16 +52,12 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     """Train ``config.model`` and write a complete run directory at ``out``; return its ``run.json``.
 
     ``dataset`` (a `TextDataset`) skips loading from ``config.dataset``, e.g. for tests.
-    ``callbacks`` are extra Keras callbacks, run after the checkpointing one.
     With ``resume=True`` the config, vocabulary and last finished epoch are taken from ``out``.
+    ``callbacks`` are extra Keras callbacks, run after the checkpointing one.
     """
-    import keras
-
     from lexiclass.data import load_dataset
+    from lexiclass.inference.evaluate import evaluate_run_files
     from lexiclass.models.registry import get_model_spec
-    from lexiclass.text.pipeline import make_vectorizer, model_inputs
-    from lexiclass.text.vectorizer import Vectorizer
-    from lexiclass.training.callbacks import RunCheckpoint
 
     out = Path(out)
     state = _prepare_out_dir(out, resume, overwrite)
@@ -68,11 +65,6 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         config = TrainConfig.from_dict(rd.read_json(out / rd.CONFIG_FILE), source=str(out / rd.CONFIG_FILE))
     config.validate()
     spec = get_model_spec(config.model)
-    epochs = config.epochs or spec.default_epochs
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
-    keras.utils.set_random_seed(config.seed)
-
     data = dataset if dataset is not None else load_dataset(config)
     log.info("data: %s, classes %s", data.sizes(), data.label_names)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,25 +72,54 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         rd.atomic_write_json(out / rd.RUN_FILE, {"status": "running", "model": config.model})
         rd.atomic_write_json(out / rd.CONFIG_FILE, config.to_dict())
         rd.atomic_write_json(out / rd.LABELS_FILE, data.label_names)
+    elif rd.read_json(out / rd.LABELS_FILE) != data.label_names:
+        raise LexiclassError(f"--resume: the dataset's labels differ from {out / rd.LABELS_FILE}")
+
+    if spec.inputs == "text":
+        summary = _fit_text_model(spec, config, data, out)
+    else:
+        verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+        summary = _fit_keras_model(spec, config, data, out, state, verbose, callbacks)
+
+    history = summary.pop("history")
+    metrics = evaluate_run_files(out, data, config)
+    info = {
+        "status": "complete", "model": config.model, **summary,
+        "test_accuracy": metrics["accuracy"], "data_sizes": data.sizes(), "data_source": data.source,
+        "model_bytes": _size(out / (rd.MODEL_FILE if spec.inputs != "text" else rd.MODEL_DIR)),
+        "versions": _versions(),
+    }
+    _write_plots(out, history, metrics)
+    rd.atomic_write_json(out / rd.RUN_FILE, info)
+    shutil.rmtree(out / rd.CHECKPOINT_DIR, ignore_errors=True)  # the run is complete; nothing to resume
+    return info
+
+
+def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose: int, callbacks) -> dict:
+    """Epochs of ``model.fit`` with a checkpoint after each; the best epoch's model ends in model.keras."""
+    import keras
+
+    from lexiclass.models.heads import compile_model
+    from lexiclass.text.pipeline import make_vectorizer, model_inputs
+    from lexiclass.text.vectorizer import Vectorizer
+    from lexiclass.training.callbacks import RunCheckpoint
+
+    keras.utils.set_random_seed(config.seed)
+    epochs = config.epochs or spec.default_epochs
+    if state is None:
         vectorizer = make_vectorizer(config, spec.inputs).adapt(data.train_texts)
         vectorizer.save(out)
     else:
         vectorizer = Vectorizer.load(out)
-        if rd.read_json(out / rd.LABELS_FILE) != data.label_names:
-            raise LexiclassError(f"--resume: the dataset's labels differ from {out / rd.LABELS_FILE}")
-
     initial_epoch = (state or {}).get("epochs_done", 0)
     # Epoch e of training shuffles with seed + e, so a resumed run continues the same sequence.
     train_ds, _ = model_inputs(vectorizer, data.train_texts, data.train_labels, config, spec.inputs,
                                shuffle=True, seed=config.seed + initial_epoch)
     val_ds, _ = model_inputs(vectorizer, data.val_texts, data.val_labels, config, spec.inputs)
-
     if initial_epoch:
         model = keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"])
         log.info("resuming after epoch %d of %d", initial_epoch, epochs)
     else:
-        from lexiclass.models.heads import compile_model
-
         model = compile_model(spec.build(config, data.num_classes, vectorizer.vocabulary), data.num_classes, config)
 
     checkpoint = RunCheckpoint(out, monitor=config.monitor, history=(state or {}).get("history"),
@@ -111,25 +132,37 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     if initial_epoch < epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=verbose, shuffle=False)  # batches shuffle themselves
-    fit_seconds = time.perf_counter() - started
     if checkpoint.best_epoch is None:
         raise LexiclassError(f"no epoch produced a finite {config.monitor}; nothing to save")
-
-    from lexiclass.inference.evaluate import evaluate_run_files
-
-    metrics = evaluate_run_files(out, data, config=config, vectorizer=vectorizer)
-    epoch_seconds = [row["seconds"] for row in checkpoint.history]
-    info = {
-        "status": "complete", "model": config.model, "best_epoch": checkpoint.best_epoch,
-        "epochs_run": len(checkpoint.history), "monitor": config.monitor, "best_value": checkpoint.best,
-        "seconds_per_epoch_median": float(np.median(epoch_seconds)), "fit_seconds_this_session": fit_seconds,
-        "test_accuracy": metrics["accuracy"], "data_sizes": data.sizes(), "data_source": data.source,
-        "model_bytes": (out / rd.MODEL_FILE).stat().st_size, "versions": _versions(),
+    return {
+        "best_epoch": checkpoint.best_epoch, "epochs_run": len(checkpoint.history), "monitor": config.monitor,
+        "best_value": checkpoint.best, "history": checkpoint.history,
+        "seconds_per_epoch_median": float(np.median([row["seconds"] for row in checkpoint.history])),
+        "fit_seconds_this_session": time.perf_counter() - started,
     }
-    _write_plots(out, checkpoint.history, metrics)
-    rd.atomic_write_json(out / rd.RUN_FILE, info)
-    shutil.rmtree(out / rd.CHECKPOINT_DIR, ignore_errors=True)  # the run is complete; nothing to resume
-    return info
+
+
+def _fit_text_model(spec, config, data, out: Path) -> dict:
+    """One ``fit`` of a scikit-learn-style model on the training split, scored on validation, saved atomically."""
+    from lexiclass.training.metrics import classification_metrics
+
+    started = time.perf_counter()
+    model = spec.build(config, data.num_classes, None).fit(data.train_texts, data.train_labels)
+    fit_seconds = time.perf_counter() - started
+    val = classification_metrics(data.val_labels, model.predict_proba(data.val_texts), data.label_names)
+    log.info("fit in %.0f s; validation accuracy %.4f", fit_seconds, val["accuracy"])
+    tmp = out / f".{rd.MODEL_DIR}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(tmp)
+    shutil.rmtree(out / rd.MODEL_DIR, ignore_errors=True)
+    os.replace(tmp, out / rd.MODEL_DIR)  # the model folder appears whole or not at all
+    row = {"epoch": 1, "val_accuracy": val["accuracy"], "seconds": round(fit_seconds, 3)}
+    return {"best_epoch": 1, "epochs_run": 1, "monitor": "val_accuracy", "best_value": val["accuracy"],
+            "history": [row], "seconds_per_epoch_median": fit_seconds, "fit_seconds_this_session": fit_seconds}
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 def _write_plots(out: Path, history: list[dict], metrics: dict) -> None:

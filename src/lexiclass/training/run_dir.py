@@ -7,7 +7,7 @@ Layout::
       config.json           the resolved TrainConfig
       labels.json           class names, index = class id
       vocabulary.txt        vectorizer vocabulary (+ vectorizer.json, idf_weights.npy for TF-IDF)
-      model.keras           the best model on validation
+      model.keras           the best model on validation (model/ for n-gram linear models)
       history.csv           per-epoch loss / accuracy, train and validation
       training_curves.png
       metrics.json          test accuracy, precision, recall, F1, confusion matrix
@@ -31,6 +31,7 @@ RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 LABELS_FILE = "labels.json"
 MODEL_FILE = "model.keras"
+MODEL_DIR = "model"  # scikit-learn-style models (e.g. nbsvm) save a folder instead
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 METRICS_FILE = "metrics.json"
