@@ -219,3 +219,28 @@ def test_from_config():
     ens = NBSVMEnsembleClassifier.from_config(config)
     assert (ens.word_ngrams, ens.word_c, ens.nb_alpha, ens.max_features, ens.seed) == (3, 2.0, 0.5, 1000, 7)
     assert ens.char_ngrams == 6  # not in TrainConfig yet: the class default
+
+
+def test_normalized_logits_equal_the_explicit_computation(fitted):
+    # With normalize=True the model must score normalize(r * x) . w + b, even though it
+    # stores w * r and divides by |r * x| at prediction time.
+    from sklearn.preprocessing import normalize
+
+    model, data = fitted("word", FOUR)
+    x = model._transformer.transform(data.test_texts)
+    for k in range(4):
+        r = model.ratio_[k]
+        w = np.divide(model.coef_[k], r, out=np.zeros_like(r), where=r != 0)
+        expected = normalize(x.multiply(r[None, :]).tocsr()) @ w + model.intercept_[k]
+        np.testing.assert_allclose(model.decision_function(data.test_texts)[:, k], expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_normalize_switch_round_trips(normalize, tmp_path):
+    data = make_dataset()
+    model = NBSVMClassifier(normalize=normalize, linear_c=100.0 if normalize else 0.3)
+    model.fit(data.train_texts, data.train_labels).save(tmp_path)
+    assert ("ratio" in np.load(tmp_path / "weights.npz").files) is normalize
+    loaded = NBSVMClassifier.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(data.test_texts), model.predict_proba(data.test_texts))
+    assert np.mean(loaded.predict(data.test_texts) == data.test_labels) > 0.9
