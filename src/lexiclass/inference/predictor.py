@@ -67,9 +67,11 @@ class Predictor:
 
     def predict(self, texts) -> list[dict]:
         """Per text: ``{"label": name, "probabilities": {name: p, ...}}``."""
-        probs = self.predict_proba(texts)
-        return [
-            {"label": self.label_names[int(row.argmax())],
-             "probabilities": {name: float(p) for name, p in zip(self.label_names, row)}}
-            for row in probs
-        ]
+        return format_predictions(self.label_names, self.predict_proba(texts))
+
+
+def format_predictions(label_names: list[str], probs: np.ndarray) -> list[dict]:
+    """(n, classes) probabilities -> per row ``{"label": name, "probabilities": {name: p}}`` (CLI, Python, HTTP)."""
+    return [{"label": label_names[int(row.argmax())],
+             "probabilities": {name: float(p) for name, p in zip(label_names, row)}}
+            for row in probs]

@@ -109,13 +109,6 @@ def parse_texts(body: bytes, limits: Limits) -> list[str]:
     return texts
 
 
-def format_predictions(label_names: list[str], probs: np.ndarray) -> list[dict]:
-    """(n, classes) -> the same dicts as `Predictor.predict`."""
-    return [{"label": label_names[int(row.argmax())],
-             "probabilities": {name: float(p) for name, p in zip(label_names, row)}}
-            for row in probs]
-
-
 # --- micro-batching ------------------------------------------------------------------
 
 class MicroBatcher:
@@ -217,7 +210,7 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect
 
-    from lexiclass.inference.predictor import Predictor
+    from lexiclass.inference.predictor import Predictor, format_predictions
 
     limits = Limits(max_texts, max_chars, max_body_bytes, max_batch, batch_wait_ms)
     predictor = predictor_or_run_dir
