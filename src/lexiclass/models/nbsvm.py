@@ -177,15 +177,13 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     # --- construction ----------------------------------------------------------------
     @classmethod
     def from_config(cls, config) -> "NBSVMClassifier":
-        """Hyperparameters from a `lexiclass.config.TrainConfig`.
-
-        Fields not (yet) in TrainConfig fall back to this class's defaults.
-        """
-        return cls(ngrams=config.ngrams, nb_alpha=config.nb_alpha, linear_c=config.linear_c,
-                   max_features=config.max_ngram_features, seed=config.seed,
-                   **_optional_fields(config, analyzer="nb_analyzer", char_min_n="char_min_n",
-                                      normalize="nb_normalize", min_df="nb_min_df",
-                                      max_iter="linear_max_iter"))
+        """Hyperparameters from a `lexiclass.config.TrainConfig` (``nb_analyzer`` picks the word or char fields)."""
+        char = config.nb_analyzer == "char"
+        return cls(ngrams=config.char_ngrams if char else config.nb_ngrams, analyzer=config.nb_analyzer,
+                   char_min_n=config.char_min_n, nb_alpha=config.nb_alpha,
+                   linear_c=config.char_linear_c if char else config.linear_c,
+                   min_df=config.char_min_df if char else config.nb_min_df, normalize=config.nb_normalize,
+                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed)
 
     def _check_params(self) -> None:
         if self.analyzer not in ANALYZERS:
@@ -347,11 +345,6 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         return model
 
 
-def _optional_fields(config, **names) -> dict:
-    """``{param: config.<field>}`` for the TrainConfig fields that exist (others keep class defaults)."""
-    return {param: getattr(config, field) for param, field in names.items() if hasattr(config, field)}
-
-
 class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
     """Average of a word-n-gram NBSVM and a character-n-gram NBSVM, one classifier to the user.
 
@@ -386,14 +379,12 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_config(cls, config) -> "NBSVMEnsembleClassifier":
-        """Hyperparameters from a `lexiclass.config.TrainConfig`; the word member uses
-        ``ngrams`` and ``linear_c``. Fields not (yet) in TrainConfig keep this class's defaults."""
-        return cls(word_ngrams=config.ngrams, word_c=config.linear_c, nb_alpha=config.nb_alpha,
-                   max_features=config.max_ngram_features, seed=config.seed,
-                   **_optional_fields(config, word_min_df="nb_min_df", char_min_n="char_min_n",
-                                      char_ngrams="char_ngrams", char_c="char_linear_c",
-                                      char_min_df="char_min_df", normalize="nb_normalize",
-                                      max_iter="linear_max_iter"))
+        """Hyperparameters from a `lexiclass.config.TrainConfig`: ``nb_*`` and ``linear_c`` for the word
+        member, ``char_*`` for the character member."""
+        return cls(word_ngrams=config.nb_ngrams, word_c=config.linear_c, word_min_df=config.nb_min_df,
+                   char_min_n=config.char_min_n, char_ngrams=config.char_ngrams, char_c=config.char_linear_c,
+                   char_min_df=config.char_min_df, nb_alpha=config.nb_alpha, normalize=config.nb_normalize,
+                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed)
 
     def _new_members(self) -> list[NBSVMClassifier]:
         shared = dict(nb_alpha=self.nb_alpha, normalize=self.normalize, max_features=self.max_features,

@@ -21,7 +21,10 @@ def _lazy(module: str, function: str) -> Callable:
     def build(*args, **kwargs):
         import importlib
 
-        return getattr(importlib.import_module(f"lexiclass.models.{module}"), function)(*args, **kwargs)
+        target = importlib.import_module(f"lexiclass.models.{module}")
+        for name in function.split("."):  # "Class.method" works too
+            target = getattr(target, name)
+        return target(*args, **kwargs)
 
     return build
 
@@ -39,6 +42,12 @@ MODELS = {
                   "Embedding(256) -> TransformerEncoder -> masked max pool -> Dropout -> classifier"),
         ModelSpec("positional-transformer", "sequence", 20, _lazy("transformer", "build_positional_transformer"),
                   "PositionalEmbedding(600, 256) -> TransformerEncoder -> masked max pool -> Dropout -> classifier"),
+        ModelSpec("nbsvm", "text", 1, _lazy("nbsvm", "NBSVMClassifier.from_config"),
+                  "NB-scaled binary n-grams -> logistic regression (Wang and Manning 2012)",
+                  load=_lazy("nbsvm", "NBSVMClassifier.load")),
+        ModelSpec("nbsvm-ensemble", "text", 1, _lazy("nbsvm", "NBSVMEnsembleClassifier.from_config"),
+                  "average of a word 1-3-gram NBSVM and a character 3-6-gram NBSVM",
+                  load=_lazy("nbsvm", "NBSVMEnsembleClassifier.load")),
     )
 }
 MODEL_NAMES = tuple(MODELS)

@@ -58,6 +58,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     from lexiclass.data import load_dataset
     from lexiclass.inference.evaluate import evaluate_run_files
     from lexiclass.models.registry import get_model_spec
+    from lexiclass.training.callbacks import write_history_csv
 
     out = Path(out)
     state = _prepare_out_dir(out, resume, overwrite)
@@ -89,6 +90,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         "model_bytes": _size(out / (rd.MODEL_FILE if spec.inputs != "text" else rd.MODEL_DIR)),
         "versions": _versions(),
     }
+    write_history_csv(out / rd.HISTORY_FILE, history)
     _write_plots(out, history, metrics)
     rd.atomic_write_json(out / rd.RUN_FILE, info)
     shutil.rmtree(out / rd.CHECKPOINT_DIR, ignore_errors=True)  # the run is complete; nothing to resume
@@ -143,14 +145,20 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
 
 
 def _fit_text_model(spec, config, data, out: Path) -> dict:
-    """One ``fit`` of a scikit-learn-style model on the training split, scored on validation, saved atomically."""
+    """Fit a scikit-learn-style model on the training split and score it on validation; then, with
+    ``refit_on_val``, fit the same settings again on train + validation. The folder is saved atomically."""
     from lexiclass.training.metrics import classification_metrics
 
     started = time.perf_counter()
-    model = spec.build(config, data.num_classes, None).fit(data.train_texts, data.train_labels)
-    fit_seconds = time.perf_counter() - started
+    model = spec.build(config).fit(data.train_texts, data.train_labels)
     val = classification_metrics(data.val_labels, model.predict_proba(data.val_texts), data.label_names)
-    log.info("fit in %.0f s; validation accuracy %.4f", fit_seconds, val["accuracy"])
+    log.info("fit on %d texts in %.0f s; validation accuracy %.4f", len(data.train_texts),
+             time.perf_counter() - started, val["accuracy"])
+    if config.refit_on_val and len(data.val_texts):
+        # Settings were chosen on validation; the final model may learn from every labelled text.
+        model = spec.build(config).fit(data.train_texts + data.val_texts,
+                                       np.concatenate([data.train_labels, data.val_labels]))
+    fit_seconds = time.perf_counter() - started
     tmp = out / f".{rd.MODEL_DIR}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(tmp)
@@ -158,7 +166,8 @@ def _fit_text_model(spec, config, data, out: Path) -> dict:
     os.replace(tmp, out / rd.MODEL_DIR)  # the model folder appears whole or not at all
     row = {"epoch": 1, "val_accuracy": val["accuracy"], "seconds": round(fit_seconds, 3)}
     return {"best_epoch": 1, "epochs_run": 1, "monitor": "val_accuracy", "best_value": val["accuracy"],
-            "history": [row], "seconds_per_epoch_median": fit_seconds, "fit_seconds_this_session": fit_seconds}
+            "refit_on_val": bool(config.refit_on_val), "history": [row],
+            "seconds_per_epoch_median": fit_seconds, "fit_seconds_this_session": fit_seconds}
 
 
 def _size(path: Path) -> int:
