@@ -147,3 +147,22 @@ def test_text_model_refits_on_train_and_validation(tmp_path, monkeypatch):
     sizes.clear()
     train(tiny_config("nbsvm-ensemble", refit_on_val=False), tmp_path / "b", dataset=data, verbose=0)
     assert sizes == [240]
+
+
+def test_resume_after_early_stopping_had_decided_does_not_train_on(tmp_path, monkeypatch):
+    original = callbacks.RunCheckpoint.on_epoch_end
+
+    def killed_when_stale(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch + 1 - self.best_epoch >= 1:  # the moment EarlyStopping(patience=1) stops
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", killed_when_stale)
+    out = tmp_path / "run"
+    config = tiny_config("bow", epochs=40, early_stopping_patience=1, learning_rate=0.05)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, dataset=make_dataset(), verbose=0)
+    done = json.loads((out / "checkpoints" / "state.json").read_text())["epochs_done"]
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", original)
+    info = train(config, out, resume=True, dataset=make_dataset(), verbose=0)
+    assert info["epochs_run"] == done < 40

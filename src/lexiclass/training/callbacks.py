@@ -68,3 +68,21 @@ def write_history_csv(path, history: list[dict]) -> None:
         columns += [k for k in row if k not in columns]
     lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in history]
     rd.atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """``EarlyStopping`` that starts from a resumed run's best value and epochs without improvement.
+
+    Plain ``EarlyStopping`` forgets both when a run restarts, so a run killed after it
+    had decided to stop would train on; this one picks up where the run left off.
+    """
+
+    def __init__(self, best=None, wait=0, **kwargs):
+        super().__init__(**kwargs)
+        self.resumed_best = best
+        self.resumed_wait = wait
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.resumed_best is not None:
+            self.best, self.wait = self.resumed_best, self.resumed_wait

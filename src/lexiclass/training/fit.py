@@ -104,7 +104,7 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
     from lexiclass.models.heads import compile_model
     from lexiclass.text.pipeline import make_vectorizer, model_inputs
     from lexiclass.text.vectorizer import Vectorizer
-    from lexiclass.training.callbacks import RunCheckpoint
+    from lexiclass.training.callbacks import ResumableEarlyStopping, RunCheckpoint
 
     keras.utils.set_random_seed(config.seed)
     epochs = config.epochs or spec.default_epochs
@@ -127,9 +127,12 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
     checkpoint = RunCheckpoint(out, monitor=config.monitor, history=(state or {}).get("history"),
                                best=(state or {}).get("best"), best_epoch=(state or {}).get("best_epoch"))
     callbacks = [checkpoint, *callbacks]
+    stale = initial_epoch - (checkpoint.best_epoch or initial_epoch)  # finished epochs since the best one
     if config.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor,
-                                                       patience=config.early_stopping_patience))
+        callbacks.append(ResumableEarlyStopping(monitor=config.monitor, patience=config.early_stopping_patience,
+                                                best=checkpoint.best, wait=stale))
+        if initial_epoch and stale >= config.early_stopping_patience:
+            epochs = initial_epoch  # the interrupted run had already stopped early: only finish the files
     started = time.perf_counter()
     if initial_epoch < epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
