@@ -79,11 +79,22 @@ def test_interrupted_run_resumes_without_losing_a_finished_epoch(tmp_path, monke
         lexiclass.load(out)
 
     monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", original)
-    info = train(tiny_config("bow"), out, resume=True, dataset=make_dataset(), verbose=0)  # config comes from the run
-    assert info["model"] == "positional-transformer" and info["epochs_run"] == 4
+    # A fresh process, as after a real kill: the checkpoint's custom layers must load there too.
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, '.'); from tests.conftest import make_dataset; "
+            "from lexiclass.config import TrainConfig; from lexiclass.training.fit import train; "
+            f"info = train(TrainConfig(model='bow'), {str(out)!r}, resume=True, dataset=make_dataset(), verbose=0); "
+            "print(info['model'], info['epochs_run'])")  # the config comes from the run, not this TrainConfig
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["positional-transformer", "4"]
     history = (out / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3", "4"]
     assert history[1:3] == [",".join(str(state["history"][i][k]) for k in history[0].split(",")) for i in range(2)]
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete" and info["epochs_run"] == 4
     assert lexiclass.load(out).predict(["great superb"])[0]["label"] == "pos"
 
 
