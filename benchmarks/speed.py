@@ -80,6 +80,14 @@ def window_dataset(batches, idx_list):
     return tf.data.Dataset.from_generator(lambda: (batches.batch(i) for i in idx_list), output_signature=spec)
 
 
+def parse_variant(args, model_name, variant: str):
+    """"bucket", "fixed", "bucket+bf16", "fixed+jit", ...: a batching plus optional compute options."""
+    batching, *options = variant.split("+")
+    config = config_for(args, model_name, batching)
+    return config.updated({"precision": "bfloat16" if "bf16" in options else "float32",
+                           "jit_compile": "jit" in options or args.jit})
+
+
 def throughput(args) -> None:
     import numpy as np
 
@@ -89,47 +97,54 @@ def throughput(args) -> None:
     test_texts = data.test_texts[: args.predict_reviews]
     print(f"$ python benchmarks/speed.py {' '.join(sys.argv[1:])}")
     print(machine_facts())
-    print(f"training: {args.windows} timed windows of {args.steps} batches of 32 per batching (after 1 warm-up "
+    print(f"training: {args.windows} timed windows of {args.steps} batches of 32 per variant (after 1 warm-up "
           f"window); inference: {len(test_texts)} test reviews, raw text to probabilities, {args.repeats} repeats\n")
-    rows = []
+    base, rows = args.variants[0], []
     for model_name in args.models:
-        configs = {b: config_for(args, model_name, b) for b in ("fixed", "bucket")}
-        model = build(model_name, configs["bucket"], vectorizer.vocabulary)
-        batches = {b: sequence_batches(vectorizer, data.train_texts, data.train_labels, c, shuffle=True, seed=1)
-                   for b, c in configs.items()}
-        order = {b: batches[b].batch_indices(0) for b in batches}
-        train_rates = {b: [] for b in batches}
+        configs = {v: parse_variant(args, model_name, v) for v in args.variants}
+        # Variants that compute the same way share one model, so their predictions can be compared.
+        models = {}
+        for c in configs.values():
+            key = (c.precision, c.jit_compile)
+            if key not in models:
+                models[key] = build(model_name, c, vectorizer.vocabulary)
+        model_of = {v: models[(c.precision, c.jit_compile)] for v, c in configs.items()}
+        batches = {v: sequence_batches(vectorizer, data.train_texts, data.train_labels, c, shuffle=True, seed=1)
+                   for v, c in configs.items()}
+        order = {v: batches[v].batch_indices(0) for v in batches}
+        train_rates = {v: [] for v in configs}
         for w in range(args.windows + 1):
-            for b in ("fixed", "bucket"):
-                idx = order[b][w * args.steps:(w + 1) * args.steps]
-                ds = window_dataset(batches[b], idx)
+            for v in configs:  # alternate the variants so machine noise hits them alike
+                idx = order[v][w * args.steps:(w + 1) * args.steps]
                 started = time.perf_counter()
-                model.fit(ds, epochs=1, verbose=0)
-                elapsed = time.perf_counter() - started
+                model_of[v].fit(window_dataset(batches[v], idx), epochs=1, verbose=0)
                 if w:  # window 0 is the warm-up (graph tracing)
-                    train_rates[b].append(sum(len(i) for i in idx) / elapsed)
-        predict_rates = {b: [] for b in batches}
-        probs = {}
+                    train_rates[v].append(sum(len(i) for i in idx) / (time.perf_counter() - started))
+        predict_rates, probs = {v: [] for v in configs}, {}
         for r in range(args.repeats + 1):
-            for b, c in configs.items():
+            for v, c in configs.items():
                 started = time.perf_counter()
-                probs[b] = predict_probabilities(model, vectorizer, test_texts, c, "sequence")
+                probs[v] = predict_probabilities(model_of[v], vectorizer, test_texts, c, "sequence")
                 if r:
-                    predict_rates[b].append(len(test_texts) / (time.perf_counter() - started))
-        diff = float(np.abs(probs["fixed"] - probs["bucket"]).max())
-        pad = {b: batches[b].padding_fraction() for b in batches}
-        row = {"model": model_name, "diff": diff, "padding": pad,
-               "train": {b: statistics.median(v) for b, v in train_rates.items()},
-               "predict": {b: statistics.median(v) for b, v in predict_rates.items()},
+                    predict_rates[v].append(len(test_texts) / (time.perf_counter() - started))
+        row = {"model": model_name, "padding": {v: batches[v].padding_fraction() for v in configs},
+               "train": {v: statistics.median(x) for v, x in train_rates.items()},
+               "predict": {v: statistics.median(x) for v, x in predict_rates.items()},
                "train_all": train_rates, "predict_all": predict_rates}
         rows.append(row)
-        print(f"{model_name}: padding share fixed {pad['fixed']:.1%} vs bucket {pad['bucket']:.1%}; "
-              f"max |p_fixed - p_bucket| = {diff:.2e}", flush=True)
-    print("\n| model | metric | fixed 600 | bucketed | ratio |\n|---|---|---|---|---|")
+        for v in configs:
+            same_model = model_of[v] is model_of[base]
+            diff = float(np.abs(probs[v] - probs[base]).max())
+            agree = float((probs[v].argmax(1) == probs[base].argmax(1)).mean())
+            print(f"{model_name} {v}: padding {row['padding'][v]:.1%}; vs {base}: max |p diff| = {diff:.2e}, "
+                  f"labels agree {agree:.2%}" + ("" if same_model else " (a separately trained copy)"), flush=True)
+    header = " | ".join(args.variants)
+    print(f"\n| model | metric | {header} | ratio to {base} |\n|---|---|{'---|' * len(args.variants)}---|")
     for row in rows:
         for metric, unit in (("train", "training samples/s"), ("predict", "inference reviews/s")):
-            f, bk = row[metric]["fixed"], row[metric]["bucket"]
-            print(f"| {row['model']} | {unit} (median) | {f:.1f} | {bk:.1f} | {bk / f:.2f}x |")
+            values = " | ".join(f"{row[metric][v]:.1f}" for v in args.variants)
+            ratios = ", ".join(f"{row[metric][v] / row[metric][base]:.2f}x" for v in args.variants[1:])
+            print(f"| {row['model']} | {unit} (median) | {values} | {ratios} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
@@ -212,6 +227,8 @@ def main() -> None:
     parser.add_argument("--predict-reviews", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batching", default="bucket")
+    parser.add_argument("--variants", nargs="+", default=["fixed", "bucket"],
+                        help='throughput: batchings with options, e.g. fixed bucket bucket+bf16 fixed+jit')
     parser.add_argument("--batchings", nargs="+", default=["fixed", "bucket"])
     parser.add_argument("--target", type=float, default=0.88)
     parser.add_argument("--max-epochs", type=int, default=10)
