@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
     parser.add_argument("--texts-per-request", type=int, default=1)
-    parser.add_argument("--max-batch", type=int, default=128, help="server --max-batch")
+    parser.add_argument("--max-batch", type=int, default=32, help="server --max-batch")
     parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="server --batch-wait-ms")
     parser.add_argument("--json-out", help="also write the results here")
     args = parser.parse_args()
