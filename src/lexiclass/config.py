@@ -118,30 +118,28 @@ class TrainConfig:
 
     def updated(self, values: dict, source: str = "config") -> "TrainConfig":
         """A copy with ``values`` applied after checking every key and type."""
-        fields = {f.name: f for f in dataclasses.fields(self)}
+        types_ = typing.get_type_hints(TrainConfig)
         clean = {}
         for key, value in values.items():
             norm = key.replace("-", "_")
-            if norm not in fields:
-                close = difflib.get_close_matches(norm, fields, n=1)
+            if norm not in types_:
+                close = difflib.get_close_matches(norm, types_, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"{source}: unknown setting {key!r}{hint}")
-            clean[norm] = coerce(value, fields[norm].type, f"{source}: {key}")
+            clean[norm] = coerce(value, types_[norm], f"{source}: {key}")
         return dataclasses.replace(self, **clean).validate()
 
 
-def _field_types(annotation: str):
-    """Resolve a dataclass field's string annotation to (base type, optional)."""
-    hint = eval(annotation, {"int": int, "float": float, "str": str, "bool": bool})  # annotations are ours
+def _base_type(hint):
+    """``int | None`` -> (int, True); ``int`` -> (int, False)."""
     if isinstance(hint, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return args[0], True
+        return next(a for a in typing.get_args(hint) if a is not type(None)), True
     return hint, False
 
 
-def coerce(value, annotation: str, where: str):
+def coerce(value, hint, where: str):
     """Convert a file or CLI value to the field's type, or raise naming ``where``."""
-    base, optional = _field_types(annotation)
+    base, optional = _base_type(hint)
     if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
         if optional:
             return None

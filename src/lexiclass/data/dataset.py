@@ -41,7 +41,8 @@ class TextDataset:
         return {name: int(c) for name, c in zip(self.label_names, counts)}
 
     def limit(self, n: int | None, seed: int = 0) -> "TextDataset":
-        """A copy with at most ``n`` examples per split (a seeded, stratified-ish sample), for quick tries."""
+        """A copy with at most ``n`` train and test examples and ``n // 4`` validation examples (a seeded
+        random sample, original order kept), for quick tries."""
         if not n:
             return self
         rng = np.random.default_rng(seed)
