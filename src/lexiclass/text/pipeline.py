@@ -37,11 +37,10 @@ def bow_dataset(vectorizer: Vectorizer, texts, labels, config, shuffle=False, se
 
 
 def model_inputs(vectorizer, texts, labels, config, input_kind, shuffle=False, seed=0):
-    """(tf.data.Dataset, order): ``order[i]`` is the input index of the i-th output row."""
+    """A tf.data.Dataset of (inputs, labels) batches for ``model.fit`` (training and validation)."""
     if input_kind == "sequence":
-        batches = sequence_batches(vectorizer, texts, labels, config, shuffle=shuffle, seed=seed)
-        return batches.dataset(), (None if shuffle else batches.order)
-    return bow_dataset(vectorizer, texts, labels, config, shuffle=shuffle, seed=seed), np.arange(len(texts))
+        return sequence_batches(vectorizer, texts, labels, config, shuffle=shuffle, seed=seed).dataset()
+    return bow_dataset(vectorizer, texts, labels, config, shuffle=shuffle, seed=seed)
 
 
 def to_probabilities(outputs: np.ndarray) -> np.ndarray:

@@ -115,9 +115,9 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
         vectorizer = Vectorizer.load(out)
     initial_epoch = (state or {}).get("epochs_done", 0)
     # Epoch e of training shuffles with seed + e, so a resumed run continues the same sequence.
-    train_ds, _ = model_inputs(vectorizer, data.train_texts, data.train_labels, config, spec.inputs,
-                               shuffle=True, seed=config.seed + initial_epoch)
-    val_ds, _ = model_inputs(vectorizer, data.val_texts, data.val_labels, config, spec.inputs)
+    train_ds = model_inputs(vectorizer, data.train_texts, data.train_labels, config, spec.inputs,
+                             shuffle=True, seed=config.seed + initial_epoch)
+    val_ds = model_inputs(vectorizer, data.val_texts, data.val_labels, config, spec.inputs)
     if initial_epoch:
         import lexiclass.layers  # noqa: F401  registers the custom layers for load_model
 
