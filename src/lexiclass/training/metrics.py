@@ -29,20 +29,13 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
     }
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no screen
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def training_curves_figure(history: list[dict]):
     """Loss and accuracy per epoch, train vs validation."""
-    plt = _pyplot()
+    from matplotlib.figure import Figure  # object-oriented API: no pyplot registry keeping every figure alive
+
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, [row.get(metric) for row in history], "o-", label=f"train {metric}")
         ax.plot(epochs, [row.get(f"val_{metric}") for row in history], "s-", label=f"validation {metric}")
@@ -55,11 +48,13 @@ def training_curves_figure(history: list[dict]):
 
 
 def confusion_matrix_figure(metrics: dict):
-    plt = _pyplot()
+    from matplotlib.figure import Figure
+
     matrix = np.asarray(metrics["confusion_matrix"])
     names = metrics["labels"]
     size = max(4, 0.6 * len(names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
