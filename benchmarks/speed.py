@@ -39,7 +39,8 @@ def machine_facts() -> str:
             f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
 
 
-def setup(args):
+def configure_runtime(args) -> None:
+    """Thread and precision settings; must run before TensorFlow executes anything."""
     import keras
     import tensorflow as tf
 
@@ -48,6 +49,10 @@ def setup(args):
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     if args.bf16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+
+
+def setup(args):
+    configure_runtime(args)
     from lexiclass.data import load_imdb
     from lexiclass.text.pipeline import make_vectorizer
 
@@ -199,6 +204,7 @@ def time_to_accuracy(args) -> None:
                 self.reached = (epoch + 1, time.perf_counter() - self.started)
                 self.model.stop_training = True
 
+    configure_runtime(args)
     print(f"$ python benchmarks/speed.py {' '.join(sys.argv[1:])}")
     print(machine_facts())
     data = load_imdb(args.imdb_archive).limit(args.limit)
@@ -215,6 +221,9 @@ def time_to_accuracy(args) -> None:
     for b, reached in results.items():
         print(f"| {b} | {reached[0] if reached else 'not reached'} | {reached[1]:.0f} |" if reached else
               f"| {b} | not reached in {args.max_epochs} epochs | - |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({b: {"epochs": r[0], "seconds": r[1]} if r else None for b, r in results.items()}, f, indent=2)
 
 
 def main() -> None:
