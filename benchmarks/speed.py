@@ -213,6 +213,20 @@ def time_to_accuracy(args) -> None:
     print(machine_facts())
     data = load_imdb(args.imdb_archive).limit(args.limit)
     results = {}
+    for b, run_dir in (r.split("=", 1) for r in args.from_run):
+        # A finished `lexiclass train` run with this batching and the same settings: its history.csv
+        # holds each epoch's validation accuracy and seconds (training + validation), as measured here.
+        import csv
+
+        with open(os.path.join(run_dir, "history.csv")) as f:
+            history = list(csv.DictReader(f))
+        elapsed, results[b] = 0.0, None
+        for row in history:
+            elapsed += float(row["seconds"])
+            if float(row["val_accuracy"]) >= args.target:
+                results[b] = (int(row["epoch"]), elapsed)
+                break
+        print(f"{b}: from {run_dir}/history.csv: reached val_accuracy >= {args.target} at {results[b]}", flush=True)
     for b in args.batchings:
         stopper = StopAtTarget()
         config = config_for(args, args.models[0], b).updated({"epochs": args.max_epochs})
@@ -243,6 +257,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["fixed", "bucket"],
                         help='throughput: batchings with options, e.g. fixed bucket bucket+bf16 fixed+jit')
     parser.add_argument("--batchings", nargs="+", default=["fixed", "bucket"])
+    parser.add_argument("--from-run", nargs="*", default=[], metavar="BATCHING=RUN_DIR",
+                        help="time-to-accuracy: take a batching's numbers from a finished run's history.csv")
     parser.add_argument("--target", type=float, default=0.88)
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--runs", default="runs/speed")
