@@ -26,6 +26,9 @@ TARGET = {"bow": 0.89, "bilstm": 0.875, "glove-bilstm": 0.865, "transformer": 0.
           "nbsvm-ensemble": 0.92}
 
 
+NOTES_MARKER = "<!-- notes: kept when this page is rebuilt -->"
+
+
 def train(model: str, runs: Path, archive: str, extra: list[str]) -> None:
     cmd = [str(Path(sys.executable).parent / "lexiclass"), "train", "--model", model, "--imdb-archive", archive,
            "--out", str(runs / model), "--overwrite", *extra]
@@ -39,7 +42,7 @@ def train(model: str, runs: Path, archive: str, extra: list[str]) -> None:
     (runs / model / "benchmark.json").write_text(json.dumps(info, indent=2))
 
 
-def report(runs: Path, models: list[str], out: Path) -> None:
+def report(runs: list[Path], models: list[str], out: Path) -> None:
     lines = [
         "# Results on IMDB",
         "",
@@ -56,10 +59,10 @@ def report(runs: Path, models: list[str], out: Path) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     commands = []
-    for model in models:
-        path = runs / model / "benchmark.json"
-        if not path.exists():
-            continue
+    # Each model's rows in the order of the run folders given (e.g. the main runs, then earlier settings).
+    found = [runs_dir / model / "benchmark.json" for model in models for runs_dir in runs]
+    for path in (p for p in found if p.exists()):
+        model = path.parent.name
         info = json.loads(path.read_text())
         ok = "met" if info["test_accuracy"] >= TARGET[model] else "**missed**"
         lines.append(
@@ -70,6 +73,9 @@ def report(runs: Path, models: list[str], out: Path) -> None:
     lines += ["", "Model size is the `.keras` file, which includes the optimizer state.", "",
               "Commands (one per row; `python benchmarks/train_all.py --report-only` rebuilt this page):", "",
               *commands, ""]
+    # Notes written by hand below the marker survive a rebuild of the table.
+    notes = out.read_text().partition(NOTES_MARKER)[2] if out.exists() else ""
+    lines += [NOTES_MARKER + notes] if notes else []
     out.write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -81,12 +87,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--extra-runs", nargs="*", type=Path, default=[],
+                        help="more run folders whose models also get rows (e.g. the same model with other settings)")
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
     if not args.report_only:
         for model in args.models:
             train(model, args.runs, args.imdb_archive, extra)
-    report(args.runs, MODELS, args.out)
+    report([args.runs, *args.extra_runs], MODELS, args.out)
 
 
 if __name__ == "__main__":
