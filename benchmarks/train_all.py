@@ -53,7 +53,7 @@ def report(runs: list[Path], models: list[str], out: Path) -> None:
         "(docs/beyond-the-book.md), then it is refit on train + validation (`refit_on_val`, the default) and",
         "scored once on test; its \"s/epoch\" column is the whole fit. Training seed 1337. Length-bucketed batches (the default; same function as",
         "fixed 600-token padding, see docs/performance.md). Machine: 2-core AMD EPYC, no GPU,",
-        f"{platform.python_version()}, TensorFlow CPU backend.",
+        f"Python {platform.python_version()}, TensorFlow CPU backend.",
         "",
         "| model | test accuracy | book | target | best epoch | epochs run | s/epoch (median) | wall | model size |",
         "|---|---|---|---|---|---|---|---|---|",
