@@ -38,6 +38,9 @@ def test_train_writes_a_complete_run_that_reloads_to_the_same_accuracy(tiny_run,
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == [str(e + 1) for e in range(epochs)] and "val_accuracy" in rows[0]
     assert (run / "training_curves.png").stat().st_size > 1000
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []  # no run plot stays open in pyplot's registry (a leak in long-lived processes)
 
 
 def test_multi_class_run(tiny_run):

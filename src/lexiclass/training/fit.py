@@ -185,4 +185,3 @@ def _write_plots(out: Path, history: list[dict], metrics: dict) -> None:
     for figure, name in ((training_curves_figure(history), rd.CURVES_FILE),
                          (confusion_matrix_figure(metrics), rd.CONFUSION_FILE)):
         rd.atomic_save_figure(figure, out / name)
-        figure.clear()
