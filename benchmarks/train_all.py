@@ -70,7 +70,7 @@ def report(runs: list[Path], models: list[str], out: Path) -> None:
             f"| {info['best_epoch']} | {info['epochs_run']} | {info['seconds_per_epoch_median']:.0f} s "
             f"| {info['wall_seconds'] / 60:.1f} min | {info['model_bytes'] / 1e6:.1f} MB |")
         commands.append(f"    {info['command']}")
-    lines += ["", "Model size is the `.keras` file, which includes the optimizer state.", "",
+    lines += ["", "Model size is the `.keras` file, which includes the optimizer state (for `nbsvm-ensemble`, its model folder).", "",
               "Commands (one per row; `python benchmarks/train_all.py --report-only` rebuilt this page):", "",
               *commands, ""]
     # Notes written by hand below the marker survive a rebuild of the table.
