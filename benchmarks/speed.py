@@ -15,6 +15,7 @@ the report gives medians over windows after a warm-up window each, and their rat
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -216,8 +217,6 @@ def time_to_accuracy(args) -> None:
     for b, run_dir in (r.split("=", 1) for r in args.from_run):
         # A finished `lexiclass train` run with this batching and the same settings: its history.csv
         # holds each epoch's validation accuracy and seconds (training + validation), as measured here.
-        import csv
-
         with open(os.path.join(run_dir, "history.csv")) as f:
             history = list(csv.DictReader(f))
         elapsed, results[b] = 0.0, None
