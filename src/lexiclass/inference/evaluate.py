@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lexiclass.training import run_dir as rd
+from lexiclass import atomic, run_dir as rd
 
 
 def evaluate_run_files(run_dir, data, config) -> dict:
@@ -18,7 +18,7 @@ def evaluate_run_files(run_dir, data, config) -> dict:
 
     predictor = Predictor.from_files(run_dir, config, data.label_names)
     metrics = test_metrics(predictor, data)
-    rd.atomic_write_json(Path(run_dir) / rd.METRICS_FILE, metrics)
+    atomic.write_json(Path(run_dir) / rd.METRICS_FILE, metrics)
     return metrics
 
 

@@ -206,7 +206,7 @@ def importance_figure(tokens: list[str], importance: np.ndarray, top_k: int = 20
 
 def explain_to_files(run_dir, text: str, out="attention.png", html="importance.html", top_k: int = 10) -> str:
     """Write the attention PNG (Transformer runs), importance HTML and PNG; return a printable report."""
-    from lexiclass.training.run_dir import atomic_save_figure, atomic_write_text
+    from lexiclass.atomic import save_figure as atomic_save_figure, write_text as atomic_write_text
 
     predictor = _predictor(run_dir)
     if not text.strip():

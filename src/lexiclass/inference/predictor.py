@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexiclass.training import run_dir as rd
+from lexiclass import run_dir as rd
 
 
 class Predictor:

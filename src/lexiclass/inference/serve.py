@@ -186,7 +186,7 @@ class MicroBatcher:
 # --- the app -------------------------------------------------------------------------
 
 def _metadata(predictor, limits: Limits) -> dict:
-    from lexiclass.training import run_dir as rd
+    from lexiclass import run_dir as rd
 
     metrics = None
     if predictor.run_dir is not None and (Path(predictor.run_dir) / rd.METRICS_FILE).exists():

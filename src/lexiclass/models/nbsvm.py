@@ -44,7 +44,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.errors import DataError, LexiclassError
-from lexiclass.training.run_dir import atomic_write_bytes, atomic_write_text
+from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
 
 FORMAT = "lexiclass-nbsvm"
 ENSEMBLE_FORMAT = "lexiclass-nbsvm-ensemble"

@@ -81,7 +81,7 @@ class Vectorizer:
         return {"output_mode": self.output_mode, "max_tokens": self.max_tokens, "ngrams": self.ngrams}
 
     def save(self, directory: str | os.PathLike) -> None:
-        from lexiclass.training.run_dir import atomic_write_bytes, atomic_write_text
+        from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
 
         directory = Path(directory)
         # One token per line: tokens never contain newlines (splitting is on whitespace).

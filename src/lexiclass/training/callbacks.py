@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from lexiclass.training import run_dir as rd
+from lexiclass import atomic, run_dir as rd
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -48,11 +48,11 @@ class RunCheckpoint(keras.callbacks.Callback):
         value = row.get(self.monitor)
         if self._improved(value):
             self.best, self.best_epoch = value, epoch + 1
-            rd.atomic_save_model(self.model, self.run_path / rd.MODEL_FILE)
+            atomic.save_model(self.model, self.run_path / rd.MODEL_FILE)
         ckpt = self.run_path / rd.CHECKPOINT_DIR
         model_name = f"epoch-{epoch + 1:04d}.keras"
-        rd.atomic_save_model(self.model, ckpt / model_name)
-        rd.atomic_write_json(ckpt / rd.STATE_FILE, {
+        atomic.save_model(self.model, ckpt / model_name)
+        atomic.write_json(ckpt / rd.STATE_FILE, {
             "epochs_done": epoch + 1, "model": model_name, "history": self.history,
             "monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch,
         })
@@ -67,7 +67,7 @@ def write_history_csv(path, history: list[dict]) -> None:
     for row in history:
         columns += [k for k in row if k not in columns]
     lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in history]
-    rd.atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

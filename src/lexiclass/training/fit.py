@@ -14,7 +14,7 @@ import numpy as np
 
 from lexiclass.config import TrainConfig
 from lexiclass.errors import LexiclassError
-from lexiclass.training import run_dir as rd
+from lexiclass import atomic, run_dir as rd
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     log.info("data: %s, classes %s", data.sizes(), data.label_names)
     out.mkdir(parents=True, exist_ok=True)
     if state is None:
-        rd.atomic_write_json(out / rd.RUN_FILE, {"status": "running", "model": config.model})
-        rd.atomic_write_json(out / rd.CONFIG_FILE, config.to_dict())
-        rd.atomic_write_json(out / rd.LABELS_FILE, data.label_names)
+        atomic.write_json(out / rd.RUN_FILE, {"status": "running", "model": config.model})
+        atomic.write_json(out / rd.CONFIG_FILE, config.to_dict())
+        atomic.write_json(out / rd.LABELS_FILE, data.label_names)
     elif rd.read_json(out / rd.LABELS_FILE) != data.label_names:
         raise LexiclassError(f"--resume: the dataset's labels differ from {out / rd.LABELS_FILE}")
 
@@ -92,7 +92,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     }
     write_history_csv(out / rd.HISTORY_FILE, history)
     _write_plots(out, history, metrics)
-    rd.atomic_write_json(out / rd.RUN_FILE, info)
+    atomic.write_json(out / rd.RUN_FILE, info)
     shutil.rmtree(out / rd.CHECKPOINT_DIR, ignore_errors=True)  # the run is complete; nothing to resume
     return info
 
@@ -184,4 +184,4 @@ def _write_plots(out: Path, history: list[dict], metrics: dict) -> None:
 
     for figure, name in ((training_curves_figure(history), rd.CURVES_FILE),
                          (confusion_matrix_figure(metrics), rd.CONFUSION_FILE)):
-        rd.atomic_save_figure(figure, out / name)
+        atomic.save_figure(figure, out / name)

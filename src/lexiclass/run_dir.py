@@ -14,15 +14,13 @@ Layout::
       confusion_matrix.png
       checkpoints/          last epoch's model and training state, for --resume
 
-A file is first written beside its final name and then renamed, so a reader (or a
-run killed at any moment) sees either the old complete file or the new one.
+Every file is written with `lexiclass.atomic`, so a reader (or a run killed at any
+moment) sees either the old complete file or the new one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from lexiclass.errors import LexiclassError
@@ -39,48 +37,6 @@ CONFUSION_FILE = "confusion_matrix.png"
 CHECKPOINT_DIR = "checkpoints"
 LAST_MODEL_FILE = "last.keras"
 STATE_FILE = "state.json"
-
-
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _atomic(path: Path, write, suffix: str = ".tmp") -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path, value) -> None:
-    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
-
-
-def atomic_save_model(model, path) -> None:
-    # Keras infers the format from the suffix, so the temporary name must end in .keras too.
-    _atomic(path, model.save, suffix=".keras")
-
-
-def atomic_save_figure(figure, path) -> None:
-    _atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
 def read_json(path) -> dict:
