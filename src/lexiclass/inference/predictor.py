@@ -1,12 +1,73 @@
-"""`Predictor`: a finished run directory as raw text in, label names and probabilities out."""
+"""`Predictor`: a finished run directory as raw text in, label names and probabilities out.
+
+The calls follow scikit-learn and Hugging Face pipelines::
+
+    predictor = lexiclass.load("runs/pt")
+    predictor.predict("A wonderful film.")        # {"label": "pos", "probabilities": {"neg": .., "pos": ..}}
+    predictor.predict(["A", "B"], top_k=1)        # [{...}, {...}], each with its most probable class only
+    predictor.predict_proba(["A", "B"])           # (2, classes) array; predict_proba("A") -> (classes,)
+    predictor.labels                              # class names, index = class id
+
+Every text is checked before it reaches TensorFlow: a non-string, or a string that cannot
+be encoded as UTF-8 (a lone surrogate, e.g. from undecodable bytes read with
+``errors="surrogateescape"``), raises `LexiclassError` naming its index.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from lexiclass import run_dir as rd
+from lexiclass.errors import LexiclassError
+
+Texts = str | Iterable[str]
+
+
+def _type_name(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def text_problem(text: str) -> str | None:
+    """What makes the string ``text`` unusable as model input, or None if it is fine.
+
+    TensorFlow converts texts to UTF-8; a lone UTF-16 surrogate (U+D800 to U+DFFF, valid
+    in a Python str and in JSON escapes, but not encodable) makes it fail for the whole batch.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}"
+    return None
+
+
+def check_texts(texts: Texts) -> tuple[list[str], bool]:
+    """``(texts as a list, whether one bare string was given)``, or `LexiclassError` naming the bad item."""
+    if isinstance(texts, str):
+        texts, single = [texts], True
+    elif texts is None or isinstance(texts, (bytes, bytearray, Mapping, Set)) or not isinstance(texts, Iterable):
+        raise LexiclassError(f"texts must be a string or a list of strings, got {_type_name(texts)}")
+    else:
+        texts, single = list(texts), False
+    for i, text in enumerate(texts):
+        where = "text" if single else f"texts[{i}]"
+        if not isinstance(text, str):
+            hint = " (decode it to str first)" if isinstance(text, (bytes, bytearray)) else ""
+            raise LexiclassError(f"{where} must be a string, got {_type_name(text)}{hint}")
+        problem = text_problem(text)
+        if problem:
+            raise LexiclassError(f"{where} {problem}")
+    return texts, single
+
+
+def check_positive(name: str, value: Any) -> int:
+    """``value`` as an int >= 1, or `LexiclassError` (bools are not counts)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise LexiclassError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 class Predictor:
@@ -52,26 +113,57 @@ class Predictor:
 
         return get_model_spec(self.config.model).inputs
 
-    def predict_proba(self, texts) -> np.ndarray:
-        """(len(texts), num_classes) probabilities in input order."""
+    @property
+    def labels(self) -> list[str]:
+        """Class names; the index of a name is its class id (the column in `predict_proba`)."""
+        return list(self.label_names)
+
+    def predict_proba(self, texts: Texts, batch_size: int | None = None) -> np.ndarray:
+        """(len(texts), classes) probabilities in input order; one string gives (classes,).
+
+        ``batch_size``: texts per model call (default: the run's training batch size).
+        """
+        texts, single = check_texts(texts)
+        batch_size = self.config.batch_size if batch_size is None else check_positive("batch_size", batch_size)
+        probs = self._probabilities(texts, batch_size).reshape(len(texts), len(self.label_names))
+        return probs[0] if single else probs
+
+    def _probabilities(self, texts: list[str], batch_size: int) -> np.ndarray:
         from lexiclass.text.pipeline import predict_probabilities
 
-        if isinstance(texts, str):
-            raise TypeError("predict_proba() takes a list of texts, not one string")
-        texts = list(texts)
-        if self.input_kind == "text":
-            probs = self.model.predict_proba(texts) if texts else np.zeros((0, len(self.label_names)))
-        else:
-            probs = predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind)
-        return probs.reshape(len(texts), len(self.label_names))
+        if not texts:
+            return np.zeros((0, len(self.label_names)))
+        if self.input_kind == "text":  # scikit-learn style n-gram models take raw text
+            return np.concatenate([self.model.predict_proba(texts[i:i + batch_size])
+                                   for i in range(0, len(texts), batch_size)])
+        return predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind, batch_size)
 
-    def predict(self, texts) -> list[dict]:
-        """Per text: ``{"label": name, "probabilities": {name: p, ...}}``."""
-        return format_predictions(self.label_names, self.predict_proba(texts))
+    def predict(self, texts: Texts, batch_size: int | None = None, top_k: int | None = None) -> dict | list[dict]:
+        """Per text ``{"label": name, "probabilities": {name: p, ...}}``; one string gives one dict.
+
+        ``top_k``: keep only the k most probable classes in "probabilities", highest first
+        (default: every class, in label order).
+        """
+        if top_k is not None:
+            top_k = check_positive("top_k", top_k)
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        if probs.ndim == 1:
+            return format_predictions(self.label_names, probs[None, :], top_k)[0]
+        return format_predictions(self.label_names, probs, top_k)
 
 
-def format_predictions(label_names: list[str], probs: np.ndarray) -> list[dict]:
-    """(n, classes) probabilities -> per row ``{"label": name, "probabilities": {name: p}}`` (CLI, Python, HTTP)."""
-    return [{"label": label_names[int(row.argmax())],
-             "probabilities": {name: float(p) for name, p in zip(label_names, row)}}
-            for row in probs]
+def format_predictions(label_names: list[str], probs: np.ndarray, top_k: int | None = None) -> list[dict]:
+    """(n, classes) probabilities -> per row ``{"label": name, "probabilities": {name: p}}`` (CLI, Python, HTTP).
+
+    With ``top_k``, "probabilities" holds the k most probable classes, highest first.
+    """
+    if top_k is None:
+        return [{"label": label_names[int(row.argmax())],
+                 "probabilities": {name: float(p) for name, p in zip(label_names, row)}}
+                for row in probs]
+    out = []
+    for row in probs:
+        best = np.argsort(-row, kind="stable")[:top_k]  # ties keep label order, like argmax
+        out.append({"label": label_names[int(best[0])],
+                    "probabilities": {label_names[int(i)]: float(row[i]) for i in best}})
+    return out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lexiclass.text.batching import SequenceBatches, truncate
+from lexiclass.text.batching import (SequenceBatches, ladder_step, length_ladder, prediction_batches,
+                                     size_ladder, truncate)
 from lexiclass.text.vectorizer import Vectorizer
 
 
@@ -51,24 +52,58 @@ def to_probabilities(outputs: np.ndarray) -> np.ndarray:
     return outputs
 
 
-def predict_probabilities(model, vectorizer, texts, config, input_kind) -> np.ndarray:
-    """(len(texts), classes) probabilities, in input order.
+PROGRESS_MIN_BATCHES = 20  # a progress bar for predictions of this many batches or more
+
+
+def prediction_lengths(config) -> list[int]:
+    """The padded lengths prediction batches use: the ladder for bucketed runs, ``sequence_length`` for fixed ones."""
+    if config.batching == "fixed":
+        return [config.sequence_length]
+    return length_ladder(config.bucket_multiple, config.sequence_length)
+
+
+def _model_outputs(model, x: np.ndarray, n: int) -> np.ndarray:
+    """(n, outputs) for the first ``n`` rows of ``x`` (the rest are padding rows)."""
+    return np.asarray(model.predict_on_batch(x))[:n]
+
+
+def predict_probabilities(model, vectorizer, texts, config, input_kind, batch_size: int | None = None) -> np.ndarray:
+    """(len(texts), classes) probabilities, in input order; ``batch_size`` defaults to the config's.
 
     Batches go straight to ``model.predict_on_batch``: for one or a few texts (serving)
     a tf.data pipeline plus ``model.predict`` costs about 8x more time, and for many
-    texts it is no faster (measured in docs/performance.md).
+    texts it is no faster (measured in docs/performance.md). Every batch is padded to one
+    of a few fixed shapes (`lexiclass.text.batching.prediction_batches`), so that a long
+    running server traces a bounded number of functions whatever sizes it is sent.
     """
+    from lexiclass.progress import progress
+
     texts = list(texts)
     if not texts:
         return np.zeros((0, 0))
+    batch_size = batch_size or config.batch_size
+    n_batches = -(-len(texts) // batch_size)
     if input_kind == "sequence":
-        batches = sequence_batches(vectorizer, texts, None, config)
-        order, inputs = batches.order, iter(batches)
+        ids = [truncate(s, config.sequence_length, config.truncation) for s in vectorizer.token_ids(texts)]
+        batches = prediction_batches(ids, batch_size, prediction_lengths(config))
     else:
-        order = np.arange(len(texts))
-        step = config.batch_size
-        inputs = (vectorizer.vectors(texts[i:i + step]) for i in range(0, len(texts), step))
-    outputs = to_probabilities(np.concatenate([np.asarray(model.predict_on_batch(x)) for x in inputs]))
+        batches = _bow_batches(vectorizer, texts, batch_size)
+    if n_batches >= PROGRESS_MIN_BATCHES:  # evaluation-sized jobs only; a server call stays silent
+        batches = progress(batches, total=n_batches, desc="predicting", unit="batch")
+    order, outputs = [], []
+    for idx, x in batches:
+        order.append(idx)
+        outputs.append(_model_outputs(model, x, len(idx)))
+    outputs = to_probabilities(np.concatenate(outputs))  # (n, classes) in batch order
     probs = np.empty_like(outputs)
-    probs[order] = outputs  # undo the sort by length
+    probs[np.concatenate(order)] = outputs  # undo the sort by length
     return probs
+
+
+def _bow_batches(vectorizer: Vectorizer, texts: list[str], batch_size: int):
+    """``(idx, x)`` like `prediction_batches`: x (rows, max_tokens) n-gram vectors, rows a step of `size_ladder`."""
+    sizes = size_ladder(batch_size)
+    for start in range(0, len(texts), batch_size):
+        x = vectorizer.vectors(texts[start:start + batch_size])  # (n, max_tokens): the width is fixed
+        rows = ladder_step(sizes, len(x))
+        yield np.arange(start, start + len(x)), np.pad(x, ((0, rows - len(x)), (0, 0)))
