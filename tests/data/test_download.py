@@ -93,19 +93,36 @@ def test_missing_url_is_a_clear_error(http_server, tmp_path):
     assert not (tmp_path / "x.tar.gz").exists()
 
 
-def test_official_imdb_path_downloads_from_url_then_loads(http_server, tmp_path, monkeypatch):
+def test_official_imdb_path_downloads_from_url_then_loads(http_server, tmp_path, isolated_imdb):
     """The real download path (URL -> verify -> cache -> extract), pointed at the local server."""
     root, url, handler = http_server
     payload = build_imdb_tar(per_folder=5)
     (root / "aclImdb_v1.tar.gz").write_bytes(payload)
-    monkeypatch.setenv("LEXICLASS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LEXICLASS_IMDB_ARCHIVE", raising=False)
     sha = hashlib.sha256(payload).hexdigest()
-    folder = locate_imdb(None, url=f"{url}/aclImdb_v1.tar.gz", sha256=sha, size=len(payload))
-    assert (folder / "train" / "pos").is_dir()
+    kw = dict(url=f"{url}/aclImdb_v1.tar.gz", sha256=sha, size=len(payload), expected_per_folder=5)
+    folder = locate_imdb(None, **kw)
+    assert (folder / "train" / "pos").is_dir() and folder.is_absolute()
     assert (tmp_path / "home" / "downloads" / "aclImdb_v1.tar.gz").read_bytes() == payload
-    locate_imdb(None, url=f"{url}/aclImdb_v1.tar.gz", sha256=sha, size=len(payload))
+    assert locate_imdb(None, **kw) == folder, "the extracted copy in the cache is found again"
     assert handler.requests == 1
+
+
+def test_failed_download_names_the_flag_and_the_variable(http_server, isolated_imdb):
+    _, url, _ = http_server
+    with pytest.raises(DataError) as info:
+        locate_imdb(None, url=f"{url}/missing.tar.gz", sha256="0" * 64, size=None)
+    message = str(info.value)
+    assert "could not download" in message and "--imdb-archive PATH" in message
+    assert "LEXICLASS_IMDB_ARCHIVE=PATH" in message and "\n" not in message
+
+
+def test_download_from_a_file_url(tmp_path, isolated_imdb):
+    payload = build_imdb_tar(per_folder=2)
+    source = tmp_path / "served.tar.gz"
+    source.write_bytes(payload)
+    folder = locate_imdb(None, url=source.as_uri(), sha256=hashlib.sha256(payload).hexdigest(), size=len(payload),
+                         expected_per_folder=2)
+    assert sorted(p.name for p in (folder / "test" / "neg").iterdir()) == ["0_2.txt", "1_2.txt"]
 
 
 def test_extract_is_atomic_on_a_broken_archive(tmp_path):

@@ -57,8 +57,8 @@ def test_jsonl_with_integer_labels(tmp_path):
 def test_integer_labels_sort_numerically(tmp_path):
     rows = [(f"text number {i}", str(label)) for i, label in enumerate([2, 10, 1] * 5)]
     write_csv(tmp_path / "d.csv", rows)
-    # CSV values are strings: "1" < "10" < "2" alphabetically, which is what a user sees in the file.
-    assert load_user_dataset(tmp_path / "d.csv").label_names == ["1", "10", "2"]
+    # All labels look like integers: natural order, names kept as strings.
+    assert load_user_dataset(tmp_path / "d.csv").label_names == ["1", "2", "10"]
     (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({"text": t, "label": int(y)}) for t, y in rows))
     assert load_user_dataset(tmp_path / "d.jsonl").label_names == ["1", "2", "10"]
 
@@ -133,10 +133,10 @@ def test_undecodable_bytes_name_the_line(tmp_path):
     path.write_bytes(b"text,label\ngood,a\ncaf\xe9 bad,b\n")
     with pytest.raises(DataError, match=r"d\.csv, line 3: bytes not valid utf-8 .*--encoding"):
         load_user_dataset(path)
-    data = load_user_dataset(path, encoding="latin-1", test_fraction=0, val_fraction=0)
-    assert "caf\u00e9 bad" in data.train_texts
-    data = load_user_dataset(path, encoding_errors="replace", test_fraction=0, val_fraction=0)
-    assert "caf\ufffd bad" in data.train_texts
+    from lexiclass.data.user_files import read_labelled
+
+    assert "caf\u00e9 bad" in read_labelled(path, encoding="latin-1")[0]
+    assert "caf\ufffd bad" in read_labelled(path, errors="replace")[0]
 
 
 def test_unreadable_and_unsupported_files(tmp_path):
@@ -170,7 +170,7 @@ def test_directory_as_unreadable_file(tmp_path):
 def test_test_labels_unknown_to_training_are_rejected(tmp_path):
     write_csv(tmp_path / "train.csv", [("good", "a"), ("bad", "b")] * 5)
     write_csv(tmp_path / "test.csv", [("odd", "c")])
-    with pytest.raises(DataError, match=r"test\.csv: label 'c' does not occur in the training data"):
+    with pytest.raises(DataError, match=r"test\.csv, line 2: label 'c' does not occur in the training data"):
         load_user_dataset(tmp_path / "train.csv", test_path=tmp_path / "test.csv")
 
 

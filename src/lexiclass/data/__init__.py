@@ -1,7 +1,7 @@
 """Loading labelled text: IMDB, user files, and seeded splits."""
 
 from lexiclass.data.dataset import TextDataset
-from lexiclass.data.imdb import load_imdb
+from lexiclass.data.imdb import load_imdb, locate_imdb, resolve_imdb_source
 from lexiclass.data.user_files import load_user_dataset
 
 
@@ -20,4 +20,4 @@ def load_dataset(config, dataset: str | None = None, test_dataset: str | None = 
     return data.limit(config.limit, seed=config.split_seed)
 
 
-__all__ = ["TextDataset", "load_dataset", "load_imdb", "load_user_dataset"]
+__all__ = ["TextDataset", "load_dataset", "load_imdb", "load_user_dataset", "locate_imdb", "resolve_imdb_source"]

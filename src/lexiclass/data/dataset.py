@@ -6,6 +6,15 @@ import dataclasses
 
 import numpy as np
 
+from lexiclass.errors import DataError
+
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+ADVICE = {
+    "train": "add examples",
+    "val": "add examples or use a larger val_fraction (--val-fraction)",
+    "test": "add examples, use a larger test_fraction (--test-fraction) or give a test file (--test-dataset)",
+}
+
 
 @dataclasses.dataclass
 class TextDataset:
@@ -40,11 +49,29 @@ class TextDataset:
         counts = np.bincount(labels, minlength=self.num_classes)
         return {name: int(c) for name, c in zip(self.label_names, counts)}
 
+    def check_splits(self, test_file: bool = False) -> "TextDataset":
+        """Refuse a dataset a model cannot be trained and scored on: an empty split, or a class without
+        training example. Returns ``self``; raises `DataError` naming the split, the sizes and what to change."""
+        sizes = self.sizes()
+        shown = ", ".join(f"{SPLIT_NAMES[k]} {v:,}" for k, v in sizes.items())
+        for split in ("train", "val", "test"):
+            if sizes[split] == 0:
+                advice = "give a test file with examples" if split == "test" and test_file else ADVICE[split]
+                raise DataError(f"{self.source or 'dataset'}: the {SPLIT_NAMES[split]} split is empty"
+                                f" ({shown} examples): {advice}")
+        missing = [name for name, n in self.class_counts("train").items() if n == 0]
+        if missing:
+            raise DataError(f"{self.source or 'dataset'}: class(es) {', '.join(map(repr, missing[:10]))} have no"
+                            f" training example ({shown} examples): add examples of them")
+        return self
+
     def limit(self, n: int | None, seed: int = 0) -> "TextDataset":
         """A copy with at most ``n`` train and test examples and ``n // 4`` validation examples (a seeded
-        random sample, original order kept), for quick tries."""
-        if not n:
+        random sample, original order kept), for quick tries. ``None`` means no limit; ``n`` must be >= 1."""
+        if n is None:
             return self
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise DataError(f"limit must be a whole number of examples >= 1 (or None for no limit), got {n!r}")
         rng = np.random.default_rng(seed)
 
         def take(texts, labels, k):
@@ -56,4 +83,9 @@ class TextDataset:
         tr = take(self.train_texts, self.train_labels, n)
         va = take(self.val_texts, self.val_labels, max(1, n // 4))
         te = take(self.test_texts, self.test_labels, n)
-        return TextDataset(*tr, *va, *te, label_names=self.label_names, source=self.source)
+        limited = TextDataset(*tr, *va, *te, label_names=self.label_names, source=self.source)
+        missing = [name for name, c in limited.class_counts("train").items() if c == 0]
+        if missing and self.class_counts("train")[missing[0]] > 0:
+            raise DataError(f"limit {n} leaves class(es) {', '.join(map(repr, missing[:10]))} without a training"
+                            " example: use a larger limit")
+        return limited

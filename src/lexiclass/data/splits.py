@@ -10,7 +10,8 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
     Within each class the indices are shuffled with ``np.random.default_rng(seed)``,
     so the same labels, fraction and seed always give the same split.
-    Returns ``(keep_idx, held_out_idx)``, both sorted.
+    A class of two or more examples keeps at least one and holds out at least one
+    (when ``fraction > 0``). Returns ``(keep_idx, held_out_idx)``, both sorted.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
@@ -21,6 +22,8 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         idx = np.flatnonzero(labels == cls)
         idx = idx[rng.permutation(len(idx))]
         n_held = int(round(len(idx) * fraction))
+        if fraction > 0 and len(idx) >= 2:
+            n_held = min(len(idx) - 1, max(1, n_held))  # a class of 2+ examples reaches both parts
         held.append(idx[:n_held])
         keep.append(idx[n_held:])
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
