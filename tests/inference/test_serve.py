@@ -134,8 +134,12 @@ def test_bad_inputs_get_clear_errors(client, kwargs, status, words):
 
 
 def test_wrong_method_and_path_answer_json(client):
-    assert client.get("/predict").json() == {"error": "Method Not Allowed"}
-    assert client.get("/nope").status_code == 404
+    r = client.get("/predict")
+    assert r.status_code == 405 and r.json() == {"error": "method GET is not allowed on /predict; routes: "
+                                                          "POST /predict, GET /health, GET /metadata, GET /docs, "
+                                                          "GET /openapi.json"}
+    r = client.get("/nope")
+    assert r.status_code == 404 and r.json()["error"].startswith("no route GET /nope; routes: POST /predict")
     assert_healthy(client)
 
 

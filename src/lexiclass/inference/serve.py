@@ -1,38 +1,55 @@
-"""HTTP API for a finished run: FastAPI app + uvicorn, with micro-batching across requests.
+"""HTTP API for a finished run: FastAPI app + uvicorn, with fair micro-batching across requests.
 
     POST /predict   {"texts": ["...", ...]} -> {"predictions": [{"label": ..., "probabilities": {...}}, ...]}
     GET  /health    {"status": "ok", ...}
     GET  /metadata  model name, labels, training config, test metrics, run info, limits
     GET  /docs      OpenAPI (Swagger) page; /openapi.json is the schema
 
-Concurrent requests share model calls: one asyncio worker takes queued requests until
-``max_batch`` texts are collected or ``batch_wait_ms`` has passed since the first one,
-runs `Predictor.predict_proba` on them in a thread (so the event loop keeps accepting
-requests, and only one model call ever runs at a time) and hands each request its rows.
+Every text is checked where it enters (`parse_texts`): a bad item fails its own request
+with a 4xx naming the item, before it can reach a model call shared with other requests.
+
+Requests share model calls (`MicroBatcher`): one asyncio worker forms batches of up to
+``max_batch`` texts, waiting up to ``batch_wait_ms`` for company, and runs
+`Predictor.predict_proba` on them in a thread (the event loop keeps accepting requests;
+one model call runs at a time). Backpressure and fairness:
+
+- a request is cut into chunks; each batch gives every waiting request an equal share,
+  so a one-text request waits for about one model call, not behind a 256-text request;
+- at most ``max_queue_texts`` texts wait; past that the answer is 503 with Retry-After;
+- a request not answered within ``request_timeout_s`` gets 504, and its remaining texts
+  are dropped from the queue (no model time is spent on them);
+- if a batch's model call fails, each request in it is retried alone, so one bad request
+  cannot fail the others.
 
 Every error is a JSON ``{"error": "..."}`` naming the limit or the field at fault; no
 traceback ever reaches a client (the server log keeps it).
 """
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
+import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lexiclass.inference.predictor import text_problem
+
 log = logging.getLogger("lexiclass.serve")
 
 
 class ApiError(Exception):
-    """An HTTP error answered as ``{"error": message}`` with ``status``."""
+    """An HTTP error answered as ``{"error": message}`` with ``status`` (and extra ``headers``)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -42,15 +59,20 @@ class Limits:
     max_body_bytes: int = 5_000_000  # request body
     max_batch: int = 32  # texts per model call, across requests (long reviews: big calls cost more per text)
     batch_wait_ms: float = 5.0  # how long the first queued request waits for company
+    max_queue_texts: int = 1024  # texts waiting for the model, all requests together; more -> 503 + Retry-After
+    request_timeout_s: float = 30.0  # from admission to answer; later -> 504, remaining texts dropped
 
     def __post_init__(self):
         from lexiclass.errors import LexiclassError
 
-        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch"):
-            if getattr(self, name) < 1:
-                raise LexiclassError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.batch_wait_ms < 0:
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch", "max_queue_texts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LexiclassError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.batch_wait_ms >= 0:  # also refuses NaN
             raise LexiclassError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+        if not (0 < self.request_timeout_s < math.inf):
+            raise LexiclassError(f"request_timeout_s must be > 0 seconds, got {self.request_timeout_s}")
 
 
 # --- request parsing (pure functions, no model) ----------------------------------------
@@ -60,12 +82,31 @@ def _json_type(value) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """``repr(text)`` cut to ``limit`` characters: error messages stay one short line whatever the client sent."""
+    r = repr(text)
+    return r if len(r) <= limit else r[:limit - 3] + "..."
+
+
+def check_content_type(value: str | None) -> None:
+    """Accept JSON (or no Content-Type, like curl --data-binary): anything else is a 415 naming it."""
+    if value is None:
+        return
+    media, *params = [part.strip().lower() for part in value.split(";")]
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, f"Content-Type {_short(value)} is not supported; send application/json")
+    for param in params:
+        key, _, charset = param.partition("=")
+        if key.strip() == "charset" and charset.strip().strip('"') not in ("utf-8", "utf8"):
+            raise ApiError(415, f"charset {_short(charset.strip())} is not supported; send UTF-8 JSON")
+
+
 async def read_body(request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes by Content-Length or by bytes actually received."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
-            raise ApiError(400, f"Content-Length header {declared!r} is not a byte count")
+            raise ApiError(400, f"Content-Length header {_short(declared)} is not a byte count")
         if int(declared) > limit:
             raise ApiError(413, f"request body of {int(declared)} bytes exceeds max_body_bytes = {limit}")
     chunks, size = [], 0
@@ -77,23 +118,50 @@ async def read_body(request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_texts(body: bytes, limits: Limits) -> list[str]:
-    """Validate a ``{"texts": [...]}`` body and return the texts, or raise `ApiError`."""
+def _number(digits: str) -> float:
+    # json.loads turns integers into int, which refuses more than 4300 digits (a ValueError, not a
+    # JSONDecodeError). No number is a valid text anyway, so keep it as a float (inf if huge).
+    return float(digits)
+
+
+def _load_json(body: bytes):
     try:
-        payload = json.loads(body)
+        return json.loads(body, parse_int=_number)
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"request body is not UTF-8 text (bad byte at position {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ApiError(400, "malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # anything else json refuses: still the client's body, never a 500
+        raise ApiError(400, f"malformed JSON: {str(exc).splitlines()[0][:80]}") from None
+
+
+def check_text(i: int, text, limits: Limits) -> None:
+    """One item of "texts": a non-empty string of at most max_chars characters that UTF-8 can encode."""
+    where = f'"texts"[{i}]'
+    if not isinstance(text, str):
+        raise ApiError(422, f"{where} must be a string, got a JSON {_json_type(text)}")
+    if len(text) > limits.max_chars:
+        raise ApiError(413, f"{where} has {len(text)} characters; max_chars = {limits.max_chars}")
+    if not text.strip():
+        raise ApiError(422, f"{where} is empty or only whitespace: send some text to classify")
+    problem = text_problem(text)
+    if problem:
+        raise ApiError(422, f"{where} {problem}; send valid Unicode text")
+
+
+def parse_texts(body: bytes, limits: Limits) -> list[str]:
+    """Validate a ``{"texts": [...]}`` body and return the texts, or raise `ApiError`."""
+    payload = _load_json(body)
     if not isinstance(payload, dict):
         raise ApiError(422, f'the body must be a JSON object {{"texts": [...]}}, got a JSON {_json_type(payload)}')
     if "texts" not in payload:
         raise ApiError(422, 'missing field "texts": send {"texts": ["a review", ...]}')
     unknown = sorted(set(payload) - {"texts"})
     if unknown:
-        raise ApiError(422, f'unknown field(s) {", ".join(map(repr, unknown))}; the body is {{"texts": [...]}}')
+        names = ", ".join(_short(k) for k in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise ApiError(422, f'unknown field(s) {names}; the body is {{"texts": [...]}}')
     texts = payload["texts"]
     if not isinstance(texts, list):
         raise ApiError(422, f'"texts" must be a list of strings, got a JSON {_json_type(texts)}')
@@ -102,27 +170,80 @@ def parse_texts(body: bytes, limits: Limits) -> list[str]:
     if len(texts) > limits.max_texts:
         raise ApiError(413, f'"texts" has {len(texts)} items; max_texts = {limits.max_texts} per request')
     for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ApiError(422, f'"texts"[{i}] must be a string, got a JSON {_json_type(text)}')
-        if len(text) > limits.max_chars:
-            raise ApiError(413, f'"texts"[{i}] has {len(text)} characters; max_chars = {limits.max_chars}')
+        check_text(i, text, limits)
     return texts
 
 
-# --- micro-batching ------------------------------------------------------------------
+# --- fair micro-batching -------------------------------------------------------------
+
+def fair_shares(pending: list[int], capacity: int) -> list[int]:
+    """Texts to take from each request for one batch: equal shares, unused shares passed on.
+
+    ``fair_shares([200, 1, 5], 8)`` -> ``[4, 1, 3]``: every request gets at least one text in
+    (while capacity lasts, earlier requests first), and no request can crowd out the others.
+    """
+    take = [0] * len(pending)
+    active = [i for i, n in enumerate(pending) if n > 0]
+    while capacity > 0 and active:
+        share = max(1, capacity // len(active))
+        for i in list(active):
+            k = min(share, pending[i] - take[i], capacity)
+            take[i] += k
+            capacity -= k
+            if take[i] == pending[i]:
+                active.remove(i)
+            if capacity == 0:
+                break
+    return take
+
+
+class Job:
+    """One request in the queue: its texts, how many went to the model, and its (n, classes) result so far."""
+
+    def __init__(self, texts: list[str], future: asyncio.Future):
+        self.texts = texts
+        self.future = future
+        self.next = 0  # texts[:next] have been given to the model
+        self.filled = 0  # rows of `probs` received
+        self.probs: np.ndarray | None = None  # (len(texts), classes)
+
+    @property
+    def pending(self) -> int:
+        return len(self.texts) - self.next
+
+    def deliver(self, start: int, rows: np.ndarray) -> None:
+        """Store ``rows`` (k, classes) for texts[start:start + k]; answer the request when all are in."""
+        if self.future.done():  # timed out or the client left
+            return
+        if self.probs is None:
+            self.probs = np.empty((len(self.texts), rows.shape[1]))
+        self.probs[start:start + len(rows)] = rows
+        self.filled += len(rows)
+        if self.filled == len(self.texts):
+            self.future.set_result(self.probs)
+
+    def fail(self, exc: Exception) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
 
 class MicroBatcher:
-    """Queue of ``(texts, future)``; `run` batches them into single `predict_proba` calls."""
+    """Bounded queue of requests (`Job`s); `run` serves their chunks fairly in shared `predict_proba` calls."""
 
-    def __init__(self, predict_proba, max_batch: int, wait_ms: float):
+    def __init__(self, predict_proba, max_batch: int, wait_ms: float, max_queue_texts: int = 1024,
+                 timeout_s: float = 30.0):
         self.predict_proba = predict_proba
         self.max_batch = max_batch
         self.wait_s = wait_ms / 1000.0
-        self.queue: asyncio.Queue = asyncio.Queue()
+        self.max_queue_texts = max_queue_texts
+        self.timeout_s = timeout_s
+        self.jobs: collections.deque[Job] = collections.deque()  # requests with texts not yet given to the model
+        self.wakeup: asyncio.Event | None = None  # made in `start`, in the serving event loop
         self.task: asyncio.Task | None = None
-        self._held = None  # a request that did not fit into the previous batch
+        self.seconds_per_text = 0.01  # running estimate, for Retry-After
 
     def start(self) -> None:
+        self.wakeup = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self.run(), name="lexiclass-microbatcher")
 
     async def stop(self) -> None:
@@ -131,56 +252,99 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
 
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    @property
+    def queued_texts(self) -> int:
+        return sum(job.pending for job in self.jobs if not job.future.done())
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has likely drained (1 to 60), for the Retry-After header."""
+        return int(min(60, max(1, math.ceil(self.queued_texts * self.seconds_per_text))))
+
+    def admit(self, n: int) -> None:
+        """Refuse a request of ``n`` texts when the queue is full (one request alone is always let in)."""
+        queued = self.queued_texts
+        if queued and queued + n > self.max_queue_texts:
+            wait = self.retry_after()
+            raise ApiError(503, f"server busy: {queued} texts queued, {n} more would exceed max_queue_texts = "
+                                f"{self.max_queue_texts}; retry in {wait} s", {"Retry-After": str(wait)})
+
     async def predict(self, texts: list[str]) -> np.ndarray:
         """(len(texts), classes) probabilities, computed together with other waiting requests."""
-        if self.task is None or self.task.done():
-            raise ApiError(503, "the prediction worker is not running")
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
-        return await future  # cancelled if the client goes away; the worker then skips it
+        if not self.running:
+            raise ApiError(503, "the prediction worker is not running", {"Retry-After": "1"})
+        self.admit(len(texts))
+        job = Job(texts, asyncio.get_running_loop().create_future())
+        self.jobs.append(job)
+        self.wakeup.set()
+        try:  # on timeout wait_for cancels the future: the worker then skips the rest of this job
+            return await asyncio.wait_for(job.future, self.timeout_s)
+        except TimeoutError:
+            raise ApiError(504, f"request not answered within request_timeout_s = {self.timeout_s:g} s "
+                                f"({len(texts)} texts, {job.filled} done); retry later or send fewer texts") from None
+        finally:
+            job.future.cancel()  # no-op if answered; frees the queue if the client went away
+            self._drop_finished()
 
-    async def _collect(self, first) -> list:
-        """``first`` plus whatever arrives within the wait, up to max_batch texts (a big request goes alone)."""
-        batch, size = [first], len(first[0])
-        deadline = asyncio.get_running_loop().time() + self.wait_s
-        while size < self.max_batch:
-            if self.queue.empty():
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), timeout)
-                except TimeoutError:
-                    break
-            else:
-                item = self.queue.get_nowait()
-            if size + len(item[0]) > self.max_batch:
-                self._held = item  # would overflow this batch: it starts the next one
-                break
-            batch.append(item)
-            size += len(item[0])
+    def _drop_finished(self) -> None:
+        for job in [j for j in self.jobs if j.future.done() or not j.pending]:
+            self.jobs.remove(job)
+
+    async def _wait_for_work(self) -> None:
+        """Until a request is queued, then up to wait_s more while the queue holds less than a batch."""
+        loop = asyncio.get_running_loop()
+        while not self.queued_texts:
+            self.wakeup.clear()
+            await self.wakeup.wait()
+        deadline = loop.time() + self.wait_s
+        while self.queued_texts < self.max_batch and (remaining := deadline - loop.time()) > 0:
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), remaining)
+
+    def _take(self) -> list[tuple[Job, int, int]]:
+        """The next batch as ``(job, start, stop)`` slices: fair shares of up to max_batch texts."""
+        self._drop_finished()
+        jobs = list(self.jobs)
+        batch = []
+        for job, k in zip(jobs, fair_shares([j.pending for j in jobs], self.max_batch)):
+            if k:
+                batch.append((job, job.next, job.next + k))
+                job.next += k
+        self.jobs.rotate(-1)  # the next batch starts with another request (leftover capacity goes round)
+        self._drop_finished()
         return batch
+
+    async def _call_model(self, batch: list[tuple[Job, int, int]]) -> None:
+        """One model call for ``batch``; if it fails, each request's part is retried alone."""
+        batch = [part for part in batch if not part[0].future.done()]  # skip requests that timed out meanwhile
+        if not batch:
+            return
+        texts = [text for job, start, stop in batch for text in job.texts[start:stop]]
+        began = time.perf_counter()
+        try:
+            probs = await asyncio.to_thread(self.predict_proba, texts)  # (len(texts), classes)
+        except Exception as exc:
+            log.exception("prediction failed for a batch of %d texts from %d requests", len(texts), len(batch))
+            if len(batch) == 1:
+                batch[0][0].fail(exc)
+                return
+            for part in batch:  # defence in depth: find the culprit, let the innocent through
+                await self._call_model([part])
+            return
+        self.seconds_per_text = 0.8 * self.seconds_per_text + 0.2 * (time.perf_counter() - began) / len(texts)
+        offset = 0
+        for job, start, stop in batch:
+            job.deliver(start, probs[offset:offset + stop - start])
+            offset += stop - start
 
     async def run(self) -> None:
         while True:
-            first, self._held = (self._held or await self.queue.get()), None
-            batch = [(t, f) for t, f in await self._collect(first) if not f.done()]  # drop abandoned requests
-            if not batch:
-                continue
-            texts = [text for t, _ in batch for text in t]
-            try:
-                probs = await asyncio.to_thread(self.predict_proba, texts)  # (sum of lens, classes)
-            except Exception as exc:  # one model call failed: fail its requests, keep serving
-                log.exception("prediction failed for a batch of %d texts", len(texts))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            start = 0
-            for t, future in batch:
-                if not future.done():
-                    future.set_result(probs[start:start + len(t)])
-                start += len(t)
+            await self._wait_for_work()
+            await self._call_model(self._take())
 
 
 # --- the app -------------------------------------------------------------------------
@@ -200,9 +364,13 @@ def _metadata(predictor, limits: Limits) -> dict:
             "limits": {k: getattr(limits, k) for k in Limits.__dataclass_fields__}}
 
 
+ROUTES = "POST /predict, GET /health, GET /metadata, GET /docs, GET /openapi.json"
+
+
 def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_000,
-               max_body_bytes: int = 5_000_000, max_batch: int = 32, batch_wait_ms: float = 5.0):
-    """A FastAPI app serving a `Predictor` (or the run directory to load one from)."""
+               max_body_bytes: int = 5_000_000, max_batch: int = 32, batch_wait_ms: float = 5.0,
+               max_queue_texts: int = 1024, request_timeout_s: float = 30.0):
+    """A FastAPI app serving a `Predictor` (or the run directory to load one from); limits: see `Limits`."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
@@ -212,12 +380,14 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
 
     from lexiclass.inference.predictor import Predictor, format_predictions
 
-    limits = Limits(max_texts, max_chars, max_body_bytes, max_batch, batch_wait_ms)
+    limits = Limits(max_texts, max_chars, max_body_bytes, max_batch, batch_wait_ms, max_queue_texts,
+                    request_timeout_s)
     predictor = predictor_or_run_dir
     if not hasattr(predictor, "predict_proba"):
         predictor = Predictor.from_run_dir(predictor_or_run_dir)
     metadata = _metadata(predictor, limits)
-    batcher = MicroBatcher(predictor.predict_proba, limits.max_batch, limits.batch_wait_ms)
+    batcher = MicroBatcher(predictor.predict_proba, limits.max_batch, limits.batch_wait_ms,
+                           limits.max_queue_texts, limits.request_timeout_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -251,11 +421,18 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
 
     @app.exception_handler(ApiError)
     async def api_error(request, exc: ApiError):
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        path = _short(request.url.path, 60)[1:-1]  # escaped, without repr's quotes
+        if exc.status_code == 404:
+            message = f"no route {request.method} {path}; routes: {ROUTES}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {path}; routes: {ROUTES}"
+        else:
+            message = " ".join(str(exc.detail).split())
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request, exc: RequestValidationError):
@@ -267,12 +444,14 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
         return JSONResponse({"error": f"internal server error ({type(exc).__name__}); see the server log"},
                             status_code=500)
 
-    error_docs = {code: {"model": ErrorResponse} for code in (400, 413, 422, 500)}
+    error_docs = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 500, 503, 504)}
 
     @app.post("/predict", summary="Classify texts", responses={200: {"model": PredictResponse}, **error_docs},
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": PredictRequest.model_json_schema()}}}})
     async def predict(request: Request):
+        check_content_type(request.headers.get("content-type"))
+        batcher.admit(1)  # a full queue refuses before reading (and holding) a large body
         try:
             body = await read_body(request, limits.max_body_bytes)
         except ClientDisconnect:  # the client left mid-upload: nobody to answer
@@ -288,9 +467,10 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
 
     @app.get("/health", summary="Liveness check")
     async def health():
-        running = batcher.task is not None and not batcher.task.done()
+        running = batcher.running
         return JSONResponse({"status": "ok" if running else "starting", "model": metadata["model"],
-                             "queued_requests": batcher.queue.qsize()}, status_code=200 if running else 503)
+                             "queued_requests": len(batcher.jobs), "queued_texts": batcher.queued_texts},
+                            status_code=200 if running else 503)
 
     @app.get("/metadata", summary="Model, labels, training config, test metrics and run info")
     async def get_metadata():
