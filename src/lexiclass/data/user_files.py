@@ -30,6 +30,7 @@ import numpy as np
 from lexiclass.data.dataset import TextDataset
 from lexiclass.data.splits import stratified_split
 from lexiclass.errors import DataError
+from lexiclass.progress import enabled as progress_enabled
 from lexiclass.progress import progress
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -37,6 +38,7 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 DECODE_ERRORS = ("strict", "replace", "ignore", "backslashreplace")
 INTEGER = re.compile(r"[+-]?[0-9]+")
 CSV_FIELD_LIMIT = 2**31 - 1  # the largest value csv.field_size_limit accepts on every platform
+PROGRESS_MIN_FILES = 500  # smaller class-folder trees are read without a progress line
 MAGIC = {b"\x1f\x8b": "a gzip archive", b"PK\x03\x04": "a zip archive (or .xlsx)", b"%PDF": "a PDF file",
          b"\x89PNG": "a PNG image", b"SQLite format 3": "an SQLite database"}
 
@@ -254,6 +256,10 @@ def _no_duplicates(pairs):
     return record
 
 
+def _first_clause(exc: Exception) -> str:
+    return str(exc).split(";")[0].splitlines()[0][:120]
+
+
 def _parse_json(text: str, location: str):
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates)
@@ -263,7 +269,7 @@ def _parse_json(text: str, location: str):
         hint = " (JSON Lines needs one whole object per line)" if text.strip() in ("{", "[") else ""
         raise DataError(f"{location}: not valid JSON ({exc.msg} at column {exc.colno}){hint}") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of 5,000 digits, or nesting 100,000 deep
-        raise DataError(f"{location}: JSON value not accepted ({str(exc).splitlines()[0][:100]})") from None
+        raise DataError(f"{location}: JSON value not accepted ({_first_clause(exc)})") from None
 
 
 def _json_lines(content: str, path):
@@ -280,7 +286,7 @@ def _json_array(content: str, path):
     except _DuplicateKey as exc:
         raise DataError(f"{path}: field {exc.args[0]!r} appears twice in one object") from None
     except (ValueError, RecursionError) as exc:
-        raise DataError(f"{path}: JSON value not accepted ({str(exc).splitlines()[0][:100]})") from None
+        raise DataError(f"{path}: JSON value not accepted ({_first_clause(exc)})") from None
     if not isinstance(items, list):
         raise DataError(f"{path}: expected a JSON array of objects, got {type(items).__name__}")
     for number, item in enumerate(items, start=1):
@@ -351,7 +357,8 @@ def read_class_folders(root: Path, encoding: str = "utf-8", errors: str = "stric
             raise DataError(f"class folder {folder} is empty: add example files or remove the folder")
         files.extend((path, label) for path in examples)
     records = Records([], [], [])
-    for path, label in progress(files, total=len(files), desc=f"reading {root.name}", unit="file"):
+    quiet = not progress_enabled() or len(files) < PROGRESS_MIN_FILES
+    for path, label in progress(files, total=len(files), desc=f"reading {root.name}", unit="file", disable=quiet):
         records.texts.append(check_text(read_text(path, encoding, errors), str(path), "text"))
         records.labels.append(label)
         records.locations.append(str(path))
