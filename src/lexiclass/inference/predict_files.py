@@ -127,6 +127,10 @@ class OutputLayout:
             self.carried.append((out, name))
         self.names = [self.id_name, *(out for out, _ in self.carried), "label", *self.prob_names, "empty"]
         self.known_types = self._known_types(stream)
+        # Columns that hold only strings (all of a CSV's): the CSV writer needs no conversion for them.
+        self.text_columns = set()
+        if stream.format in ("csv", "tsv"):
+            self.text_columns = {out for out, _ in self.carried} | ({id_column} if id_column else set())
 
     def _known_types(self, stream) -> dict:
         """Parquet types of the columns known before any row is read (the rest come from the first chunk)."""
@@ -290,7 +294,7 @@ def _fits(value, type_) -> bool:
 def _text_writer(stream, output_format: str, layout: OutputLayout):
     if output_format == "jsonl":
         return JsonlWriter(stream)
-    plain = {"label", *layout.prob_names}
+    plain = {"label", *layout.prob_names, *layout.text_columns}
     return CsvWriter(stream, "," if output_format == "csv" else "\t", layout.names, plain)
 
 
