@@ -53,3 +53,20 @@ def save_model(model, path) -> None:
 
 def save_figure(figure, path) -> None:
     _atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+
+
+def is_temporary(path: Path) -> bool:
+    """A file or folder that `_atomic` (or a model save) was writing when the process stopped."""
+    return path.name.startswith(".") and (path.name.endswith(".tmp") or path.name.endswith(".keras"))
+
+
+def remove_temporaries(folder) -> list[Path]:
+    """Delete what interrupted atomic writes left in ``folder`` (not recursive); return what was removed."""
+    import shutil
+
+    removed = []
+    for path in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        if is_temporary(path):
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            removed.append(path)
+    return removed

@@ -3,9 +3,12 @@
     lexiclass data imdb|PATH         load a dataset and print its splits
     lexiclass train --model NAME     train and write a run directory
     lexiclass evaluate RUN_DIR       reload a run and score its test split
-    lexiclass predict RUN_DIR TEXT   labels and probabilities for texts ("-" reads stdin)
+    lexiclass predict RUN_DIR TEXT   labels and probabilities for texts, or a file ("-" reads stdin)
     lexiclass serve RUN_DIR          HTTP API
     lexiclass explain RUN_DIR TEXT   attention maps and token importances
+
+A user's mistake ends with one line on stderr (``lexiclass CMD: error: ...``) and exit
+code 2; Ctrl-C with exit code 130 and, for training, the command that resumes.
 """
 
 from __future__ import annotations
@@ -16,41 +19,89 @@ import json
 import os
 import sys
 
-from lexiclass.config import CHOICES, TrainConfig
+from lexiclass.config import CHOICES, TrainConfig, describe
 from lexiclass.errors import LexiclassError
 
+# The settings `lexiclass data` uses: how a dataset is read and split. `train` offers all of them.
+DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", "encoding", "encoding_errors",
+                 "val_fraction", "test_fraction", "split_seed", "limit")
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+
+def _quiet_start(verbose: bool) -> None:
+    """Hide TensorFlow's C++ start-up lines (absl, oneDNN) unless ``--verbose``.
+
+    They are written to file descriptor 2 while TensorFlow loads, before any log level
+    applies, so stderr is pointed at /dev/null for the import only; Python errors raised
+    by the import still reach the user through the normal error path.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if verbose:
+        return
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per `TrainConfig` field; unset flags leave the config file's value alone."""
-    group = parser.add_argument_group("settings (also accepted in a --config TOML/YAML file)")
-    defaults = TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
-        extra = {"choices": CHOICES[field.name]} if field.name in CHOICES else {}
+# --- flags ---------------------------------------------------------------------------
+
+def _setting_flag(group, field, defaults: TrainConfig) -> None:
+    """One ``--flag`` for a `TrainConfig` field; unset flags leave the config file's value alone."""
+    flag = "--" + field.name.replace("_", "-")
+    default = getattr(defaults, field.name)
+    help_text = describe(field.name)
+    if default is not None and "(default" not in help_text:
+        help_text += f" (default: {default})"
+    kwargs = dict(dest=f"cfg_{field.name}", default=argparse.SUPPRESS, help=help_text)
+    if field.type in (bool, "bool"):
+        kwargs["action"] = argparse.BooleanOptionalAction
+    else:
+        choices = CHOICES.get(field.name)
         if field.name == "model":
             from lexiclass.models.registry import MODEL_NAMES
 
-            extra = {"choices": MODEL_NAMES}
-        group.add_argument(flag, dest=f"cfg_{field.name}", default=argparse.SUPPRESS, metavar="VALUE",
-                           help=f"default: {getattr(defaults, field.name)}", **extra)
+            choices = MODEL_NAMES
+        if choices:
+            kwargs.update(choices=choices, metavar="{" + ",".join(choices) + "}")
+        else:
+            kwargs["metavar"] = {"int": "N", "int | None": "N", "float": "X"}.get(str(field.type), "VALUE")
+    group.add_argument(flag, **kwargs)
 
 
-def _config_from_args(args) -> TrainConfig:
+def _add_settings(parser, names=None) -> None:
+    defaults = TrainConfig()
+    group = parser.add_argument_group("settings (also accepted as keys of a --config TOML/YAML/JSON file)")
+    for field in dataclasses.fields(TrainConfig):
+        if names is None or field.name in names:
+            _setting_flag(group, field, defaults)
+
+
+def _config_from_args(args, **fixed) -> TrainConfig:
     from lexiclass.config import load_config
 
     overrides = {k.removeprefix("cfg_"): v for k, v in vars(args).items() if k.startswith("cfg_")}
-    return load_config(args.config, overrides)
+    return load_config(getattr(args, "config", None), {**overrides, **fixed})
 
+
+def _given_settings(args) -> list[str]:
+    return ["--" + k.removeprefix("cfg_").replace("_", "-") for k in vars(args) if k.startswith("cfg_")]
+
+
+# --- subcommands ---------------------------------------------------------------------
 
 def cmd_data(args) -> int:
     from lexiclass.data import load_dataset
 
-    config = _config_from_args(args)
-    data = load_dataset(config, dataset=args.source, test_dataset=args.test)
+    source = args.source
+    fixed = {"dataset": source}
+    if args.test:
+        fixed["test_dataset"] = args.test
+    config = _config_from_args(args, **fixed)
+    data = load_dataset(config)
     sizes = data.sizes()
     print(f"source: {data.source}")
     print(f"train: {sizes['train']}  val: {sizes['val']}  test: {sizes['test']}")
@@ -61,10 +112,23 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     from lexiclass.training.fit import train
 
-    if not args.resume and args.out is None:
-        raise LexiclassError("train needs --out RUN_DIR")
-    config = _config_from_args(args)
-    info = train(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    if args.out is None:
+        raise LexiclassError("train needs --out RUN_DIR (the folder the run is written to)")
+    if args.resume:
+        given = _given_settings(args) + (["--config"] if args.config else [])
+        if given:
+            raise LexiclassError(f"--resume continues with the run's saved settings; drop {', '.join(given)}")
+        config = TrainConfig()  # replaced by the run's own config.json
+    else:
+        config = _config_from_args(args)
+    callbacks = []
+    if args.tensorboard:
+        import keras
+
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard))
+    verbose = 0 if args.quiet else None
+    info = train(config, args.out, resume=args.resume, overwrite=args.overwrite, verbose=verbose,
+                 callbacks=callbacks)
     print(f"run directory: {args.out}")
     print(f"best epoch {info['best_epoch']} of {info['epochs_run']} "
           f"(median {info['seconds_per_epoch_median']:.1f} s/epoch)")
@@ -75,44 +139,44 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from lexiclass.inference.evaluate import evaluate
 
-    metrics = evaluate(args.run_dir, dataset=args.dataset, test_dataset=args.test, imdb_archive=args.imdb_archive)
+    metrics = evaluate(args.run_dir, dataset=args.dataset, test_dataset=args.test_dataset,
+                       imdb_archive=args.imdb_archive)
     if args.format == "json":
         print(json.dumps(metrics, indent=2))
     else:
-        print(f"test accuracy: {metrics['accuracy']:.4f} ({metrics['num_examples']} examples); "
-              f"stored: {metrics['stored_accuracy']}")
+        stored = metrics["stored_accuracy"]
+        stored = f"{stored:.4f}" if isinstance(stored, float) else "none"
+        print(f"test accuracy: {metrics['accuracy']:.4f} ({metrics['num_examples']} examples); stored: {stored}")
         print(f"macro precision {metrics['macro_precision']:.4f}  recall {metrics['macro_recall']:.4f}  "
               f"F1 {metrics['macro_f1']:.4f}")
     return 0
 
 
-def read_texts(texts: list[str], file: str | None) -> list[str]:
-    """Texts from arguments, ``-`` (stdin, one per line) and ``--file`` (one per line)."""
-    out = []
-    for text in texts:
-        if text == "-":
-            out.extend(line.rstrip("\n") for line in sys.stdin if line.strip())
-        else:
-            out.append(text)
-    if file:
-        try:
-            with open(file, encoding="utf-8") as f:
-                out.extend(line.rstrip("\n") for line in f if line.strip())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LexiclassError(f"cannot read {file}: {exc}") from exc
-    if not out:
-        raise LexiclassError("no texts given: pass them as arguments, with --file, or '-' for stdin")
-    return out
-
-
 def cmd_predict(args) -> int:
     import lexiclass
 
-    texts = read_texts(args.texts, args.file)
+    sources = [t for t in args.texts if t == "-"]
+    if args.input and (args.texts):
+        raise LexiclassError("give texts as arguments or --input FILE, not both")
+    if len(sources) > 1 or (sources and len(args.texts) > 1):
+        raise LexiclassError('"-" (stdin) must be the only text argument')
+    if not args.texts and not args.input:
+        raise LexiclassError("no texts given: pass them as arguments, --input FILE, or '-' for stdin")
     predictor = lexiclass.load(args.run_dir)
-    for text, result in zip(texts, predictor.predict(texts)):
+    if args.input or sources:
+        from lexiclass.inference.predict_files import predict_file
+
+        summary = predict_file(predictor, args.input or "-", args.output, text_column=args.text_column,
+                               id_column=args.id_column)
+        if args.output:
+            print(f"{summary['rows']} rows ({summary['empty_rows']} empty) -> {args.output}", file=sys.stderr)
+        return 0
+    if args.output:
+        raise LexiclassError("--output needs --input FILE (or '-'); texts given as arguments print to stdout")
+    results = predictor.predict(args.texts, top_k=args.top_k)
+    for text, result in zip(args.texts, results):
         if args.format == "json":
-            print(json.dumps(result))
+            print(json.dumps(result, ensure_ascii=False))
         else:
             probs = "  ".join(f"{k}={v:.4f}" for k, v in result["probabilities"].items())
             snippet = text if len(text) <= 60 else text[:57] + "..."
@@ -123,6 +187,8 @@ def cmd_predict(args) -> int:
 def cmd_serve(args) -> int:
     from lexiclass.inference.serve import serve
 
+    if not 0 < args.port < 65536:
+        raise LexiclassError(f"--port must be 1..65535, got {args.port}")
     serve(args.run_dir, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
           max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms)
     return 0
@@ -132,83 +198,154 @@ def cmd_explain(args) -> int:
     from lexiclass.inference.explain import explain_to_files
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    report = explain_to_files(args.run_dir, text, out=args.out, html=args.html, top_k=args.top_k)
+    report = explain_to_files(args.run_dir, text, attention_png=args.out, importance_html=args.html,
+                              importance_png=args.png, top_k=args.top_k)
     print(report)
     return 0
 
 
+# --- the parser ----------------------------------------------------------------------
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lexiclass", description=__doc__.split("\n\n")[0])
     from lexiclass import __version__
 
+    parser = argparse.ArgumentParser(prog="lexiclass", description=__doc__.split("\n\n")[0],
+                                     epilog="`lexiclass COMMAND --help` explains each command's options.")
     parser.add_argument("--version", action="version", version=f"lexiclass {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    output = common.add_argument_group("output")
+    output.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes, only results and errors")
+    output.add_argument("-v", "--verbose", action="store_true", help="also TensorFlow's start-up and log lines")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    formatter = argparse.ArgumentDefaultsHelpFormatter
 
-    p = sub.add_parser("data", help="load a dataset and print its split sizes")
-    p.add_argument("source", help='"imdb", or a folder / .csv / .tsv / .jsonl of labelled text')
-    p.add_argument("--test", help="a second file or folder holding the test split")
-    p.add_argument("--config", help="TOML/YAML settings file")
-    _add_config_flags(p)
+    p = sub.add_parser("data", parents=[common], help="load a dataset and print its split sizes",
+                       description="Load a dataset the way `train` would and print its split sizes and classes.")
+    p.add_argument("source", help='"imdb", or a folder of class subfolders, a .csv, .tsv or .jsonl file')
+    p.add_argument("--test", help="a second file or folder holding the test split (same as --test-dataset)")
+    p.add_argument("--config", help="TOML/YAML/JSON settings file; flags override it")
+    _add_settings(p, DATA_SETTINGS)
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("train", help="train a model and write a run directory")
-    p.add_argument("--out", help="run directory to create (or continue with --resume)")
-    p.add_argument("--config", help="TOML/YAML settings file; command-line flags override it")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    _add_config_flags(p)
+    p = sub.add_parser("train", parents=[common], help="train a model and write a run directory",
+                       description="Train a model and write a run directory with everything needed to predict. "
+                                   "The run is built beside --out and moved there only when complete.")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (or continue with --resume)")
+    p.add_argument("--config", help="TOML/YAML/JSON settings file; flags override it")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run for --out from its last "
+                                                         "finished epoch")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out once the new one "
+                                                            "is complete (folders that are not runs are refused)")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR (Keras models)")
+    _add_settings(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="reload a run and score its test split")
-    p.add_argument("run_dir")
-    p.add_argument("--dataset", help="score another dataset's test split instead")
-    p.add_argument("--test", help="with --dataset: a separate test file or folder")
-    p.add_argument("--imdb-archive", help="local aclImdb archive or folder")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p = sub.add_parser("evaluate", parents=[common], formatter_class=formatter,
+                       help="reload a run and score its test split",
+                       description="Reload a run and score its own test split (or another dataset's); "
+                                   "the stored test accuracy is printed beside it.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--dataset", help="score this dataset's test split instead (same classes as the run)")
+    p.add_argument("--test-dataset", "--test", dest="test_dataset",
+                   help="with --dataset: a separate test file or folder")
+    p.add_argument("--imdb-archive", help="local aclImdb archive or folder, for runs trained on IMDB")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict labels for texts")
-    p.add_argument("run_dir")
+    p = sub.add_parser("predict", parents=[common], formatter_class=formatter,
+                       help="predict labels for texts or a file",
+                       description="Predict labels for texts given as arguments, for one text per line on "
+                                   'stdin ("-"), or for every row of a file (--input).')
+    p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("texts", nargs="*", help='texts to classify; "-" reads one text per line from stdin')
-    p.add_argument("--file", help="a UTF-8 file with one text per line")
-    p.add_argument("--format", choices=("json", "table"), default="json")
+    p.add_argument("--input", "--file", dest="input", metavar="FILE",
+                   help="a .txt (one text per line), .csv, .tsv, .jsonl or .parquet file; one output row per "
+                        "input row, in order")
+    p.add_argument("--output", metavar="FILE", help="write results to a .csv, .tsv, .jsonl or .parquet file "
+                                                    "(default: JSON lines on stdout)")
+    p.add_argument("--text-column", default="text", help="column or field of --input holding the text")
+    p.add_argument("--id-column", help="column or field of --input that identifies a row (default: row number)")
+    p.add_argument("--top-k", type=_positive_int, help="texts as arguments: show only the k most probable classes")
+    p.add_argument("--format", choices=("json", "table"), default="json",
+                   help="texts as arguments: JSON lines or an aligned table")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("serve", help="serve a run over HTTP (FastAPI + uvicorn)")
-    p.add_argument("run_dir")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-texts", type=int, default=256, help="texts per request")
-    p.add_argument("--max-chars", type=int, default=100_000, help="characters per text")
-    p.add_argument("--max-body-bytes", type=int, default=5_000_000, help="request body size")
-    p.add_argument("--max-batch", type=int, default=32, help="texts per micro-batch across requests")
-    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a micro-batch waits to fill")
+    p = sub.add_parser("serve", parents=[common], formatter_class=formatter,
+                       help="serve a run over HTTP (FastAPI + uvicorn)",
+                       description="Serve a run over HTTP: POST /predict, GET /health, GET /metadata, "
+                                   "API docs at /docs.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port, 1..65535")
+    p.add_argument("--max-texts", type=_positive_int, default=256, help="texts per request")
+    p.add_argument("--max-chars", type=_positive_int, default=100_000, help="characters per text")
+    p.add_argument("--max-body-bytes", type=_positive_int, default=5_000_000, help="request body size in bytes")
+    p.add_argument("--max-batch", type=_positive_int, default=32, help="texts per model call across requests")
+    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a model call waits for more requests")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("explain", help="attention maps and token importances for a text")
-    p.add_argument("run_dir")
+    p = sub.add_parser("explain", parents=[common], help="attention maps and token importances for a text",
+                       description="Print why a run predicts what it does for TEXT; files are written only "
+                                   "where asked.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("text", help='the text to explain ("-" reads stdin)')
-    p.add_argument("--out", default="attention.png", help="attention heatmap PNG (Transformer runs)")
-    p.add_argument("--html", default="importance.html", help="token-importance HTML (a PNG is written beside it)")
-    p.add_argument("--top-k", type=int, default=10, help="strongest token pairs / tokens to list")
+    p.add_argument("--out", metavar="PNG", help="write the attention heatmap here (Transformer runs)")
+    p.add_argument("--html", metavar="HTML", help="write the text with each token shaded by its importance here")
+    p.add_argument("--png", metavar="PNG", help="write a bar chart of the most important tokens here")
+    p.add_argument("--top-k", type=_positive_int, default=10, help="strongest token pairs / tokens to list "
+                                                                   "(default: 10)")
     p.set_defaults(func=cmd_explain)
     return parser
 
 
+def _interrupted(args) -> str:
+    if args.command == "train" and args.out:
+        return (f"interrupted; the last finished epoch is kept. Continue with: "
+                f"lexiclass train --resume --out {args.out}")
+    return "interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)  # progress notes, not results
     args = build_parser().parse_args(argv)
+    from lexiclass import progress
+
+    progress.configure(enabled=not args.quiet)
+    level = logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)  # notes, not results
     try:
+        _quiet_start(args.verbose)
         return args.func(args)
     except LexiclassError as exc:
-        print(f"lexiclass {args.command}: error: {exc}", file=sys.stderr)
+        print(f"lexiclass {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"lexiclass {args.command}: interrupted", file=sys.stderr)
+        print(f"lexiclass {args.command}: {_interrupted(args)}", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"lexiclass {args.command}: error: out of memory; use smaller settings or less data", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permission denied, a path that is a folder...
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        kept = " (the run in --out, if any, is unchanged)" if args.command == "train" else ""
+        print(f"lexiclass {args.command}: error: {where}{exc.strerror or exc}{kept}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return " ".join(line.strip() for line in lines) if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

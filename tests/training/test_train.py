@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import lexiclass
+from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
 from lexiclass.inference.evaluate import test_metrics as score_test_split
 from lexiclass.models.registry import MODEL_NAMES, get_model_spec
@@ -76,8 +77,10 @@ def test_interrupted_run_resumes_without_losing_a_finished_epoch(tmp_path, monke
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         train(tiny_config("positional-transformer", epochs=4), out, dataset=make_dataset(), verbose=0)
-    state = json.loads((out / "checkpoints" / "state.json").read_text())
-    assert state["epochs_done"] == 2 and (out / "checkpoints" / state["model"]).exists()
+    assert not out.exists()  # an unfinished run stays beside --out until it is complete
+    work = rd.partial_dir(out)
+    state = json.loads((work / "checkpoints" / "state.json").read_text())
+    assert state["epochs_done"] == 2 and (work / "checkpoints" / state["model"]).exists()
     with pytest.raises(LexiclassError, match="training did not finish.*--resume"):
         lexiclass.load(out)
 
@@ -107,7 +110,7 @@ def test_existing_run_is_not_overwritten_by_accident(tiny_run, tmp_path):
         train(tiny_config("bow"), run, dataset=make_dataset(), verbose=0)
     with pytest.raises(LexiclassError, match="already complete"):
         train(tiny_config("bow"), run, resume=True, dataset=make_dataset(), verbose=0)
-    with pytest.raises(LexiclassError, match="holds no run to resume"):
+    with pytest.raises(LexiclassError, match="no interrupted run for .*none"):
         train(tiny_config("bow"), tmp_path / "none", resume=True, dataset=make_dataset(), verbose=0)
 
 
@@ -176,7 +179,7 @@ def test_resume_after_early_stopping_had_decided_does_not_train_on(tmp_path, mon
     config = tiny_config("bow", epochs=40, early_stopping_patience=1, learning_rate=0.05)
     with pytest.raises(KeyboardInterrupt):
         train(config, out, dataset=make_dataset(), verbose=0)
-    done = json.loads((out / "checkpoints" / "state.json").read_text())["epochs_done"]
+    done = json.loads((rd.partial_dir(out) / "checkpoints" / "state.json").read_text())["epochs_done"]
     monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", original)
     info = train(config, out, resume=True, dataset=make_dataset(), verbose=0)
     assert info["epochs_run"] == done < 40

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from lexiclass import atomic, run_dir as rd
+from lexiclass.errors import LexiclassError
 
 
 def evaluate_run_files(run_dir, data, config) -> dict:
@@ -22,13 +25,28 @@ def evaluate_run_files(run_dir, data, config) -> dict:
     return metrics
 
 
-def test_metrics(predictor, data) -> dict:
+def test_metrics(predictor, data, chunk: int = 1024) -> dict:
+    """Metrics of ``predictor`` on ``data``'s test split, with progress.
+
+    The dataset's classes must be among the run's; they are matched by name, so a test
+    file with only some of the classes (or listing them in another order) scores correctly.
+    """
+    from lexiclass.progress import progress
     from lexiclass.training.metrics import classification_metrics
 
-    if list(data.label_names) != list(predictor.label_names):
-        raise ValueError(f"dataset labels {data.label_names} differ from the run's {predictor.label_names}")
-    probabilities = predictor.predict_proba(data.test_texts)
-    return classification_metrics(data.test_labels, probabilities, predictor.label_names)
+    run_ids = {name: i for i, name in enumerate(predictor.label_names)}
+    unknown = [name for name in data.label_names if name not in run_ids]
+    if unknown:
+        raise LexiclassError(f"the dataset's classes {unknown} are not among the run's {predictor.label_names}")
+    labels = np.asarray([run_ids[data.label_names[y]] for y in data.test_labels], dtype=np.int64)
+    texts = data.test_texts
+    parts = []
+    with progress(total=len(texts), desc="scoring the test split", unit="text") as bar:
+        for start in range(0, len(texts), chunk):
+            parts.append(predictor.predict_proba(texts[start:start + chunk]))
+            bar.update(len(parts[-1]))
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, len(run_ids)))
+    return classification_metrics(labels, probabilities, predictor.label_names)
 
 
 def evaluate(run_dir, dataset: str | None = None, test_dataset: str | None = None, imdb_archive=None) -> dict:
@@ -42,6 +60,7 @@ def evaluate(run_dir, dataset: str | None = None, test_dataset: str | None = Non
         config = config.updated({"imdb_archive": str(imdb_archive)})
     data = load_dataset(config, dataset=dataset, test_dataset=test_dataset)
     metrics = test_metrics(predictor, data)
-    stored = rd.read_json(Path(run_dir) / rd.METRICS_FILE)
-    metrics["stored_accuracy"] = stored.get("accuracy")
+    # The stored accuracy is the run's own test split's; another dataset has nothing to compare with.
+    stored = None if dataset else rd.read_json(Path(run_dir) / rd.METRICS_FILE).get("accuracy")
+    metrics["stored_accuracy"] = stored
     return metrics

@@ -44,6 +44,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.errors import DataError, LexiclassError
+from lexiclass.progress import progress
 from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
 
 FORMAT = "lexiclass-nbsvm"
@@ -221,8 +222,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         texts = _check_texts(texts)
         labels, num_classes = _check_labels(labels, len(texts))
         vectorizer = self._vectorizer(min_df=self.min_df)
-        try:
-            x = vectorizer.fit_transform(texts).tocsr()
+        try:  # CountVectorizer reads the texts once, so a progress bar over them tracks the counting
+            x = vectorizer.fit_transform(progress(texts, desc=f"counting {self.analyzer} n-grams", unit="text"))
+            x = x.tocsr()
         except ValueError as exc:  # scikit-learn: "empty vocabulary" / "no terms remain"
             raise DataError(f"no {self.analyzer} n-grams left to learn from ({exc}); the texts may be empty, "
                             f"or min_df={self.min_df} is too high for {len(texts)} texts") from None
@@ -232,7 +234,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         coef = np.empty((len(targets), x.shape[1]), dtype=np.float64)
         ratio = np.empty_like(coef)
         intercept = np.empty(len(targets), dtype=np.float64)
-        for row, positive in enumerate(targets):
+        fits = progress(targets, desc=f"fitting {self.analyzer} model{'s' if len(targets) > 1 else ''}",
+                        unit="model")
+        for row, positive in enumerate(fits):
             ratio[row] = self._log_count_ratio(x, positive)
             scaled = x @ sp.diags(ratio[row])
             if self.normalize:

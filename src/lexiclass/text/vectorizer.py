@@ -50,10 +50,23 @@ class Vectorizer:
         return _text_vectorization(**kwargs)
 
     def adapt(self, texts: list[str], batch_size: int = 1024) -> "Vectorizer":
+        """Build the vocabulary from ``texts`` (training texts only), showing progress."""
         import tensorflow as tf
 
+        from lexiclass.progress import progress
+
+        texts = list(texts)
+
+        def batches():  # a generator, so the progress bar advances as TensorFlow reads
+            with progress(total=len(texts), desc="building vocabulary", unit="text") as bar:
+                for start in range(0, len(texts), batch_size):
+                    chunk = texts[start:start + batch_size]
+                    yield chunk
+                    bar.update(len(chunk))
+
         self.layer = self._make_layer()
-        self.layer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(batch_size))
+        signature = tf.TensorSpec(shape=(None,), dtype=tf.string)
+        self.layer.adapt(tf.data.Dataset.from_generator(batches, output_signature=signature))
         return self
 
     @property
@@ -98,17 +111,71 @@ class Vectorizer:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Vectorizer":
+        """Restore a saved vectorizer; every file is checked and a damaged one named in a one-line error."""
         directory = Path(directory)
-        try:
-            spec = json.loads((directory / SPEC_FILE).read_text(encoding="utf-8"))
-            vocabulary = (directory / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:-1]
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LexiclassError(f"{directory}: cannot read the saved vectorizer: {exc}") from exc
+        spec = _read_spec(directory / SPEC_FILE)
+        vocabulary = _read_vocabulary(directory / VOCAB_FILE, spec)
         self = cls(spec["output_mode"], spec["max_tokens"], spec["ngrams"])
         idf = None
         if self.output_mode == "tf_idf":
-            idf = np.load(directory / IDF_FILE)
+            idf = _read_idf(directory / IDF_FILE, len(vocabulary))
         if self.output_mode == "int":
             vocabulary = vocabulary[2:]  # TextVectorization adds the padding "" and OOV "[UNK]" tokens itself
-        self.layer = self._make_layer(vocabulary=vocabulary, idf_weights=idf)
+        try:
+            self.layer = self._make_layer(vocabulary=vocabulary, idf_weights=idf)
+        except Exception as exc:  # TextVectorization's own checks (e.g. a token it reserves)
+            raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
         return self
+
+
+def _read_spec(path: Path) -> dict:
+    from lexiclass.run_dir import read_json
+
+    spec = read_json(path)
+    mode, max_tokens, ngrams = spec.get("output_mode"), spec.get("max_tokens"), spec.get("ngrams")
+    if mode not in ("int", "multi_hot", "tf_idf"):
+        raise LexiclassError(f"{path} is damaged: output_mode {mode!r} is not int, multi_hot or tf_idf")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 3 <= max_tokens <= 10_000_000:
+        raise LexiclassError(f"{path} is damaged: max_tokens {max_tokens!r} is not an integer in [3, 10,000,000]")
+    if mode != "int" and (isinstance(ngrams, bool) or not isinstance(ngrams, int) or not 1 <= ngrams <= 10):
+        raise LexiclassError(f"{path} is damaged: ngrams {ngrams!r} is not an integer in [1, 10]")
+    return spec
+
+
+def _read_vocabulary(path: Path, spec: dict) -> list[str]:
+    """One token per line; for ``int`` vectorizers the first two are padding "" and "[UNK]"."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise LexiclassError(f"{path} is missing: is {path.parent} a lexiclass run directory?") from None
+    except UnicodeDecodeError as exc:
+        raise LexiclassError(f"{path} is damaged: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise LexiclassError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not text.endswith("\n"):
+        raise LexiclassError(f"{path} is damaged: truncated (it must end with a newline)")
+    vocabulary = text.split("\n")[:-1]
+    reserved = ["", "[UNK]"] if spec["output_mode"] == "int" else ["[UNK]"]
+    if vocabulary[:len(reserved)] != reserved:
+        raise LexiclassError(f"{path} is damaged: it must start with the reserved tokens {reserved}")
+    if len(vocabulary) > spec["max_tokens"]:
+        raise LexiclassError(f"{path} is damaged: {len(vocabulary):,} tokens, more than max_tokens = "
+                             f"{spec['max_tokens']:,}")
+    seen = set()
+    for line, token in enumerate(vocabulary, start=1):
+        if token in seen:
+            raise LexiclassError(f"{path}, line {line}: token {token[:40]!r} appears twice")
+        seen.add(token)
+    return vocabulary
+
+
+def _read_idf(path: Path, size: int) -> np.ndarray:
+    try:
+        idf = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise LexiclassError(f"{path} is missing: is {path.parent} a lexiclass run directory?") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise LexiclassError(f"{path} is damaged: {str(exc).splitlines()[0][:200]}") from None
+    if idf.ndim != 1 or len(idf) != size or not np.issubdtype(idf.dtype, np.floating) or not np.isfinite(idf).all():
+        raise LexiclassError(f"{path} is damaged: expected {size} finite IDF weights, got shape {idf.shape}")
+    return idf

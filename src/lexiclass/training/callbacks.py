@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 
 from lexiclass import atomic, run_dir as rd
+from lexiclass.data.download import sha256_of
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -20,9 +21,10 @@ class RunCheckpoint(keras.callbacks.Callback):
     a run killed at any instant resumes from a consistent finished epoch.
     """
 
-    def __init__(self, run_path, monitor="val_loss", history=None, best=None, best_epoch=None):
+    def __init__(self, run_path, monitor="val_loss", run_id=None, history=None, best=None, best_epoch=None):
         super().__init__()
         self.run_path = Path(run_path)
+        self.run_id = run_id  # written into state.json so --resume can check the checkpoint is this run's
         self.monitor = monitor
         self.mode_max = "acc" in monitor
         self.history = list(history or [])
@@ -53,7 +55,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         model_name = f"epoch-{epoch + 1:04d}.keras"
         atomic.save_model(self.model, ckpt / model_name)
         atomic.write_json(ckpt / rd.STATE_FILE, {
-            "epochs_done": epoch + 1, "model": model_name, "history": self.history,
+            "epochs_done": epoch + 1, "model": model_name, "history": self.history, "run_id": self.run_id,
+            "model_sha256": sha256_of(ckpt / model_name),
             "monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch,
         })
         for old in ckpt.glob("epoch-*.keras"):  # only now is the older checkpoint unneeded
