@@ -3,16 +3,47 @@
 Data flows one way: ``data`` (load and split labelled text) -> ``text`` (vectorize
 and batch) -> ``embeddings`` (GloVe) -> ``layers`` -> ``models`` -> ``training``
 (fit, write a run directory) -> ``inference`` (predict, serve, explain).
+
+Example::
+
+    import lexiclass
+
+    info = lexiclass.train("runs/bow", model="bow", dataset="reviews.csv", epochs=5)
+    predictor = lexiclass.load("runs/bow")
+    predictor.predict("A wonderful film.")  # {"label": ..., "probabilities": {...}}
 """
+
+from __future__ import annotations
+
+import os
+
+from lexiclass.config import TrainConfig
 
 __version__ = "0.1.0"
 
 
-def load(run_dir):
+def load(run_dir: str | os.PathLike):
     """Load a finished run directory as a `Predictor` (raw text in, labels out)."""
     from lexiclass.inference.predictor import Predictor
 
     return Predictor.from_run_dir(run_dir)
 
 
-__all__ = ["__version__", "load"]
+def train(out: str | os.PathLike, config: TrainConfig | None = None, *, resume: bool = False,
+          overwrite: bool = False, **settings) -> dict:
+    """Train a model and write a complete run directory at ``out``; return its ``run.json`` contents.
+
+    Args:
+        out: the run directory to create. It appears only when the run is complete.
+        config: a `TrainConfig`; ``settings`` (any of its fields, e.g. ``model="bow"``,
+            ``epochs=5``) are applied on top and checked like command-line flags.
+        resume: continue an interrupted run for ``out`` with its saved settings.
+        overwrite: replace an existing run in ``out`` once the new one is complete.
+    """
+    from lexiclass.training.fit import train as fit
+
+    config = (config or TrainConfig()).updated(settings, source="train()") if settings else (config or TrainConfig())
+    return fit(config, out, resume=resume, overwrite=overwrite)
+
+
+__all__ = ["TrainConfig", "__version__", "load", "train"]
