@@ -190,6 +190,7 @@ def test_missing_column_names_file_and_columns(tmp_path, predictor):
     ("in.csv", "would overwrite the input"),
     ("out.xlsx", "unsupported output type '.xlsx'"),
     ("sub", "is a folder"),
+    ("in.csv/out.csv", "cannot write"),
 ])
 def test_refused_outputs(tmp_path, predictor, output, message):
     write_input(tmp_path / "in.csv", ["good"])

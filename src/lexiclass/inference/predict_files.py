@@ -313,8 +313,11 @@ def _output(output_path, output_format: str, stdout, layout: OutputLayout):
         writer.close()
         return
     path = Path(output_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise LexiclassError(f"cannot write {output_path}: {exc.strerror or exc}") from exc
     handle = writer = None
     try:
         if output_format == "parquet":
