@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lexiclass.text.batching import SequenceBatches, pad, round_up, truncate
+from lexiclass.text.batching import (SequenceBatches, ladder_step, length_ladder, pad, prediction_batches, round_up,
+                                     size_ladder, truncate)
 
 
 def test_truncation_policies():
@@ -79,3 +80,38 @@ def test_dataset_accepts_every_batch_shape():
     ds = SequenceBatches(seqs, np.array([0, 1, 0, 1]), batch_size=2).dataset()
     shapes = [tuple(x.shape) for x, _ in ds]
     assert shapes == [(2, 8), (2, 64)]
+
+
+# --- prediction batches: a bounded set of shapes ---------------------------------------
+
+@pytest.mark.parametrize("multiple,max_length", [(8, 600), (4, 64), (1, 50), (8, 5), (16, 100_000)])
+def test_length_ladder_is_short_and_covers_every_length(multiple, max_length):
+    ladder = length_ladder(multiple, max_length)
+    assert ladder[-1] == max_length and ladder == sorted(set(ladder))
+    assert all(step % multiple == 0 for step in ladder[:-1])
+    for length in range(0, max_length + 1, max(1, max_length // 997)):  # padding stays under ~1.5x + multiple
+        step = ladder_step(ladder, length)
+        assert step >= length and step <= max(multiple, 1.5 * length + multiple)
+    assert len(ladder) <= 2 + np.log(max(max_length / multiple, 1)) / np.log(1.5)  # logarithmic, not linear
+
+
+def test_size_ladder_is_powers_of_two_then_the_batch_size():
+    assert size_ladder(32) == [1, 2, 4, 8, 16, 32]
+    assert size_ladder(20) == [1, 2, 4, 8, 16, 20]
+    assert size_ladder(1) == [1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 70), min_size=1, max_size=50), st.integers(1, 12))
+def test_prediction_batches_cover_every_text_once_in_ladder_shapes(lengths, batch_size):
+    seqs = lengths_seqs(lengths)
+    ladder = length_ladder(4, 70)
+    seen = []
+    for idx, x in prediction_batches(seqs, batch_size, ladder):
+        assert x.shape[0] in size_ladder(batch_size) and x.shape[0] >= len(idx) and x.shape[1] in ladder
+        for row, i in zip(x, idx):
+            np.testing.assert_array_equal(row[: len(seqs[i])], seqs[i])  # contents intact
+            assert not row[len(seqs[i]):].any()  # zeros after
+        assert not x[len(idx):].any()  # padding rows are all padding
+        seen.extend(idx.tolist())
+    assert sorted(seen) == list(range(len(seqs)))
