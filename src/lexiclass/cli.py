@@ -54,7 +54,9 @@ def _setting_flag(group, field, defaults: TrainConfig) -> None:
     flag = "--" + field.name.replace("_", "-")
     default = getattr(defaults, field.name)
     help_text = describe(field.name)
-    if default is not None and "(default" not in help_text:
+    if isinstance(default, bool):
+        help_text += f" (default: {'on' if default else 'off'})"
+    elif default is not None and "(default" not in help_text:
         help_text += f" (default: {default})"
     kwargs = dict(dest=f"cfg_{field.name}", default=argparse.SUPPRESS, help=help_text)
     if field.type in (bool, "bool"):
@@ -96,11 +98,7 @@ def _given_settings(args) -> list[str]:
 def cmd_data(args) -> int:
     from lexiclass.data import load_dataset
 
-    source = args.source
-    fixed = {"dataset": source}
-    if args.test:
-        fixed["test_dataset"] = args.test
-    config = _config_from_args(args, **fixed)
+    config = _config_from_args(args, dataset=args.source)
     data = load_dataset(config)
     sizes = data.sizes()
     print(f"source: {data.source}")
@@ -216,30 +214,44 @@ def _positive_int(value: str) -> int:
     return number
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where to read more, no usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lexiclass import __version__
 
-    parser = argparse.ArgumentParser(prog="lexiclass", description=__doc__.split("\n\n")[0],
+    parser = _Parser(prog="lexiclass", description=__doc__.split("\n\n")[0],
                                      epilog="`lexiclass COMMAND --help` explains each command's options.")
     parser.add_argument("--version", action="version", version=f"lexiclass {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     output = common.add_argument_group("output")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes, only results and errors")
     output.add_argument("-v", "--verbose", action="store_true", help="also TensorFlow's start-up and log lines")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     formatter = argparse.ArgumentDefaultsHelpFormatter
 
     p = sub.add_parser("data", parents=[common], help="load a dataset and print its split sizes",
                        description="Load a dataset the way `train` would and print its split sizes and classes.")
     p.add_argument("source", help='"imdb", or a folder of class subfolders, a .csv, .tsv or .jsonl file')
-    p.add_argument("--test", help="a second file or folder holding the test split (same as --test-dataset)")
     p.add_argument("--config", help="TOML/YAML/JSON settings file; flags override it")
     _add_settings(p, DATA_SETTINGS)
     p.set_defaults(func=cmd_data)
 
+    from lexiclass.models.registry import MODELS
+
+    models = "\n".join(f"  {name:<24}{spec.description}" for name, spec in MODELS.items())
     p = sub.add_parser("train", parents=[common], help="train a model and write a run directory",
-                       description="Train a model and write a run directory with everything needed to predict. "
-                                   "The run is built beside --out and moved there only when complete.")
+                       usage="lexiclass train --out RUN_DIR [--model NAME] [--dataset PATH] [--config FILE] "
+                             "[options]",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Train a model and write a run directory with everything needed to predict.\n"
+                                   "The run is built beside --out and moved there only when complete.",
+                       epilog=f"models (--model):\n{models}\n\nexample:\n  lexiclass train --model bow "
+                              "--dataset reviews.csv --out runs/bow --epochs 5")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (or continue with --resume)")
     p.add_argument("--config", help="TOML/YAML/JSON settings file; flags override it")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run for --out from its last "

@@ -56,7 +56,8 @@ class TrainConfig:
     """
 
     # --- model -------------------------------------------------------------------
-    model: str = setting("positional-transformer", "which model to train (see the list in `lexiclass train --help`)")
+    model: str = setting("positional-transformer", "the model family; each is described at the end of "
+                                                         "`lexiclass train --help`")
     # --- data --------------------------------------------------------------------
     dataset: str = setting("imdb", '"imdb", or a folder of class subfolders, a .csv, .tsv or .jsonl file')
     test_dataset: str | None = setting(None, "a second file or folder holding the test split "
@@ -256,7 +257,10 @@ def read_config_file(path: str | Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); give a TOML, YAML or JSON "
+                          "file") from None
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)
@@ -266,8 +270,9 @@ def read_config_file(path: str | Path) -> dict:
             data = json.loads(text)
         else:
             raise ConfigError(f"config file {path}: use .toml, .yaml, .yml or .json")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"config file {path}: {exc}") from exc
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError, RecursionError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:200]  # YAML errors span several lines
+        raise ConfigError(f"config file {path}: {detail}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: expected a table of settings")
     if set(data) == {"train"} and isinstance(data["train"], dict):

@@ -133,10 +133,11 @@ def _check_model_archive(path: Path) -> None:
         raise LexiclassError(f"{path} is damaged: member {bad!r} fails its checksum")
 
 
-def load_keras_model(path, num_classes: int):
+def load_keras_model(path, num_classes: int, input_width: int | None = None):
     """``keras.models.load_model`` in safe mode (no code in the file is ever run), with one-line errors.
 
-    Also checks that the model's output matches ``num_classes`` (from labels.json).
+    Also checks that the model fits the rest of the run: one output per class (one for two
+    classes) as labels.json says, and inputs of rank 2, ``input_width`` wide for n-gram vectors.
     """
     path = Path(path)
     _check_model_archive(path)
@@ -148,6 +149,11 @@ def load_keras_model(path, num_classes: int):
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a tampered config; all mean the same to a user
         raise LexiclassError(f"{path} cannot be loaded as a lexiclass model: {_one_line(exc)}") from None
+    inputs = model.input_shape if isinstance(model.input_shape, tuple) else None
+    if inputs is None or len(inputs) != 2 or (input_width is not None and inputs[1] != input_width):
+        want = f"(batch, {input_width})" if input_width else "(batch, tokens)"
+        raise LexiclassError(f"{path} takes inputs of shape {inputs}, but the run's vectorizer gives {want}; "
+                             "the run's files do not belong together")
     outputs = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
     expected = 1 if num_classes == 2 else num_classes
     if outputs != expected:
