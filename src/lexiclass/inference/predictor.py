@@ -90,13 +90,12 @@ class Predictor:
         run_dir = Path(run_dir)
         spec = get_model_spec(config.model)
         if spec.inputs == "text":
-            return cls(spec.load(run_dir / rd.MODEL_DIR), None, config, label_names, info, run_dir)
-        import keras
-
-        import lexiclass.layers  # noqa: F401  registers the custom layers for load_model
-
-        model = keras.models.load_model(run_dir / rd.MODEL_FILE)
-        return cls(model, Vectorizer.load(run_dir), config, label_names, info, run_dir)
+            model = rd.load_text_model(spec.load, run_dir / rd.MODEL_DIR, len(label_names))
+            return cls(model, None, config, label_names, info, run_dir)
+        vectorizer = Vectorizer.load(run_dir)
+        width = vectorizer.max_tokens if vectorizer.output_mode != "int" else None  # n-gram vectors' width
+        model = rd.load_keras_model(run_dir / rd.MODEL_FILE, len(label_names), input_width=width)
+        return cls(model, vectorizer, config, label_names, info, run_dir)
 
     @classmethod
     def from_run_dir(cls, run_dir) -> "Predictor":
@@ -105,7 +104,7 @@ class Predictor:
         run_dir = Path(run_dir)
         info = rd.require_complete(run_dir)
         config = TrainConfig.from_dict(rd.read_json(run_dir / rd.CONFIG_FILE), source=str(run_dir / rd.CONFIG_FILE))
-        return cls.from_files(run_dir, config, rd.read_json(run_dir / rd.LABELS_FILE), info)
+        return cls.from_files(run_dir, config, rd.read_labels(run_dir), info)
 
     @property
     def input_kind(self) -> str:
