@@ -62,7 +62,7 @@ ERRORS = [
     ("unknown encoding_errors", "d.csv", HEADER + good_rows(), {"encoding_errors": "bogus"},
      "unknown encoding_errors 'bogus' (use one of: strict, replace, ignore", False),
     ("surrogateescape is refused", "d.csv", HEADER + good_rows(), {"encoding_errors": "surrogateescape"},
-     "unknown encoding_errors 'surrogateescape'", False),
+     "encoding_errors 'surrogateescape' turns undecodable bytes into lone surrogates", False),
     ("encode-only handler", "d.csv", HEADER + good_rows(), {"encoding_errors": "xmlcharrefreplace"},
      "unknown encoding_errors", False),
     ("empty text column name", "d.csv", HEADER + good_rows(), {"text_column": ""},
@@ -205,6 +205,14 @@ def test_refused_with_one_line_naming_the_problem(tmp_path, name, filename, cont
     assert fragment in message
     if names_file:
         assert str(path) in message
+
+
+def test_class_folder_name_that_is_not_utf8(tmp_path):
+    path = materialize(tmp_path, "ds", tree())
+    os.mkdir(os.fsencode(path) + b"/caf\xe9")
+    (path / os.fsdecode(b"caf\xe9") / "1.txt").write_text("x")
+    with pytest.raises(DataError, match=r"ds/caf.*: the name is not valid UTF-8"):
+        load_user_dataset(path)
 
 
 def test_the_table_is_large_and_names_are_distinct():

@@ -75,6 +75,9 @@ def check_encoding(encoding: str, errors: str = "strict") -> str:
                         ) from None
     if not getattr(info, "_is_text_encoding", True):
         raise DataError(f"encoding {encoding!r} is not a text encoding (use e.g. utf-8, latin-1, cp1252 or utf-16)")
+    if errors == "surrogateescape":
+        raise DataError("encoding_errors 'surrogateescape' turns undecodable bytes into lone surrogates a model"
+                        f" cannot take (use one of: {', '.join(DECODE_ERRORS)})")
     if errors not in DECODE_ERRORS:
         raise DataError(f"unknown encoding_errors {errors!r} (use one of: {', '.join(DECODE_ERRORS)})")
     return "utf-8-sig" if info.name == "utf-8" else encoding
@@ -351,7 +354,9 @@ def read_class_folders(root: Path, encoding: str = "utf-8", errors: str = "stric
         raise DataError(f"{root}: no class subfolders (expected {root}/<class name>/<file>)")
     files = []
     for folder in classes:
-        label = check_label(folder.name, str(folder), "folder name")
+        if _bad_character(folder.name):
+            raise DataError(f"class folder {folder}: the name is not valid UTF-8 or holds a NUL; rename the folder")
+        label = folder.name
         examples = [_example_file(p) for p in _visible(folder)]
         if not examples:
             raise DataError(f"class folder {folder} is empty: add example files or remove the folder")
