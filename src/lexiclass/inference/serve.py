@@ -414,7 +414,10 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
     class ErrorResponse(BaseModel):
         error: str
 
-    app = FastAPI(title="lexiclass", version=str(predictor.info.get("versions", {}).get("lexiclass", "")),
+    from lexiclass import __version__
+
+    version = (predictor.info or {}).get("versions", {}).get("lexiclass") or __version__  # FastAPI needs one
+    app = FastAPI(title="lexiclass", version=str(version),
                   description=f"Text classifier `{metadata['model']}` with labels {metadata['labels']}.",
                   lifespan=lifespan)
     app.state.predictor, app.state.batcher, app.state.limits = predictor, batcher, limits
