@@ -50,7 +50,10 @@ def _repository_root() -> Path | None:
 
 def offline_archives() -> list[Path]:
     """Where the project's offline copy of the archive may be, in the order they are tried (absolute, distinct)."""
-    candidates = [Path.cwd() / ".." / "shared" / "data" / ARCHIVE_NAME]
+    try:
+        candidates = [Path.cwd() / ".." / "shared" / "data" / ARCHIVE_NAME]
+    except OSError:  # the working folder was deleted
+        candidates = []
     root = _repository_root()
     if root is not None:
         candidates.append(root.parent / "shared" / "data" / ARCHIVE_NAME)
