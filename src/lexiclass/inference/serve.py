@@ -82,9 +82,9 @@ def _json_type(value) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def _short(text: str, limit: int = 40) -> str:
+def _short(text: str, limit: int = 40, quote: bool = True) -> str:
     """``repr(text)`` cut to ``limit`` characters: error messages stay one short line whatever the client sent."""
-    r = repr(text)
+    r = repr(text) if quote else repr(text)[1:-1]  # escaped newlines and control characters either way
     return r if len(r) <= limit else r[:limit - 3] + "..."
 
 
@@ -428,7 +428,7 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):
-        path = _short(request.url.path, 60)[1:-1]  # escaped, without repr's quotes
+        path = _short(request.url.path, 60, quote=False)
         if exc.status_code == 404:
             message = f"no route {request.method} {path}; routes: {ROUTES}"
         elif exc.status_code == 405:
