@@ -222,3 +222,12 @@ def test_cue_words_give_expected_labels(tmp_path, predictor):
     write_input(tmp_path / "in.txt", texts)
     predict_file(predictor, tmp_path / "in.txt", tmp_path / "out.csv")
     assert [r["label"] for r in read_output(tmp_path / "out.csv")] == ["pos", "neg"]
+
+
+def test_one_progress_bar_for_the_file(tmp_path, predictor, capsys):
+    # 1,000 texts in one chunk are many model batches: the predictor's own bar would show up per chunk.
+    write_input(tmp_path / "in.txt", ["good film"] * 1000)
+    predict_file(predictor, tmp_path / "in.txt", tmp_path / "out.csv", chunk_rows=1000)
+    err = capsys.readouterr().err
+    assert "predicting " + str(tmp_path / "in.txt") in err
+    assert "batch" not in err

@@ -27,6 +27,8 @@ import numpy as np
 
 from lexiclass.data.row_stream import RowStream
 from lexiclass.errors import DataError, LexiclassError
+from lexiclass.progress import configure as configure_progress
+from lexiclass.progress import enabled as progress_enabled
 from lexiclass.progress import progress
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -93,12 +95,25 @@ def _predict(predictor, texts, n_classes):
     probs = np.zeros((len(texts), n_classes))
     keep = np.flatnonzero(~empty)
     if keep.size:
-        found = np.asarray(predictor.predict_proba([texts[i] for i in keep]))
+        with _quiet_progress():
+            found = np.asarray(predictor.predict_proba([texts[i] for i in keep]))
         if found.shape != (keep.size, n_classes):
             raise LexiclassError(f"the model returned probabilities of shape {found.shape} "
                                  f"for {keep.size} texts and {n_classes} classes")
         probs[keep] = found
     return empty, probs
+
+
+@contextmanager
+def _quiet_progress():
+    """Mute the predictor's own per-call progress bar: the file's bar already covers every chunk,
+    and a bar per chunk would print hundreds of lines. (Our bar was created enabled, so it stays on.)"""
+    was = progress_enabled()
+    configure_progress(enabled=False)
+    try:
+        yield
+    finally:
+        configure_progress(enabled=was)
 
 
 class OutputLayout:
