@@ -250,3 +250,19 @@ def test_one_text_latency_while_large_requests_flow(tiny_run):
           f"{sum(map(len, large_statuses))} large requests of {len(large)} texts")
     assert all(status == 200 for _, status in small)
     assert all(status == 200 for statuses in large_statuses for status in statuses)
+
+
+class WrongShapePredictor(FakePredictor):
+    """A broken model: always one row, whatever it is given."""
+
+    def predict_proba(self, texts):
+        return super().predict_proba(texts[:1])
+
+
+def test_a_model_returning_the_wrong_shape_fails_its_request_not_the_worker():
+    with running_server(create_app(WrongShapePredictor(), batch_wait_ms=0)) as base, \
+            httpx.Client(base_url=base, timeout=60) as client:
+        r = client.post("/predict", json={"texts": ["a", "b", "c"]})
+        assert r.status_code == 500 and r.json() == {"error": "prediction failed (ValueError); see the server log"}
+        assert client.get("/health").json()["status"] == "ok"
+        assert client.post("/predict", json={"texts": ["one"]}).status_code == 200  # the worker still serves

@@ -326,7 +326,9 @@ class MicroBatcher:
         texts = [text for job, start, stop in batch for text in job.texts[start:stop]]
         began = time.perf_counter()
         try:
-            probs = await asyncio.to_thread(self.predict_proba, texts)  # (len(texts), classes)
+            probs = np.asarray(await asyncio.to_thread(self.predict_proba, texts))  # (len(texts), classes)
+            if probs.ndim != 2 or len(probs) != len(texts):
+                raise ValueError(f"predict_proba returned shape {probs.shape} for {len(texts)} texts")
         except Exception as exc:
             log.exception("prediction failed for a batch of %d texts from %d requests", len(texts), len(batch))
             if len(batch) == 1:
@@ -344,7 +346,13 @@ class MicroBatcher:
     async def run(self) -> None:
         while True:
             await self._wait_for_work()
-            await self._call_model(self._take())
+            batch = self._take()
+            try:
+                await self._call_model(batch)
+            except Exception as exc:  # a bug here must not stop the worker that every later request needs
+                log.exception("the prediction worker failed on a batch; serving on")
+                for job, _, _ in batch:
+                    job.fail(exc)
 
 
 # --- the app -------------------------------------------------------------------------
