@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import sys
+import warnings
 
 from lexiclass.config import CHOICES, TrainConfig, describe
 from lexiclass.errors import LexiclassError
@@ -217,6 +218,10 @@ def _positive_int(value: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: the problem and where to read more, no usage block."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # "--epoch" must not silently mean "--epochs"
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
@@ -227,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lexiclass", description=__doc__.split("\n\n")[0],
                                      epilog="`lexiclass COMMAND --help` explains each command's options.")
     parser.add_argument("--version", action="version", version=f"lexiclass {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     output = common.add_argument_group("output")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes, only results and errors")
     output.add_argument("-v", "--verbose", action="store_true", help="also TensorFlow's start-up and log lines")
@@ -334,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     from lexiclass import progress
 
     progress.configure(enabled=not args.quiet)
+    warnings.showwarning = lambda message, *rest, **kw: print(f"lexiclass {args.command}: warning: {message}",
+                                                              file=sys.stderr)
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)  # notes, not results
     try:

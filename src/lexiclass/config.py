@@ -42,7 +42,8 @@ def setting(default, help: str, low=None, high=None, low_open: bool = False, hig
                                                          "low_open": low_open, "high_open": high_open})
 
 
-SEED_MAX = 2**32 - 1  # NumPy and TensorFlow seeds are unsigned 32-bit
+SEED_MAX = 2**32 - 1
+ENCODING_ERRORS = ("strict", "replace", "ignore", "backslashreplace")  # NumPy and TensorFlow seeds are unsigned 32-bit
 
 
 @dataclasses.dataclass
@@ -151,11 +152,8 @@ class TrainConfig:
         except LookupError:
             raise ConfigError(f"encoding = {self.encoding!r} is not a known encoding "
                               "(e.g. utf-8, latin-1, cp949)") from None
-        try:
-            codecs.lookup_error(self.encoding_errors)
-        except LookupError:
-            raise ConfigError(f"encoding_errors = {self.encoding_errors!r} is not one of "
-                              "strict, replace, ignore, backslashreplace, surrogateescape") from None
+        if self.encoding_errors not in ENCODING_ERRORS:  # surrogateescape would make texts no model can take
+            raise ConfigError(f"encoding_errors = {self.encoding_errors!r} is not one of {', '.join(ENCODING_ERRORS)}")
         if self.char_min_n > self.char_ngrams:
             raise ConfigError(f"char_min_n = {self.char_min_n} is larger than char_ngrams = {self.char_ngrams}")
         if self.batching == "fixed" and self.batch_size * self.sequence_length > 50_000_000:

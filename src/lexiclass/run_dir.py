@@ -150,7 +150,9 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None):
     except Exception as exc:  # Keras raises many types for a tampered config; all mean the same to a user
         raise LexiclassError(f"{path} cannot be loaded as a lexiclass model: {_one_line(exc)}") from None
     inputs = model.input_shape if isinstance(model.input_shape, tuple) else None
-    if inputs is None or len(inputs) != 2 or (input_width is not None and inputs[1] != input_width):
+    token_ids = "int" in str(model.inputs[0].dtype) if len(model.inputs) == 1 else False
+    if (inputs is None or len(inputs) != 2 or (input_width is not None and inputs[1] != input_width)
+            or token_ids != (input_width is None)):  # sequence models take int token ids, n-gram models floats
         want = f"(batch, {input_width})" if input_width else "(batch, tokens)"
         raise LexiclassError(f"{path} takes inputs of shape {inputs}, but the run's vectorizer gives {want}; "
                              "the run's files do not belong together")

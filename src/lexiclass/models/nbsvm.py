@@ -34,6 +34,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -337,8 +338,8 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                 ratio = weights["ratio"] if model.normalize else None
         except FileNotFoundError:
             raise LexiclassError(f"{directory / WEIGHTS_FILE} is missing: is {directory} a saved NBSVM model?") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise LexiclassError(f"cannot read {directory / WEIGHTS_FILE}: {exc}") from exc
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
         num_classes = int(meta["num_classes"])
         rows = 1 if num_classes == 2 else num_classes
         if (not isinstance(vocabulary, list) or coef.shape != (rows, len(vocabulary))

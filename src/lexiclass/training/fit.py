@@ -126,6 +126,18 @@ def _load_state(work: Path, run_id: str | None) -> dict | None:
     return state
 
 
+def absolute_sources(config: TrainConfig) -> TrainConfig:
+    """The config with its data paths made absolute (IMDB: the archive or folder actually used), so the
+    saved run finds its data again from any folder (`lexiclass evaluate RUN`)."""
+    from lexiclass.data import resolve_imdb_source
+
+    if config.dataset == "imdb":
+        return config.updated({"imdb_archive": resolve_imdb_source(config.imdb_archive)})
+    paths = {key: str(Path(getattr(config, key)).expanduser().resolve())
+             for key in ("dataset", "test_dataset") if getattr(config, key)}
+    return config.updated(paths)
+
+
 def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = False, dataset=None,
           verbose: int | None = None, callbacks=()) -> dict:
     """Train ``config.model`` and write a complete run directory at ``out``; return its ``run.json``.
@@ -154,6 +166,8 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         state = _load_state(work, run_id)
     config.validate()
     spec = get_model_spec(config.model)
+    if dataset is None and not resume:
+        config = absolute_sources(config)
     data = dataset if dataset is not None else load_dataset(config)
     log.info("data: %s, classes %s", data.sizes(), data.label_names)
     if resume and (work / rd.LABELS_FILE).exists():
