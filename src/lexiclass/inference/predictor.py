@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -136,6 +136,12 @@ class Predictor:
             return np.concatenate([self.model.predict_proba(texts[i:i + batch_size])
                                    for i in range(0, len(texts), batch_size)])
         return predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind, batch_size)
+
+    @overload
+    def predict(self, texts: str, batch_size: int | None = None, top_k: int | None = None) -> dict: ...
+
+    @overload
+    def predict(self, texts: Iterable[str], batch_size: int | None = None, top_k: int | None = None) -> list[dict]: ...
 
     def predict(self, texts: Texts, batch_size: int | None = None, top_k: int | None = None) -> dict | list[dict]:
         """Per text ``{"label": name, "probabilities": {name: p, ...}}``; one string gives one dict.
