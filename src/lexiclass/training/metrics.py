@@ -29,40 +29,128 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
     }
 
 
-def training_curves_figure(history: list[dict]):
-    """Loss and accuracy per epoch, train vs validation."""
-    from matplotlib.figure import Figure  # object-oriented API: no pyplot registry keeping every figure alive
+CURVES = (("loss", "loss"), ("accuracy", "accuracy"))  # (history key, panel title)
+MAX_LABEL_CHARS = 22
 
-    epochs = [row["epoch"] for row in history]
-    fig = Figure(figsize=(10, 4))
-    axes = fig.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, [row.get(metric) for row in history], "o-", label=f"train {metric}")
-        ax.plot(epochs, [row.get(f"val_{metric}") for row in history], "s-", label=f"validation {metric}")
+
+def _series(history: list[dict], key: str) -> list[float]:
+    """One value per row; NaN where the row lacks it (matplotlib leaves a gap)."""
+    values = []
+    for row in history:
+        try:
+            values.append(float(row.get(key)))
+        except (TypeError, ValueError):  # missing, None or "" (a row read back from history.csv)
+            values.append(np.nan)
+    return values
+
+
+def _curves(history: list[dict]) -> dict[str, dict[str, list[float]]]:
+    """{panel: {"train"|"validation": values}} for the panels and series that have at least one number."""
+    panels = {}
+    for key, title in CURVES:
+        series = {name: _series(history, prefix + key) for name, prefix in (("train", ""), ("validation", "val_"))}
+        series = {name: values for name, values in series.items() if not np.isnan(values).all()}
+        if series:
+            panels[title] = series
+    return panels
+
+
+def training_curves_figure(history: list[dict], best_epoch: int | None = None):
+    """Loss and accuracy per epoch, train vs validation; only panels with data; the best epoch marked.
+
+    A history of one row (n-gram runs: one fit, no epochs) has no curve to draw, so the
+    figure says its numbers in words instead of showing a lone dot.
+    """
+    from matplotlib.figure import Figure  # object-oriented API: no pyplot registry keeping every figure alive
+    from matplotlib.ticker import MaxNLocator
+
+    panels = _curves(history)
+    if len(history) <= 1 or not panels:
+        return _summary_figure(history, panels)
+    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
+    fig = Figure(figsize=(5 * len(panels), 4), layout="constrained")
+    for ax, (title, series) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
+        for (name, values), marker in zip(series.items(), ("o-", "s-")):
+            ax.plot(epochs, values, marker, label=f"{name} {title}")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no 0.5, 1.25 ticks
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
+        ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
     return fig
+
+
+def _summary_figure(history: list[dict], panels: dict):
+    """A small figure stating a one-row history in words (one fit has no curve)."""
+    from matplotlib.figure import Figure
+
+    lines = ["one fit, no epochs to plot" if len(history) == 1 else "no training history recorded"]
+    for title, series in panels.items():
+        for name, values in series.items():
+            value = values[-1]
+            shown = f"{value:.2%}" if title == "accuracy" else f"{value:.4f}"
+            lines.append(f"{name} {title}: {shown}")
+    fig = Figure(figsize=(5, 0.4 * len(lines) + 0.8))
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "\n".join(lines), ha="center", va="center", fontsize=12, transform=ax.transAxes)
+    ax.set_title("training")
+    return fig
+
+
+def _short(name: str, limit: int = MAX_LABEL_CHARS) -> str:
+    name = str(name)
+    return name if len(name) <= limit else name[:limit - 1] + "\u2026"
+
+
+def normalised_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its total (recall per true class); rows without examples are NaN (drawn blank)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    totals = matrix.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, matrix / np.where(totals > 0, totals, 1), np.nan)
 
 
 def confusion_matrix_figure(metrics: dict):
+    """Counts and the row-normalised matrix (recall per true class) side by side, classes in the run's order."""
     from matplotlib.figure import Figure
 
-    matrix = np.asarray(metrics["confusion_matrix"])
-    names = metrics["labels"]
-    size = max(4, 0.6 * len(names) + 2)
-    fig = Figure(figsize=(size, size))
-    ax = fig.subplots()
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
+    counts = np.asarray(metrics["confusion_matrix"])
+    names = [_short(name) for name in metrics["labels"]]  # the run's class order: never re-sorted
+    n = len(names)
+    side = float(np.clip(1.5 + 0.45 * n, 4.0, 14.0))  # inches per panel: cells stay legible up to ~30 classes
+    font = 10 if n <= 8 else 8 if n <= 16 else 7
+    fig = Figure(figsize=(2 * side + 1.5, side + 0.6), layout="constrained")
+    fig.get_layout_engine().set(wspace=0.08)  # room between the first colour bar and the second panel's labels
+    count_ax, recall_ax = fig.subplots(1, 2)
+    _matrix_panel(fig, count_ax, counts, names, font, "counts", "{:d}", vmax=max(int(counts.max(initial=0)), 1))
+    _matrix_panel(fig, recall_ax, normalised_rows(counts), names, font, "row-normalised (recall per true class)",
+                  "{:.2f}", vmax=1.0)
+    examples = metrics.get("num_examples", int(counts.sum()))
+    fig.suptitle(f"test accuracy {metrics['accuracy']:.2%} on {examples} examples")
+    return fig
+
+
+def _matrix_panel(fig, ax, matrix, names, font, title, fmt, vmax):
+    from matplotlib.ticker import MaxNLocator
+
+    n = len(names)
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=vmax, interpolation="nearest")
+    counts = fmt == "{:d}"
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, label="examples" if counts else "fraction of the true class")
+    if counts:
+        bar.locator = MaxNLocator(integer=True)  # no 2.5 examples
+        bar.update_ticks()
+    ax.set_xticks(range(n), names, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center", fontsize=font)
+    ax.set_yticks(range(n), names, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    threshold = matrix.max() / 2 if matrix.size else 0
+    ax.set_title(title)
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center", color="white" if value > threshold else "black")
-    ax.set_title(f"test accuracy {metrics['accuracy']:.2%}")
-    fig.tight_layout()
-    return fig
+        if np.isnan(value):
+            continue
+        dark = value > vmax / 2  # white text on the dark half of the colour map
+        ax.text(j, i, fmt.format(int(value) if counts else value), ha="center", va="center",
+                fontsize=font - 1, color="white" if dark else "black")
