@@ -8,8 +8,9 @@ import pytest
 import lexiclass
 from lexiclass.cli import main
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.explain import (attention_figure, attention_scores, explain_to_files, importance_html,
-                                         model_tokens, strongest_pairs, token_importance)
+from lexiclass.inference.explain import (ATTENTION_MAX_TOKENS, MAX_OCCLUSIONS, OCCLUSION_BATCH, attention_figure,
+                                         attention_scores, explain_to_files, importance_html, model_tokens,
+                                         occlusion, strongest_pairs, token_importance)
 
 TEXT = "The movie was GREAT, excellent acting and a wonderful story; zzyzx!"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -84,8 +85,9 @@ def test_views():
     scores = np.full((2, 80, 80), 1 / 80)
     scores[1, 3, 7] = 0.9
     fig = attention_figure(tokens, scores)
-    assert "first 60 of 80 tokens" in fig._suptitle.get_text()
-    assert len(fig.axes[0].get_xticklabels()) == 60
+    assert f"first {ATTENTION_MAX_TOKENS} of 80 tokens" in fig._suptitle.get_text()
+    assert len(fig.axes[0].get_xticklabels()) == ATTENTION_MAX_TOKENS
+    assert min(label.get_fontsize() for label in fig.axes[0].get_xticklabels()) >= 8
     text = strongest_pairs(tokens, scores, top_k=2)
     assert text.splitlines()[0] == "head 1:" and "t3 (#3) -> t7" in text.split("head 2:")[1].splitlines()[1]
     page = importance_html(["<b>bold</b>", "fine"], np.array([0.5, -0.25]), title="a & b")
@@ -93,22 +95,123 @@ def test_views():
     assert "rgba(34,160,70,0.850)" in page and "rgba(215,48,39,0.425)" in page  # green supports, red opposes
 
 
-def test_explain_to_files_transformer(positional, tmp_path):
-    out, html = tmp_path / "att.png", tmp_path / "imp.html"
-    report = explain_to_files(positional.run_dir, TEXT, out=out, html=html, top_k=3)
-    assert out.read_bytes().startswith(PNG_MAGIC) and out.stat().st_size > 5000
-    assert (tmp_path / "imp.png").read_bytes().startswith(PNG_MAGIC)
+def _heatmap_pixels(fig, ax) -> np.ndarray:
+    """RGB pixels inside ``ax``'s heatmap (a 3-pixel margin off the frame), rendered with Agg."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    box = ax.get_window_extent()
+    top = rgba.shape[0] - int(box.y1)  # display coordinates start at the bottom
+    return rgba[top + 3:top + int(box.height) - 3, int(box.x0) + 3:int(box.x1) - 3, :3].astype(float)
+
+
+def test_attention_scale_is_shared_and_uniform_looks_uniform():
+    rng = np.random.default_rng(0)
+    scores = 0.2 + rng.uniform(-0.0006, 0.0006, size=(2, 5, 5))  # nearly uniform attention over 5 tokens
+    scores[1] *= 0.5  # the second head is weaker everywhere: it must look lighter, not the same
+    fig = attention_figure([f"w{i}" for i in range(5)], scores)
+    heads = [ax for ax in fig.axes if ax.images]
+    assert len(heads) == 2 and heads[0].images[0].get_clim() == heads[1].images[0].get_clim()
+    assert heads[0].images[0].get_clim() == (0.0, pytest.approx(scores.max()))
+    colorbars = [ax for ax in fig.axes if ax.get_ylabel() == "attention weight"]
+    assert len(colorbars) == 1  # one colour bar for every head
+    image = heads[0].images[0]
+    normalised = image.norm(image.get_array())
+    assert float(normalised.max() - normalised.min()) < 0.01
+    pixels = _heatmap_pixels(fig, heads[0])
+    assert pixels.size and pixels.std(axis=(0, 1)).max() < 3.0  # one colour, up to rounding
+    assert abs(_heatmap_pixels(fig, heads[1]).mean() - pixels.mean()) > 20  # the weaker head looks different
+    fixed = attention_figure(["a", "b"], np.full((3, 2, 2), 0.5), scale="fixed")
+    assert {ax.images[0].get_clim() for ax in fixed.axes if ax.images} == {(0.0, 1.0)}
+    assert all(ax.images or ax.get_ylabel() == "attention weight" for ax in fixed.axes)  # 3 heads, no empty cell
+
+
+def test_explain_to_files_transformer(positional, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    att, html, png = out / "att.png", out / "imp.html", out / "imp.png"
+    report = explain_to_files(positional.run_dir, TEXT, attention_png=att, importance_html=html,
+                              importance_png=png, top_k=3)
+    assert att.read_bytes().startswith(PNG_MAGIC) and att.stat().st_size > 5000
+    assert png.read_bytes().startswith(PNG_MAGIC) and png.read_bytes() != att.read_bytes()
     assert "<span" in html.read_text() and "wonderful" in html.read_text()
     assert "prediction: pos" in report and "head 2:" in report and "supports:" in report
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["att.png", "imp.html", "imp.png"]  # no temp files left
+    assert str(att) in report and str(html) in report and str(png) in report
+    assert sorted(p.name for p in out.iterdir()) == ["att.png", "imp.html", "imp.png"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing in the working folder
+
+
+def test_explain_writes_only_the_files_given(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    report = explain_to_files(tiny_run("positional-transformer"), TEXT)
+    assert list(tmp_path.iterdir()) == [] and "wrote: nothing" in report and "supports:" in report
+    report = explain_to_files(tiny_run("bow"), TEXT, importance_png="bars.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["bars.png"] and "bars.png" in report
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "same"])
+def test_explain_checks_output_paths_first(tiny_run, tmp_path, monkeypatch, kind):
+    def no_work(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output paths were checked")
+
+    monkeypatch.setattr("lexiclass.inference.explain._predictor", no_work)
+    run = tiny_run("positional-transformer")
+    if kind == "missing":
+        paths, message = {"attention_png": tmp_path / "nowhere" / "a.png"}, "nowhere.*does not exist"
+    elif kind == "folder":
+        paths, message = {"importance_html": tmp_path}, "is a folder"
+    else:
+        paths, message = {"attention_png": tmp_path / "a.png", "importance_png": tmp_path / "a.png"}, "same file"
+    with pytest.raises(LexiclassError, match=message):
+        explain_to_files(run, TEXT, **paths)
+    assert list(tmp_path.iterdir()) == []  # nothing written either
 
 
 def test_explain_cli_bow_reads_stdin_and_skips_attention(tiny_run, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO("an <script>awful</script> & boring film\n"))
-    out, html = tmp_path / "att.png", tmp_path / "imp.html"
-    assert main(["explain", str(tiny_run("bow")), "-", "--out", str(out), "--html", str(html)]) == 0
+    out, html, png = tmp_path / "att.png", tmp_path / "imp.html", tmp_path / "imp.png"
+    assert main(["explain", str(tiny_run("bow")), "-", "--out", str(out), "--html", str(html), "--png", str(png)]) == 0
     report = capsys.readouterr().out
     assert "attention: skipped" in report and "'bow'" in report and "prediction: neg" in report
-    assert not out.exists()
+    assert not out.exists() and f"{out} not written" in report
     assert "&lt;script&gt;awful&lt;/script&gt;" in html.read_text() and "<script>" not in html.read_text()
-    assert (tmp_path / "imp.png").stat().st_size > 0
+    assert png.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imp.html", "imp.png"]
+
+
+@pytest.mark.parametrize("model", ["bow", "nbsvm"])
+def test_long_bow_text_is_scored_in_bounded_batches(tiny_run, monkeypatch, model):
+    predictor = lexiclass.load(tiny_run(model))
+    sizes = []
+    real = type(predictor).predict_proba
+
+    def recording(self, texts):
+        texts = list(texts)
+        sizes.append((len(texts), sum(map(len, texts)), max(map(len, texts))))
+        return real(self, texts)
+
+    monkeypatch.setattr(type(predictor), "predict_proba", recording)
+    filler = "the movie was long and the plot had a scene with people".split()
+    words = filler * 40 + ["excellent", "wonderful"] + [f"w{i}" for i in range(400)]  # 413 distinct words
+    text = " ".join(np.random.default_rng(0).permutation(words))
+    tokens, importance = token_importance(predictor, text, target="pos")
+    assert tokens == text.split() and importance.shape == (len(tokens),)
+    variants = [n for n, _, longest in sizes if longest > len(text) // 2]  # batches of whole-text variants
+    assert variants and max(variants) <= OCCLUSION_BATCH
+    assert sum(n for n, _, _ in sizes) <= 1 + (1 + 413) + MAX_OCCLUSIONS  # intact + screen + measured words
+    assert sum(chars for _, chars, _ in sizes) < (MAX_OCCLUSIONS + 1) * len(text) + 10_000  # not n copies
+    strongest = {tokens[i] for i in np.argsort(-importance)[:2]}
+    assert strongest == {"excellent", "wonderful"}, dict(zip(tokens, importance.round(3)))
+    same = [importance[i] for i, t in enumerate(tokens) if t == "movie"]
+    assert len(set(same)) == 1  # every occurrence of a word is hidden at once
+    method = occlusion(predictor, text, target="pos").method
+    assert f"{MAX_OCCLUSIONS} of 413 distinct words measured" in method
+
+
+def test_sequence_importance_is_bounded_by_sequence_length(positional):
+    tokens, importance = token_importance(positional, " ".join(["good", "film"] * 200))
+    assert len(tokens) == importance.shape[0] == positional.config.sequence_length

@@ -2,10 +2,14 @@
 
 - `attention_scores`: the encoder's self-attention weights for one text, read from the
   trained model's own layers (embedding -> encoder with ``return_attention_scores``), no retraining.
-- `token_importance`: occlusion. Each token in turn is hidden (sequence models: its id
-  becomes the out-of-vocabulary id 1; bag-of-words models: the word is removed from the
-  text) and the drop in the predicted class's probability is that token's importance.
-  Positive = the token supports the prediction, negative = it argues against it.
+- `token_importance` (and `occlusion`, which also says how it measured): each token in
+  turn is hidden (sequence models: its id becomes the out-of-vocabulary id 1; bag-of-words
+  models: the word is removed from the text) and the drop in the predicted class's
+  probability is that token's importance. Positive = the token supports the prediction,
+  negative = it argues against it. Each hidden variant is the whole text again, so texts
+  longer than `MAX_OCCLUSIONS` words hide distinct words instead (every occurrence at
+  once), at most `MAX_OCCLUSIONS` of them, scored in batches of `OCCLUSION_BATCH`: time and
+  memory grow with the text's length, not its square.
 - `attention_figure`, `strongest_pairs`, `importance_html`, `importance_figure`: views.
 - `explain_to_files`: all of the above for the CLI (``lexiclass explain``).
 """
@@ -13,7 +17,10 @@
 from __future__ import annotations
 
 import html as html_lib
+import string
+from itertools import islice
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,6 +28,11 @@ from lexiclass.errors import LexiclassError
 
 TRANSFORMER_MODELS = ("transformer", "positional-transformer")
 OOV_ID = 1
+ATTENTION_MAX_TOKENS = 40  # tokens per heatmap side: more would need labels under 8 pt
+OCCLUSION_BATCH = 64  # texts per predict_proba call: bounds memory whatever the text's length
+SCREEN_BATCH = 1024  # one-word texts per predict_proba call when picking the words to measure
+MAX_OCCLUSIONS = 256  # hidden variants per bag-of-words text: each costs a pass over the whole text
+LABEL_CHARS = 15
 
 
 def _predictor(predictor_or_run_dir):
@@ -108,57 +120,138 @@ def strongest_pairs(tokens: list[str], scores: np.ndarray, top_k: int = 10, skip
     return "\n".join(lines)
 
 
-def attention_figure(tokens: list[str], scores: np.ndarray, max_tokens: int = 60, title: str = "self-attention"):
-    """A matplotlib Figure: one heatmap per head (rows: attending token, columns: attended token)."""
+def _short(token: str, limit: int = LABEL_CHARS) -> str:
+    return token if len(token) <= limit else token[:limit - 1] + "\u2026"
+
+
+def attention_figure(tokens: list[str], scores: np.ndarray, max_tokens: int = ATTENTION_MAX_TOKENS,
+                     title: str = "self-attention", scale: str = "shared"):
+    """A matplotlib Figure: one heatmap per head (rows: attending token, columns: attended token).
+
+    Every head uses one colour scale, 0 to the largest weight shown (``scale="shared"``) or
+    0 to 1 (``scale="fixed"``), with one colour bar: nearly uniform attention looks uniform
+    instead of being stretched into a pattern. Only the first ``max_tokens`` tokens are drawn,
+    so that their labels stay at 8 pt or more; the title says how many are shown.
+    """
     from matplotlib.figure import Figure  # object-oriented API: no pyplot state, renders with Agg
 
+    if scale not in ("shared", "fixed"):
+        raise LexiclassError(f"scale must be 'shared' or 'fixed', not {scale!r}")
     heads, n, _ = scores.shape
     k = min(n, max_tokens)
-    side = min(max(4.0, 0.16 * k + 1.5), 12.0)  # inches per head
-    fig = Figure(figsize=(side * heads + 1.5, side + 1.0), layout="constrained")
-    axes = fig.subplots(1, heads, squeeze=False)[0]
-    font = 9 if k <= 25 else 7 if k <= 45 else 5.5
-    for h, ax in enumerate(axes):
-        image = ax.imshow(scores[h, :k, :k], cmap="viridis", interpolation="nearest")  # colours scaled per head
-        ax.set_xticks(range(k), tokens[:k], rotation=90, fontsize=font)
-        ax.set_yticks(range(k), tokens[:k], fontsize=font)
+    shown = scores[:, :k, :k]
+    vmax = 1.0 if scale == "fixed" else float(shown.max(initial=0.0)) or 1.0
+    cols = min(heads, 2 if k > 20 else 4)
+    rows = -(-heads // cols)
+    side = max(3.5, 0.17 * k + 1.3)  # inches per head: about 12 pt per token row
+    font = 9 if k <= 25 else 8
+    labels = [_short(t) for t in tokens[:k]]
+    fig = Figure(figsize=(side * cols + 1.2, side * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[heads:]:
+        fig.delaxes(ax)  # a grid with more cells than heads: no empty panels
+    for h, ax in enumerate(axes[:heads]):
+        image = ax.imshow(shown[h], cmap="viridis", vmin=0.0, vmax=vmax, interpolation="nearest")
+        ax.set_xticks(range(k), labels, rotation=90, fontsize=font)
+        ax.set_yticks(range(k), labels, fontsize=font)
         ax.set_title(f"head {h + 1}")
-        ax.set_xlabel("attended token (key)")
-        if h == 0:
+        if h // cols == rows - 1 or h + cols >= heads:
+            ax.set_xlabel("attended token (key)")
+        if h % cols == 0:
             ax.set_ylabel("attending token (query)")
-        fig.colorbar(image, ax=ax, shrink=0.8)
-    shown = f"all {n} tokens" if k == n else f"first {k} of {n} tokens"
-    fig.suptitle(f"{title}: {heads} heads, {shown}")
+    fig.colorbar(image, ax=list(axes[:heads]), shrink=0.8, label="attention weight")
+    how_many = f"all {n} tokens" if k == n else f"first {k} of {n} tokens"
+    fig.suptitle(f"{title}: {heads} heads, {how_many}; one colour scale, 0 to {vmax:.3g}")
     return fig
 
 
 # --- token importance ----------------------------------------------------------------
 
+class Occlusion(NamedTuple):
+    tokens: list[str]
+    importance: np.ndarray  # (len(tokens),)
+    method: str  # one line for the report: what was hidden, and how much of the text was measured
+
+
 def token_importance(predictor, text: str, target=None) -> tuple[list[str], np.ndarray]:
     """(tokens, importance (n,)): drop in P(target) when each token is hidden; target = predicted class by default.
 
     Sequence models: token i's id becomes the OOV id 1 (out-of-vocabulary tokens score 0).
-    Bag-of-words models: word i (split on whitespace) is removed from the text.
+    Bag-of-words models: word i (split on whitespace) is removed from the text; see `occlusion`
+    for long texts.
     """
+    tokens, importance, _ = occlusion(predictor, text, target)
+    return tokens, importance
+
+
+def occlusion(predictor, text: str, target=None) -> Occlusion:
+    """`token_importance` plus a sentence saying how it was measured."""
+    if predictor.input_kind == "sequence":
+        return _occlude_ids(predictor, text, target)
+    return _occlude_words(predictor, text, target)
+
+
+def _target_index(predictor, probs: np.ndarray, target) -> int:
+    if target is None:
+        return int(probs.argmax())
+    return predictor.label_names.index(target) if isinstance(target, str) else int(target)
+
+
+def _occlude_ids(predictor, text: str, target) -> Occlusion:
     from lexiclass.text.pipeline import to_probabilities
 
-    if predictor.input_kind == "sequence":
-        ids, tokens = model_tokens(predictor, text)
-        n = len(ids)
-        batch = np.tile(ids, (n + 1, 1))  # (n + 1, n): row 0 intact, row i + 1 hides token i
-        batch[np.arange(1, n + 1), np.arange(n)] = OOV_ID
-        probs = to_probabilities(predictor.model.predict(batch, batch_size=32, verbose=0))  # (n + 1, classes)
-    else:
-        tokens = text.split()
-        if not tokens:
-            raise LexiclassError(f"the text has no words: {text!r}")
-        variants = [text] + [" ".join(tokens[:i] + tokens[i + 1:]) for i in range(len(tokens))]
-        probs = predictor.predict_proba(variants)  # (n + 1, classes)
-    if target is None:
-        target = int(probs[0].argmax())
-    elif isinstance(target, str):
-        target = predictor.label_names.index(target)
-    return tokens, probs[0, target] - probs[1:, target]  # (n,)
+    ids, tokens = model_tokens(predictor, text)  # n <= sequence_length: the batch is at most (L + 1, L)
+    n = len(ids)
+    batch = np.tile(ids, (n + 1, 1))  # (n + 1, n): row 0 intact, row i + 1 hides token i
+    batch[np.arange(1, n + 1), np.arange(n)] = OOV_ID
+    probs = to_probabilities(predictor.model.predict(batch, batch_size=32, verbose=0))  # (n + 1, classes)
+    t = _target_index(predictor, probs[0], target)
+    return Occlusion(tokens, probs[0, t] - probs[1:, t], "replacing each token by the OOV id")
+
+
+def _batched_proba(predictor, texts, count: int, batch: int = OCCLUSION_BATCH) -> np.ndarray:
+    """(count, classes) probabilities of an iterable of texts, ``batch`` texts at a time."""
+    texts = iter(texts)
+    parts = [predictor.predict_proba(list(islice(texts, batch))) for _ in range(-(-count // batch))]
+    return np.concatenate(parts) if parts else np.zeros((0, len(predictor.label_names)))
+
+
+def _word_key(token: str) -> str:
+    """Occurrences of one word: "Great," and "great" are hidden together."""
+    return token.lower().strip(string.punctuation) or token
+
+
+def _occlude_words(predictor, text: str, target) -> Occlusion:
+    tokens = text.split()
+    if not tokens:
+        raise LexiclassError(f"the text has no words: {text[:80]!r}")
+    intact = predictor.predict_proba([text])[0]
+    t = _target_index(predictor, intact, target)
+    n = len(tokens)
+    if n <= MAX_OCCLUSIONS:  # short text: every occurrence on its own, the variants generated lazily
+        variants = (" ".join(tokens[:i] + tokens[i + 1:]) for i in range(n))
+        return Occlusion(tokens, intact[t] - _batched_proba(predictor, variants, n)[:, t], "removing each word")
+
+    keys = [_word_key(token) for token in tokens]
+    words = list(dict.fromkeys(keys))  # distinct, in order of first occurrence
+    measured = _most_telling(predictor, words, t)
+    variants = (" ".join(tok for tok, key in zip(tokens, keys) if key != word) for word in measured)
+    drops = dict(zip(measured, intact[t] - _batched_proba(predictor, variants, len(measured))[:, t]))
+    importance = np.array([drops.get(key, 0.0) for key in keys])
+    method = f"{n} words: removing every occurrence of each distinct word"
+    if len(measured) < len(words):
+        method += (f"; {len(measured)} of {len(words)} distinct words measured (those that move P alone the "
+                   "most), the others show 0")
+    return Occlusion(tokens, importance, method)
+
+
+def _most_telling(predictor, words: list[str], t: int) -> list[str]:
+    """At most ``MAX_OCCLUSIONS`` words: those whose text alone moves P(target) furthest from the empty text's."""
+    if len(words) <= MAX_OCCLUSIONS:
+        return words
+    probs = _batched_proba(predictor, [""] + words, len(words) + 1, SCREEN_BATCH)[:, t]  # one word each: cheap
+    order = np.argsort(-np.abs(probs[1:] - probs[0]), kind="stable")[:MAX_OCCLUSIONS]
+    return [words[i] for i in sorted(order)]
 
 
 def _color(value: float, scale: float) -> str:
@@ -186,16 +279,33 @@ def importance_html(tokens: list[str], importance: np.ndarray, title: str = "tok
     )
 
 
+_importance_page = importance_html  # explain_to_files has a parameter of that name
+
+
+def _strongest(tokens: list[str], values: np.ndarray, k: int) -> list[int]:
+    """Indices of the ``k`` largest ``values``, one per (word, value): a word hidden with all its
+    occurrences scores the same everywhere and should be listed once."""
+    picked, seen = [], set()
+    for i in np.argsort(-values, kind="stable"):
+        key = (tokens[i].lower(), round(float(values[i]), 6))
+        if key not in seen:
+            seen.add(key)
+            picked.append(int(i))
+            if len(picked) == k:
+                break
+    return picked
+
+
 def importance_figure(tokens: list[str], importance: np.ndarray, top_k: int = 20, title: str = "token importance"):
     """A horizontal bar chart of the ``top_k`` tokens with the largest |importance|."""
     from matplotlib.figure import Figure
 
-    order = np.argsort(-np.abs(importance), kind="stable")[:top_k][::-1]  # strongest at the top
-    fig = Figure(figsize=(7, 0.3 * len(order) + 1.5))
+    order = _strongest(tokens, np.abs(importance), top_k)[::-1]  # strongest at the top
+    fig = Figure(figsize=(7, 0.3 * len(order) + 1.5), layout="constrained")
     ax = fig.subplots()
     values = importance[order]
     ax.barh(range(len(order)), values, color=["#22a046" if v > 0 else "#d73027" for v in values])
-    ax.set_yticks(range(len(order)), [f"{tokens[i]} (#{i})" for i in order], fontsize=8)
+    ax.set_yticks(range(len(order)), [f"{_short(tokens[i], 25)} (#{i})" for i in order], fontsize=9)
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("drop in predicted-class probability when the token is hidden")
     ax.set_title(f"{title}: top {len(order)} of {len(tokens)} tokens")
@@ -204,42 +314,77 @@ def importance_figure(tokens: list[str], importance: np.ndarray, top_k: int = 20
 
 # --- the CLI's report ------------------------------------------------------------------
 
-def explain_to_files(run_dir, text: str, out="attention.png", html="importance.html", top_k: int = 10) -> str:
-    """Write the attention PNG (Transformer runs), importance HTML and PNG; return a printable report."""
-    from lexiclass.atomic import save_figure as atomic_save_figure, write_text as atomic_write_text
+def _checked_outputs(**paths) -> dict[str, Path]:
+    """The output paths that were given, checked before any work: each must be a new or existing
+    file in an existing folder, and no two may be the same file (one would overwrite the other)."""
+    given = {name: Path(path) for name, path in paths.items() if path is not None}
+    for name, path in given.items():
+        if path.is_dir():
+            raise LexiclassError(f"{name} {path} is a folder; give a file name")
+        if not path.parent.is_dir():
+            raise LexiclassError(f"{name} {path}: folder {path.parent} does not exist")
+    seen = {}
+    for name, path in given.items():
+        other = seen.setdefault(path.resolve(), name)
+        if other != name:
+            raise LexiclassError(f"{other} and {name} are the same file ({path}); give two names")
+    return given
 
-    predictor = _predictor(run_dir)
+
+def explain_to_files(run_dir, text: str, attention_png=None, importance_html=None, importance_png=None,
+                     top_k: int = 10) -> str:
+    """Explain one prediction; write exactly the files given (None = not written); return the printable report.
+
+    attention_png: heatmap of every head (Transformer runs; other runs skip it and say so),
+    importance_html: the text with tokens shaded by importance, importance_png: bar chart of
+    the strongest tokens. The report always lists the strongest attention pairs (Transformer
+    runs) and the tokens for and against the prediction, then the files written.
+    """
+    from lexiclass.atomic import save_figure, write_text
+
+    outputs = _checked_outputs(attention_png=attention_png, importance_html=importance_html,
+                               importance_png=importance_png)
     if not text.strip():
         raise LexiclassError("nothing to explain: the text is empty")
+    predictor = _predictor(run_dir)
     result = predictor.predict([text])[0]
-    model_name = predictor.config.model
+    model_name, label = predictor.config.model, result["label"]
     probs = ", ".join(f"{k}={v:.4f}" for k, v in result["probabilities"].items())
-    lines = [f"model: {model_name} ({predictor.run_dir})", f"prediction: {result['label']} ({probs})"]
+    lines = [f"model: {model_name} ({predictor.run_dir})", f"prediction: {label} ({probs})"]
+    written = []
 
     if model_name in TRANSFORMER_MODELS:
         tokens, scores = attention_scores(predictor, text)
-        fig = attention_figure(tokens, scores, title=f"{model_name} self-attention")
-        atomic_save_figure(fig, out)
-        shown = "" if len(tokens) <= 60 else " (the figure shows the first 60)"
-        lines += [f"attention: {scores.shape[0]} heads over {len(tokens)} tokens{shown} -> {out}",
+        lines += [f"attention: {scores.shape[0]} heads over {len(tokens)} tokens",
                   f"strongest attention pairs (top {top_k} per head, a token attending to itself skipped):",
                   strongest_pairs(tokens, scores, top_k)]
+        if "attention_png" in outputs:
+            save_figure(attention_figure(tokens, scores, title=f"{model_name} self-attention"),
+                        outputs["attention_png"])
+            shown = min(len(tokens), ATTENTION_MAX_TOKENS)
+            written.append(f"{outputs['attention_png']} (attention heatmap, {shown} of {len(tokens)} tokens)")
     else:
-        lines.append(f"attention: skipped ({model_name!r} has no attention layer; only Transformer runs do)")
+        unwritten = f"; {outputs['attention_png']} not written" if "attention_png" in outputs else ""
+        lines.append(f"attention: skipped ({model_name!r} has no attention layer; only Transformer runs do)"
+                     + unwritten)
 
-    tokens, importance = token_importance(predictor, text, target=result["label"])
-    how = "removing each word" if predictor.input_kind == "bow" else "replacing each token by the OOV id"
-    html_path = Path(html)
-    png_path = html_path.with_suffix(".png")
-    if model_name in TRANSFORMER_MODELS and png_path.resolve() == Path(out).resolve():
-        png_path = html_path.with_name(html_path.stem + "_importance.png")  # never overwrite the attention map
-    title = f"{model_name}: why '{result['label']}'"
-    atomic_write_text(html_path, importance_html(tokens, importance, title))
-    atomic_save_figure(importance_figure(tokens, importance, top_k=max(top_k, 10), title=title), png_path)
-    lines.append(f"token importance ({how}; drop in P({result['label']})) -> {html_path}, {png_path}")
-    order = np.argsort(-importance, kind="stable")
-    support = [f"{tokens[i]} {importance[i]:+.4f}" for i in order[:top_k] if importance[i] > 0]
-    against = [f"{tokens[i]} {importance[i]:+.4f}" for i in order[::-1][:top_k] if importance[i] < 0]
+    tokens, importance, method = occlusion(predictor, text, target=label)
+    lines.append(f"token importance ({method}; drop in P({label})):")
+    shown = 5e-5  # smaller values print as +0.0000: neither for nor against
+    support = [f"{tokens[i]} {importance[i]:+.4f}" for i in _strongest(tokens, importance, top_k)
+               if importance[i] >= shown]
+    against = [f"{tokens[i]} {importance[i]:+.4f}" for i in _strongest(tokens, -importance, top_k)
+               if importance[i] <= -shown]
     lines.append("  supports: " + (", ".join(support) or "(none)"))
     lines.append("  against:  " + (", ".join(against) or "(none)"))
+
+    title = f"{model_name}: why '{label}'"
+    if "importance_html" in outputs:
+        write_text(outputs["importance_html"], _importance_page(tokens, importance, title))
+        written.append(f"{outputs['importance_html']} (text shaded by importance)")
+    if "importance_png" in outputs:
+        save_figure(importance_figure(tokens, importance, top_k=max(top_k, 10), title=title),
+                    outputs["importance_png"])
+        written.append(f"{outputs['importance_png']} (strongest tokens)")
+    lines.append("wrote: " + ("; ".join(written) if written else "nothing (no output file asked for)"))
     return "\n".join(lines)
