@@ -99,8 +99,8 @@ def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, timeout: flo
     sys.exit(f"the server did not answer /health within {timeout:.0f} s")
 
 
-async def send(base: str, bodies: list[list[str]], concurrency: int, label: str) -> dict:
-    """POST every body from ``concurrency`` clients; count statuses, print progress every 1000 requests."""
+async def send(base: str, bodies: list[list[str]], concurrency: int, label: str, pid: int) -> dict:
+    """POST every body from ``concurrency`` clients; count statuses; print progress and RSS every 1000 requests."""
     statuses: dict[int, int] = {}
     todo = iter(enumerate(bodies))
     began = time.perf_counter()
@@ -110,7 +110,8 @@ async def send(base: str, bodies: list[list[str]], concurrency: int, label: str)
             r = await c.post("/predict", json={"texts": texts})
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
             if (i + 1) % 1000 == 0:
-                print(f"  {label}: {i + 1} requests, {time.perf_counter() - began:.0f} s", flush=True)
+                print(f"  {label}: {i + 1} requests, {time.perf_counter() - began:.0f} s, "
+                      f"server RSS {rss_mb(pid):.0f} MB", flush=True)
 
     async with httpx.AsyncClient(base_url=base, timeout=300) as c:
         await asyncio.gather(*(client(c) for _ in range(concurrency)))
@@ -143,11 +144,13 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_healthy(proc, base, log_path)
-            warm = asyncio.run(send(base, make_bodies(args.warmup, 1, args.max_words), args.concurrency, "warm-up"))
+            warm = asyncio.run(send(base, make_bodies(args.warmup, 1, args.max_words), args.concurrency, "warm-up",
+                                    proc.pid))
             time.sleep(1.0)
             before = rss_mb(proc.pid)
             print(f"RSS after warm-up ({args.warmup} requests): {before:.0f} MB", flush=True)
-            result = asyncio.run(send(base, make_bodies(args.requests, 2, args.max_words), args.concurrency, "load"))
+            result = asyncio.run(send(base, make_bodies(args.requests, 2, args.max_words), args.concurrency, "load",
+                                      proc.pid))
             time.sleep(1.0)
             after = rss_mb(proc.pid)
         finally:
