@@ -122,7 +122,12 @@ def cmd_train(args) -> int:
         config = _config_from_args(args)
     callbacks = []
     if args.tensorboard:
+        import importlib.util
+
         import keras
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise LexiclassError("--tensorboard needs TensorBoard: pip install 'lexiclass[tensorboard]'")
 
         callbacks.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard))
     verbose = 0 if args.quiet else None
@@ -335,7 +340,7 @@ def _interrupted(args) -> str:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(None if argv is None else [str(a) for a in argv])
     from lexiclass import progress
 
     progress.configure(enabled=not args.quiet)

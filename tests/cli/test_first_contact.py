@@ -1,0 +1,133 @@
+"""First contact: --help that explains, progress on long steps, quiet start-up, the Python API's
+top level, and an installable package description."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import lexiclass
+from lexiclass.cli import build_parser, main
+from lexiclass.config import TrainConfig
+from lexiclass.errors import ConfigError
+from tests.conftest import make_texts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subcommand(name: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
+
+
+def test_every_train_flag_has_a_description_and_booleans_have_a_no_form():
+    train = subcommand("train")
+    flags = {}
+    for action in train._actions:
+        for option in action.option_strings:
+            flags[option] = action
+    for field in TrainConfig.__dataclass_fields__:
+        action = flags.get("--" + field.replace("_", "-"))
+        assert action is not None, f"no flag for setting {field}"
+        words = action.help.split("(default")[0].strip()
+        assert len(words) >= 10, f"--{field}: {action.help!r} does not describe the setting"
+    assert "--no-glove-trainable" in flags and "--no-refit-on-val" in flags
+    assert flags["--model"].choices is not None and "nbsvm-ensemble" in flags["--model"].choices
+    help_text = train.format_help()
+    assert "default: None" not in help_text
+    for name in ("positional-transformer", "nbsvm-ensemble"):  # the models are described, not only named
+        assert any(line.strip().startswith(name) and len(line.split()) > 3 for line in help_text.splitlines())
+
+
+def test_boolean_flags_need_no_value(tmp_path):
+    args = build_parser().parse_args(["train", "--out", "r", "--glove-trainable", "--no-nb-normalize"])
+    assert args.cfg_glove_trainable is True and args.cfg_nb_normalize is False
+
+
+def test_data_offers_only_the_flags_it_uses():
+    data_flags = {o for a in subcommand("data")._actions for o in a.option_strings}
+    assert {"--val-fraction", "--test-dataset", "--imdb-archive", "--limit"} <= data_flags
+    assert not {"--epochs", "--embed-dim", "--model", "--learning-rate"} & data_flags
+
+
+def _csv(tmp_path: Path, n=160) -> Path:
+    texts, labels = make_texts(n, ["neg", "pos"], seed=7)
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{['neg', 'pos'][y]}\n" for t, y in zip(texts, labels)))
+    return path
+
+
+def test_nbsvm_training_prints_progress_lines_when_not_on_a_terminal(tmp_path, capfd):
+    assert main(["train", "--model", "nbsvm-ensemble", "--dataset", _csv(tmp_path), "--out",
+                 str(tmp_path / "run")]) == 0
+    err = capfd.readouterr().err
+    assert "\r" not in err  # plain lines, not a redrawn bar
+    for step in ("counting word n-grams", "counting char n-grams", "fitting word model", "fitting char model",
+                 "scoring the test split"):
+        lines = [line for line in err.splitlines() if line.startswith(step)]
+        assert lines, f"no progress line for {step!r} in:\n{err}"
+        assert any("100%" in line for line in lines) and any("text/s" in line or "model/s" in line or "s/" in line
+                                                             for line in lines)
+
+
+def test_quiet_prints_only_results(tmp_path, capfd):
+    assert main(["train", "--model", "nbsvm", "--dataset", _csv(tmp_path), "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    captured = capfd.readouterr()
+    assert captured.err == ""
+    assert "test accuracy:" in captured.out
+
+
+def test_no_tensorflow_start_up_lines(tiny_run):
+    """A subprocess, as a user runs it: stderr stays empty on success and holds one line on an error."""
+    script = Path(sys.executable).parent / "lexiclass"
+    done = subprocess.run([str(script), "predict", str(tiny_run("bow")), "a fine film", "--quiet"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    done = subprocess.run([str(script), "predict", "/no/such/run", "x"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "oneDNN" not in done.stderr and "absl" not in done.stderr
+
+
+def test_tensorboard_logs_are_written(tmp_path):
+    logs = tmp_path / "tb"
+    assert main(["train", "--model", "bow", "--dataset", str(_csv(tmp_path)), "--out", str(tmp_path / "run"),
+                 "--epochs", "1", "--max-tokens", "200", "--quiet", "--tensorboard", str(logs)]) == 0
+    events = list(logs.rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+
+
+def test_python_api_top_level(tmp_path):
+    info = lexiclass.train(tmp_path / "run", model="nbsvm", dataset=str(_csv(tmp_path)))
+    assert info["status"] == "complete"
+    assert lexiclass.load(tmp_path / "run").predict("great superb wonderful")["label"] == "pos"
+    with pytest.raises(ConfigError, match="epochs must be in"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match="unknown setting 'epoch'"):
+        lexiclass.train(tmp_path / "other", epoch=3)
+    assert (Path(lexiclass.__file__).parent / "py.typed").exists()
+
+
+def test_dependencies_are_ranges_and_the_lock_satisfies_them():
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    requirements = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    for text in requirements:
+        req = Requirement(text)
+        assert "==" not in str(req.specifier), f"{text}: use a compatible range; exact pins go in requirements.lock"
+        assert req.specifier, f"{text}: give a version range"
+        name = req.name.lower().replace("_", "-")
+        if name in pins:
+            assert req.specifier.contains(pins[name]), f"requirements.lock pins {name}=={pins[name]}, outside {text}"
