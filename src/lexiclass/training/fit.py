@@ -288,6 +288,6 @@ def _size(path: Path) -> int:
 def _write_plots(out: Path, history: list[dict], metrics: dict, best_epoch: int | None = None) -> None:
     from lexiclass.training.metrics import confusion_matrix_figure, training_curves_figure
 
-    for figure, name in ((training_curves_figure(history), rd.CURVES_FILE),
+    for figure, name in ((training_curves_figure(history, best_epoch=best_epoch), rd.CURVES_FILE),
                          (confusion_matrix_figure(metrics), rd.CONFUSION_FILE)):
         atomic.save_figure(figure, out / name)
