@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import warnings
@@ -194,7 +195,8 @@ def cmd_serve(args) -> int:
     if not 0 < args.port < 65536:
         raise LexiclassError(f"--port must be 1..65535, got {args.port}")
     serve(args.run_dir, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
-          max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms)
+          max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms,
+          max_queue_texts=args.max_queue_texts, request_timeout_s=args.request_timeout_s)
     return 0
 
 
@@ -229,6 +231,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def _number(value: str, low: float, strict: bool) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number) or number < low or (strict and number == low):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low:g}, got {value}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    return _number(value, 0.0, strict=True)
+
+
+def _non_negative_float(value: str) -> float:
+    return _number(value, 0.0, strict=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,7 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-chars", type=_positive_int, default=100_000, help="characters per text")
     p.add_argument("--max-body-bytes", type=_positive_int, default=5_000_000, help="request body size in bytes")
     p.add_argument("--max-batch", type=_positive_int, default=32, help="texts per model call across requests")
-    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a model call waits for more requests")
+    p.add_argument("--batch-wait-ms", type=_non_negative_float, default=5.0,
+                   help="how long a model call waits for more requests")
+    p.add_argument("--max-queue-texts", type=_positive_int, default=1024,
+                   help="texts waiting at once; beyond it requests get 503 with Retry-After")
+    p.add_argument("--request-timeout-s", type=_positive_float, default=30.0,
+                   help="a request not answered within this many seconds gets 504")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("explain", parents=[common], help="attention maps and token importances for a text",
