@@ -93,7 +93,8 @@ class Predictor:
             model = rd.load_text_model(spec.load, run_dir / rd.MODEL_DIR, len(label_names))
             return cls(model, None, config, label_names, info, run_dir)
         vectorizer = Vectorizer.load(run_dir)
-        width = vectorizer.max_tokens if vectorizer.output_mode != "int" else None  # n-gram vectors' width
+        # n-gram vectors have one entry per vocabulary n-gram (max_tokens, or fewer on a small corpus)
+        width = len(vectorizer.vocabulary) if vectorizer.output_mode != "int" else None
         model = rd.load_keras_model(run_dir / rd.MODEL_FILE, len(label_names), input_width=width)
         return cls(model, vectorizer, config, label_names, info, run_dir)
 
