@@ -183,3 +183,11 @@ def test_resume_after_early_stopping_had_decided_does_not_train_on(tmp_path, mon
     monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", original)
     info = train(config, out, resume=True, dataset=make_dataset(), verbose=0)
     assert info["epochs_run"] == done < 40
+
+
+def test_bow_run_with_a_vocabulary_smaller_than_max_tokens_reloads(tmp_path):
+    """The n-gram vectors are as wide as the vocabulary, which a small corpus leaves below max_tokens."""
+    train(tiny_config("bow", max_tokens=50_000, epochs=1), tmp_path / "r", dataset=make_dataset(), verbose=0)
+    predictor = lexiclass.load(tmp_path / "r")
+    assert len(predictor.vectorizer.vocabulary) < 50_000
+    assert predictor.predict_proba(["great film", "awful"]).shape == (2, 2)
