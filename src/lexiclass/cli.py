@@ -22,6 +22,7 @@ import sys
 import warnings
 
 from lexiclass.config import CHOICES, TrainConfig, describe
+from lexiclass.data.row_stream import FORMATS
 from lexiclass.errors import LexiclassError
 
 # The settings `lexiclass data` uses: how a dataset is read and split. `train` offers all of them.
@@ -172,8 +173,11 @@ def cmd_predict(args) -> int:
         from lexiclass.inference.predict_files import predict_file
 
         summary = predict_file(predictor, args.input or "-", args.output, text_column=args.text_column,
-                               id_column=args.id_column)
-        if args.output:
+                               id_column=args.id_column, input_format=args.input_format)
+        if summary.get("renamed") and not args.quiet:
+            renamed = ", ".join(f"{old} -> {new}" for old, new in dict(summary["renamed"]).items())
+            print(f"input columns renamed to keep them apart from the results: {renamed}", file=sys.stderr)
+        if args.output and not args.quiet:
             print(f"{summary['rows']} rows ({summary['empty_rows']} empty) -> {args.output}", file=sys.stderr)
         return 0
     if args.output:
@@ -315,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "input row, in order")
     p.add_argument("--output", metavar="FILE", help="write results to a .csv, .tsv, .jsonl or .parquet file "
                                                     "(default: JSON lines on stdout)")
+    p.add_argument("--input-format", choices=FORMATS,
+                   help="format of --input or stdin (default: from the file's suffix; stdin: txt)")
     p.add_argument("--text-column", default="text", help="column or field of --input holding the text")
     p.add_argument("--id-column", help="column or field of --input that identifies a row (default: row number)")
     p.add_argument("--top-k", type=_positive_int, help="texts as arguments: show only the k most probable classes")

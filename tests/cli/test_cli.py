@@ -1,6 +1,7 @@
 """The command line as a user runs it: exit codes, printed results, clear errors."""
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -62,10 +63,12 @@ def test_predict_json_table_and_stdin(tiny_run, capsys, monkeypatch):
     lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert [l["label"] for l in lines] == ["pos", "neg"]
     assert set(lines[0]["probabilities"]) == {"neg", "pos"}
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("great best\n\nboring dull\n"))
-    assert main(["predict", run, "-", "--format", "table"]) == 0
-    rows = capsys.readouterr().out.splitlines()
-    assert len(rows) == 2 and rows[0].startswith("pos") and rows[1].startswith("neg")
+    # stdin: one row per line, blank lines kept (flagged) so rows line up with the input
+    stdin = io.TextIOWrapper(io.BytesIO("great best\n\nboring dull\n".encode()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["predict", run, "-"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["row"], r["label"], r["empty"]) for r in rows] == [(1, "pos", False), (2, None, True), (3, "neg", False)]
 
 
 def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
