@@ -226,11 +226,28 @@ def _positive_int(value: str) -> int:
     return number
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" where a default means something (not None/False, not said already)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("(default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings
+                or isinstance(default, bool)):
+            return text
+        return f"{text} (default: {default})"
+
+
+class _RawHelpFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """`_HelpFormatter` that keeps the description's and epilog's line breaks (the model list)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: the problem and where to read more, no usage block."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)  # "--epoch" must not silently mean "--epochs"
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
@@ -266,7 +283,6 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes, only results and errors")
     output.add_argument("-v", "--verbose", action="store_true", help="also TensorFlow's start-up and log lines")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    formatter = argparse.ArgumentDefaultsHelpFormatter
 
     p = sub.add_parser("data", parents=[common], help="load a dataset and print its split sizes",
                        description="Load a dataset the way `train` would and print its split sizes and classes.")
@@ -281,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train a model and write a run directory",
                        usage="lexiclass train --out RUN_DIR [--model NAME] [--dataset PATH] [--config FILE] "
                              "[options]",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       formatter_class=_RawHelpFormatter,
                        description="Train a model and write a run directory with everything needed to predict.\n"
                                    "The run is built beside --out and moved there only when complete.",
                        epilog=f"models (--model):\n{models}\n\nexample:\n  lexiclass train --model bow "
@@ -296,11 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", parents=[common], formatter_class=formatter,
+    p = sub.add_parser("evaluate", parents=[common],
                        help="reload a run and score its test split",
                        description="Reload a run and score its own test split (or another dataset's); "
                                    "the stored test accuracy is printed beside it.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
     p.add_argument("--dataset", help="score this dataset's test split instead (same classes as the run)")
     p.add_argument("--test-dataset", "--test", dest="test_dataset",
                    help="with --dataset: a separate test file or folder")
@@ -308,11 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", parents=[common], formatter_class=formatter,
+    p = sub.add_parser("predict", parents=[common],
                        help="predict labels for texts or a file",
                        description="Predict labels for texts given as arguments, for one text per line on "
                                    'stdin ("-"), or for every row of a file (--input).')
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
     p.add_argument("texts", nargs="*", help='texts to classify; "-" reads one text per line from stdin')
     p.add_argument("--input", "--file", dest="input", metavar="FILE",
                    help="a .txt (one text per line), .csv, .tsv, .jsonl or .parquet file; one output row per "
@@ -321,41 +337,41 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(default: JSON lines on stdout)")
     p.add_argument("--input-format", choices=FORMATS,
                    help="format of --input or stdin (default: from the file's suffix; stdin: txt)")
-    p.add_argument("--text-column", default="text", help="column or field of --input holding the text")
-    p.add_argument("--id-column", help="column or field of --input that identifies a row (default: row number)")
-    p.add_argument("--top-k", type=_positive_int, help="texts as arguments: show only the k most probable classes")
+    p.add_argument("--text-column", default="text", metavar="NAME", help="column or field of --input holding the text")
+    p.add_argument("--id-column", metavar="NAME", help="column or field of --input that identifies a row (default: row number)")
+    p.add_argument("--top-k", type=_positive_int, metavar="K", help="texts as arguments: show only the k most probable classes")
     p.add_argument("--format", choices=("json", "table"), default="json",
                    help="texts as arguments: JSON lines or an aligned table")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("serve", parents=[common], formatter_class=formatter,
+    p = sub.add_parser("serve", parents=[common],
                        help="serve a run over HTTP (FastAPI + uvicorn)",
                        description="Serve a run over HTTP: POST /predict, GET /health, GET /metadata, "
                                    "API docs at /docs.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port, 1..65535")
-    p.add_argument("--max-texts", type=_positive_int, default=256, help="texts per request")
-    p.add_argument("--max-chars", type=_positive_int, default=100_000, help="characters per text")
-    p.add_argument("--max-body-bytes", type=_positive_int, default=5_000_000, help="request body size in bytes")
-    p.add_argument("--max-batch", type=_positive_int, default=32, help="texts per model call across requests")
-    p.add_argument("--batch-wait-ms", type=_non_negative_float, default=5.0,
+    p.add_argument("--port", type=int, default=8000, metavar="N", help="TCP port, 1..65535")
+    p.add_argument("--max-texts", type=_positive_int, metavar="N", default=256, help="texts per request")
+    p.add_argument("--max-chars", type=_positive_int, metavar="N", default=100_000, help="characters per text")
+    p.add_argument("--max-body-bytes", type=_positive_int, metavar="N", default=5_000_000, help="request body size in bytes")
+    p.add_argument("--max-batch", type=_positive_int, metavar="N", default=32, help="texts per model call across requests")
+    p.add_argument("--batch-wait-ms", type=_non_negative_float, metavar="MS", default=5.0,
                    help="how long a model call waits for more requests")
-    p.add_argument("--max-queue-texts", type=_positive_int, default=1024,
+    p.add_argument("--max-queue-texts", type=_positive_int, metavar="N", default=1024,
                    help="texts waiting at once; beyond it requests get 503 with Retry-After")
-    p.add_argument("--request-timeout-s", type=_positive_float, default=30.0,
+    p.add_argument("--request-timeout-s", type=_positive_float, metavar="S", default=30.0,
                    help="a request not answered within this many seconds gets 504")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("explain", parents=[common], help="attention maps and token importances for a text",
                        description="Print why a run predicts what it does for TEXT; files are written only "
                                    "where asked.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
     p.add_argument("text", help='the text to explain ("-" reads stdin)')
     p.add_argument("--out", metavar="PNG", help="write the attention heatmap here (Transformer runs)")
     p.add_argument("--html", metavar="HTML", help="write the text with each token shaded by its importance here")
     p.add_argument("--png", metavar="PNG", help="write a bar chart of the most important tokens here")
-    p.add_argument("--top-k", type=_positive_int, default=10, help="strongest token pairs / tokens to list "
+    p.add_argument("--top-k", type=_positive_int, default=10, metavar="K", help="strongest token pairs / tokens to list "
                                                                    "(default: 10)")
     p.set_defaults(func=cmd_explain)
     return parser
