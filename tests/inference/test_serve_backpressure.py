@@ -7,6 +7,7 @@ test releases them, so every ordering asserted here is deterministic (no wall-cl
 
 import asyncio
 import json
+import socket
 import threading
 import time
 
@@ -266,3 +267,24 @@ def test_a_model_returning_the_wrong_shape_fails_its_request_not_the_worker():
         assert r.status_code == 500 and r.json() == {"error": "prediction failed (ValueError); see the server log"}
         assert client.get("/health").json()["status"] == "ok"
         assert client.post("/predict", json={"texts": ["one"]}).status_code == 200  # the worker still serves
+
+
+def test_a_client_that_hangs_up_leaves_the_queue(fake):
+    with running_server(create_app(fake, max_batch=4, batch_wait_ms=0)) as base, \
+            httpx.Client(base_url=base, timeout=60) as client:
+        fake.hold()
+        results = {}
+        blocker = post_in_thread(base, ["blocker"], results, "blocker")
+        fake.entered.wait(30)
+        host, port = base.removeprefix("http://").split(":")
+        body = json.dumps({"texts": ["gone one", "gone two", "gone three"]}).encode()
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            wait_until(lambda: queued_texts(client) == 3, "the request to be queued")
+        wait_until(lambda: queued_texts(client) == 0, "the hung-up request to leave the queue")
+        fake.release()
+        blocker.join(60)
+        assert client.post("/predict", json={"texts": ["after"]}).status_code == 200
+    assert results["blocker"][0] == 200
+    assert not any(text.startswith("gone") for call in fake.calls for text in call)

@@ -272,21 +272,34 @@ class MicroBatcher:
             raise ApiError(503, f"server busy: {queued} texts queued, {n} more would exceed max_queue_texts = "
                                 f"{self.max_queue_texts}; retry in {wait} s", {"Retry-After": str(wait)})
 
-    async def predict(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), classes) probabilities, computed together with other waiting requests."""
+    async def predict(self, texts: list[str], client_gone=None) -> np.ndarray:
+        """(len(texts), classes) probabilities, computed together with other waiting requests.
+
+        ``client_gone``: an awaitable that finishes if the client hangs up; the request then
+        leaves the queue, so no model time is spent on it.
+        """
         if not self.running:
             raise ApiError(503, "the prediction worker is not running", {"Retry-After": "1"})
         self.admit(len(texts))
         job = Job(texts, asyncio.get_running_loop().create_future())
         self.jobs.append(job)
         self.wakeup.set()
+        watcher = None if client_gone is None else asyncio.ensure_future(client_gone)
+        if watcher is not None:
+            watcher.add_done_callback(lambda _: job.future.cancel())
         try:  # on timeout wait_for cancels the future: the worker then skips the rest of this job
             return await asyncio.wait_for(job.future, self.timeout_s)
         except TimeoutError:
             raise ApiError(504, f"request not answered within request_timeout_s = {self.timeout_s:g} s "
                                 f"({len(texts)} texts, {job.filled} done); retry later or send fewer texts") from None
+        except asyncio.CancelledError:
+            if watcher is None or not watcher.done():
+                raise  # the server is stopping
+            raise ApiError(400, "the client disconnected before its answer") from None  # nobody reads it
         finally:
-            job.future.cancel()  # no-op if answered; frees the queue if the client went away
+            job.future.cancel()  # no-op if answered
+            if watcher is not None:
+                watcher.cancel()
             self._drop_finished()
 
     def _drop_finished(self) -> None:
@@ -370,6 +383,12 @@ def _metadata(predictor, limits: Limits) -> dict:
     return {"model": config.get("model"), "labels": list(predictor.label_names), "config": config,
             "test_metrics": metrics, "run": predictor.info,
             "limits": {k: getattr(limits, k) for k in Limits.__dataclass_fields__}}
+
+
+async def _disconnected(request) -> None:
+    """Returns when the client hangs up: once the body is read, the next ASGI message is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 ROUTES = "POST /predict, GET /health, GET /metadata, GET /docs, GET /openapi.json"
@@ -469,7 +488,7 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
             return Response(status_code=400)
         texts = parse_texts(body, limits)
         try:
-            probs = await batcher.predict(texts)
+            probs = await batcher.predict(texts, client_gone=_disconnected(request))
         except ApiError:
             raise
         except Exception as exc:
