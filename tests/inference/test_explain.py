@@ -160,7 +160,7 @@ def test_explain_checks_output_paths_first(tiny_run, tmp_path, monkeypatch, kind
     monkeypatch.setattr("lexiclass.inference.explain._predictor", no_work)
     run = tiny_run("positional-transformer")
     if kind == "missing":
-        paths, message = {"attention_png": tmp_path / "nowhere" / "a.png"}, "nowhere.*does not exist"
+        paths, message = {"attention_png": tmp_path / "nowhere" / "a.png"}, "attention PNG .*nowhere.*does not exist"
     elif kind == "folder":
         paths, message = {"importance_html": tmp_path}, "is a folder"
     else:

@@ -30,7 +30,7 @@ TRANSFORMER_MODELS = ("transformer", "positional-transformer")
 OOV_ID = 1
 ATTENTION_MAX_TOKENS = 40  # tokens per heatmap side: more would need labels under 8 pt
 OCCLUSION_BATCH = 64  # texts per predict_proba call: bounds memory whatever the text's length
-SCREEN_BATCH = 1024  # one-word texts per predict_proba call when picking the words to measure
+SCREEN_BATCH = 256  # one-word texts per call when picking the words to measure (fewer batches: no progress bar)
 MAX_OCCLUSIONS = 256  # hidden variants per bag-of-words text: each costs a pass over the whole text
 LABEL_CHARS = 15
 
@@ -314,20 +314,25 @@ def importance_figure(tokens: list[str], importance: np.ndarray, top_k: int = 20
 
 # --- the CLI's report ------------------------------------------------------------------
 
+OUTPUT_NAMES = {"attention_png": "attention PNG", "importance_html": "importance HTML",
+                "importance_png": "importance PNG"}
+
+
 def _checked_outputs(**paths) -> dict[str, Path]:
     """The output paths that were given, checked before any work: each must be a new or existing
     file in an existing folder, and no two may be the same file (one would overwrite the other)."""
     given = {name: Path(path) for name, path in paths.items() if path is not None}
     for name, path in given.items():
         if path.is_dir():
-            raise LexiclassError(f"{name} {path} is a folder; give a file name")
+            raise LexiclassError(f"{OUTPUT_NAMES[name]} {path} is a folder; give a file name")
         if not path.parent.is_dir():
-            raise LexiclassError(f"{name} {path}: folder {path.parent} does not exist")
+            raise LexiclassError(f"{OUTPUT_NAMES[name]} {path}: folder {path.parent} does not exist")
     seen = {}
     for name, path in given.items():
         other = seen.setdefault(path.resolve(), name)
         if other != name:
-            raise LexiclassError(f"{other} and {name} are the same file ({path}); give two names")
+            raise LexiclassError(f"{OUTPUT_NAMES[other]} and {OUTPUT_NAMES[name]} are the same file ({path}); "
+                                 "give two names")
     return given
 
 
