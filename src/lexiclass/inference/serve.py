@@ -16,8 +16,8 @@ one model call runs at a time). Backpressure and fairness:
 - a request is cut into chunks; each batch gives every waiting request an equal share,
   so a one-text request waits for about one model call, not behind a 256-text request;
 - at most ``max_queue_texts`` texts wait; past that the answer is 503 with Retry-After;
-- a request not answered within ``request_timeout_s`` gets 504, and its remaining texts
-  are dropped from the queue (no model time is spent on them);
+- a request not answered within ``request_timeout_s`` gets 504; its remaining texts are
+  dropped from the queue (no model time is spent on them), as are a hung-up client's;
 - if a batch's model call fails, each request in it is retried alone, so one bad request
   cannot fail the others.
 
