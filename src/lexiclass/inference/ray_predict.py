@@ -1,0 +1,401 @@
+"""Score many files on a Ray cluster (or a local Ray on this machine): `predict_files_ray`.
+
+Needs the optional extra: ``pip install 'lexiclass[ray]'``. Without it `require_ray`
+raises a one-line `LexiclassError` saying so.
+
+The pipeline, per call::
+
+    input files ──Ray Data read tasks (lexiclass' RowStream, one task per file)──► (file, row, text) blocks
+        ──map_batches(_PredictActor, concurrency=workers)──► (file, row, empty, probabilities)
+        ──driver: per file, in row order──► one Ray write task per file ──► OUTPUT_DIR/<input name>.<format>
+
+- Rows are parsed by the same `RowStream` as the local engine (`predict_file`), so row
+  numbers, blank lines, CSV strings (ids like ``007`` stay text) and every `DataError`
+  are the local engine's. Ray's own CSV/JSON readers are not used because they infer
+  column types and skip blank lines, which would change ids and row numbers.
+- Each actor loads the run once (in ``__init__``), not per batch. The run folder is
+  shipped through Ray's object store (packed once by the driver, unpacked once per
+  actor into a temporary folder), so workers need not see the driver's disk for it.
+- Only the probabilities travel back to the driver (a few floats per row). The output
+  file of each input is written by a Ray task that reads the input again and writes
+  through `predict_file` itself, replaying the cluster's probabilities: the output's
+  columns, types, ids, order and ``empty`` flags are therefore exactly the local
+  engine's. Inputs and the output folder must be at the same path on every node
+  (shared storage) when joining a cluster.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from lexiclass.errors import LexiclassError
+
+INSTALL_HINT = "pip install 'lexiclass[ray]'"
+OUTPUT_SUFFIXES = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
+READ_CPUS = 0.5  # a read or write task; the predictor actors take one CPU each
+WRITE_CPUS = 0.5
+
+
+def require_ray(what: str = "the ray engine"):
+    """Import and return the ``ray`` module, or raise a one-line `LexiclassError` saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the [data] part of the extra)
+    except ImportError:
+        raise LexiclassError(f"{what} needs Ray, which is not installed: {INSTALL_HINT} "
+                             "(or use --engine local)") from None
+    return ray
+
+
+# -- starting and joining Ray ------------------------------------------------------------------------
+
+
+class RaySession:
+    """``with RaySession(address, cpus) as info:`` joins ``address`` (``auto`` or ``ray://...`` / ``host:port``),
+    or starts a local Ray with ``cpus`` logical CPUs; reuses one already started in this process. Shuts
+    down only what it started. ``info`` has ``started``, ``startup_seconds`` and ``cluster_cpus``."""
+
+    def __init__(self, address: str | None = None, cpus: int | None = None):
+        self.address, self.cpus = address, cpus
+        self.ray, self.started = require_ray(), False
+
+    def __enter__(self) -> dict:
+        ray = self.ray
+        began = time.perf_counter()
+        if not ray.is_initialized():
+            env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+                                "LEXICLASS_QUIET": "1"}}
+            kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False, runtime_env=env)
+            try:
+                if self.address:
+                    ray.init(address=self.address, **kwargs)
+                else:
+                    ray.init(num_cpus=self.cpus or os.cpu_count() or 1, **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+                raise LexiclassError(f"cannot start or join {where}: {_first_line(exc)}") from None
+            self.started = True
+        return {"started": self.started, "startup_seconds": round(time.perf_counter() - began, 3),
+                "cluster_cpus": float(ray.cluster_resources().get("CPU", 0))}
+
+    def __exit__(self, *exc_info):
+        if self.started:
+            self.ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def lexiclass_error_in(exc: BaseException) -> LexiclassError | None:
+    """The `LexiclassError` a Ray task raised, found in the chain of Ray's wrappers (None if there is none)."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, LexiclassError) and not type(item).__module__.startswith("ray"):
+            return item
+        stack.extend([item.__cause__, item.__context__, getattr(item, "cause", None)])
+    return None
+
+
+def reraise_user_error(exc: BaseException):
+    """Raise the user's one-line error from inside Ray's wrappers, or re-raise ``exc`` as it is."""
+    found = lexiclass_error_in(exc)
+    if found is None:
+        if isinstance(exc, LexiclassError):  # a Ray wrapper that subclasses our error: keep its first line
+            raise type(exc).__mro__[1](_first_line(exc)) from None
+        raise exc
+    raise type(found)(_first_line(found)) from None
+
+
+# -- shipping the run folder -------------------------------------------------------------------------
+
+
+def pack_run(run_dir) -> bytes:
+    """The run folder as an uncompressed tar (model files compress little), for the object store."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file() or not run_dir.is_dir():
+        raise LexiclassError(f"{run_dir}: not a lexiclass run folder (no run.json)")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(str(run_dir), arcname="run")
+    return buffer.getvalue()
+
+
+def unpack_run(payload: bytes) -> Path:
+    """Unpack a `pack_run` payload into a new temporary folder; return the run folder inside it."""
+    folder = Path(tempfile.mkdtemp(prefix="lexiclass-run-"))
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r") as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "run"
+
+
+def limit_threads(cpus: float) -> None:
+    """Keep TensorFlow and BLAS inside a worker's CPU share (before TensorFlow starts)."""
+    n = max(1, int(cpus))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(n)
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except (ImportError, RuntimeError):  # RuntimeError: TensorFlow already started in this process
+        pass
+
+
+def _crc(texts) -> np.ndarray:
+    return np.fromiter((zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.int64,
+                       count=len(texts))
+
+
+# -- the three stages --------------------------------------------------------------------------------
+
+
+def _read_file(batch, text_column, id_column, input_format, chunk_rows):
+    """Ray Data read stage: one input file -> blocks of (``__file``, ``__row``, ``__text``)."""
+    import pyarrow as pa
+
+    from lexiclass.data.row_stream import RowStream
+
+    for index, path in zip(batch.column("file").to_pylist(), batch.column("path").to_pylist()):
+        done = 0
+        with RowStream(path, text_column, id_column, input_format, chunk_rows) as stream:
+            for chunk in stream:
+                n = len(chunk)
+                yield pa.table({"__file": pa.array(np.full(n, index, dtype=np.int32)),
+                                "__row": pa.array(np.arange(done, done + n, dtype=np.int64)),
+                                "__text": pa.array(chunk.texts, type=pa.large_string())})
+                done += n
+
+
+class _PredictActor:
+    """Ray Data ``map_batches`` class: loads the run once per actor, then scores batches of texts."""
+
+    def __init__(self, run, cpus: float = 1):
+        import ray
+
+        from lexiclass.progress import configure
+
+        configure(enabled=False)
+        limit_threads(cpus)
+        import lexiclass
+
+        payload = ray.get(run) if isinstance(run, ray.ObjectRef) else run
+        self.folder = unpack_run(payload).parent
+        self.predictor = lexiclass.load(self.folder / "run")
+        self.n = len(self.predictor.label_names)
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        from lexiclass.inference.predict_files import _predict
+
+        texts = batch.column("__text").to_pylist()
+        empty, probs = _predict(self.predictor, texts, self.n)  # the local engine's own rule for blanks
+        columns = {"__file": batch.column("__file"), "__row": batch.column("__row"),
+                   "__empty": pa.array(empty),
+                   "__crc": pa.array(_crc([t if t is not None else "" for t in texts]))}
+        for j in range(self.n):
+            columns[f"__p{j}"] = pa.array(probs[:, j].astype(np.float64))
+        return pa.table(columns)
+
+    def __del__(self):
+        shutil.rmtree(getattr(self, "folder", ""), ignore_errors=True)
+
+
+class _Replay:
+    """A stand-in predictor for `predict_file`: hands back the cluster's probabilities, in row order,
+    and checks that each text is the one the cluster scored (CRC32)."""
+
+    def __init__(self, label_names, probs, crcs, source):
+        self.label_names, self.probs, self.crcs, self.source = list(label_names), probs, crcs, source
+        self.at = 0
+
+    def predict_proba(self, texts, batch_size=None):
+        n = len(texts)
+        if self.at + n > len(self.probs) or not np.array_equal(_crc(texts), self.crcs[self.at:self.at + n]):
+            raise LexiclassError(f"{self.source}: the file changed while it was being scored; run again")
+        found = self.probs[self.at:self.at + n]
+        self.at += n
+        return found
+
+    def finish(self) -> None:
+        if self.at != len(self.probs):
+            raise LexiclassError(f"{self.source}: the file changed while it was being scored; run again")
+
+
+def _write_file(label_names, path, output, text_column, id_column, input_format, chunk_rows, probs, crcs):
+    """Ray task: the output file for one input, through the local engine with replayed probabilities."""
+    from lexiclass.inference.predict_files import predict_file
+    from lexiclass.progress import configure
+
+    configure(enabled=False)
+    replay = _Replay(label_names, probs, crcs, path)
+    info = predict_file(replay, path, output, text_column=text_column, id_column=id_column, chunk_rows=chunk_rows,
+                        input_format=input_format)
+    replay.finish()
+    return {key: info[key] for key in ("input", "output", "rows", "empty_rows")}
+
+
+# -- the entry point ---------------------------------------------------------------------------------
+
+
+def expand_inputs(inputs) -> list[str]:
+    """Paths from a path, a glob, or a list of them; sorted within each glob; refuses what matches nothing."""
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not items:
+        raise LexiclassError("no input given")
+    paths = []
+    for item in items:
+        item = str(item)
+        if glob.has_magic(item):
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+            if not found:
+                raise LexiclassError(f"--input {item}: no file matches")
+            paths.extend(found)
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            raise LexiclassError(f"--input {item}: no such file")
+    unique = list(dict.fromkeys(os.path.abspath(p) for p in paths))
+    return unique
+
+
+def output_paths(paths: list[str], output_dir, output_format: str) -> list[Path]:
+    """``OUTPUT_DIR/<input file name without suffix>.<format>``; two inputs with one name are refused."""
+    if output_format not in OUTPUT_SUFFIXES:
+        raise LexiclassError(f"--output-format {output_format!r}: use one of {', '.join(OUTPUT_SUFFIXES)}")
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise LexiclassError(f"--output {output_dir}: is a file; the ray engine writes a folder of outputs")
+    outputs, seen = [], {}
+    for path in paths:
+        out = (output_dir / (Path(path).stem + OUTPUT_SUFFIXES[output_format])).absolute()
+        if out in seen:
+            raise LexiclassError(f"inputs {seen[out]} and {path} would both be written to {out}; "
+                                 "score them into different output folders")
+        if os.path.abspath(out) == os.path.abspath(path):
+            raise LexiclassError(f"{out}: the output would overwrite the input; choose another output folder")
+        seen[out] = path
+        outputs.append(out)
+    return outputs
+
+
+def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parquet", text_column: str = "text",
+                      id_column: str | None = None, input_format: str | None = None, address: str | None = None,
+                      workers: int | None = None, chunk_rows: int = 2048) -> dict:
+    """Score every row of ``inputs`` (a path, a glob or a list) with the run at ``run_dir`` on Ray, writing
+    ``output_dir/<input name>.<output_format>`` per input, each exactly as `predict_file` would.
+
+    ``address``: None starts a local Ray on this machine (``workers`` predictor actors, default one per
+    CPU); ``"auto"`` or ``host:port`` joins a running cluster (``workers`` default: its CPUs less one).
+    Returns ``{"engine", "rows", "empty_rows", "seconds", "rows_per_second", "workers", "files": [...],
+    "ray_startup_seconds", "address"}``.
+    """
+    from lexiclass.data.row_stream import RowStream
+    from lexiclass.progress import progress
+    from lexiclass.run_dir import read_labels
+
+    started = time.perf_counter()
+    ray = require_ray()
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise LexiclassError(f"--workers must be a whole number >= 1, got {workers!r}")
+    if chunk_rows < 1:
+        raise LexiclassError(f"chunk rows must be >= 1, got {chunk_rows}")
+    paths = expand_inputs(inputs)
+    outputs = output_paths(paths, output_dir, output_format)
+    for path in paths:  # columns and formats checked here, in one line each, before Ray starts
+        with RowStream(path, text_column, id_column, input_format, chunk_rows):
+            pass
+    payload = pack_run(run_dir)
+    labels = read_labels(run_dir)
+    n = len(labels)
+    local_cpus = (workers or os.cpu_count() or 1) + 1  # one CPU beyond the actors for read and write tasks
+    with RaySession(address, local_cpus) as session:
+        cpus = session["cluster_cpus"]
+        if workers is None:
+            workers = max(1, int(cpus) - 1) if address else (os.cpu_count() or 1)
+        # One CPU is kept for the read and write tasks; the actors share the rest (at most one CPU each).
+        actor_cpus = round(max(0.1, min(1.0, (cpus - READ_CPUS - WRITE_CPUS) / workers)), 3)
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            result = _run(ray, payload, labels, paths, outputs, text_column, id_column, input_format, chunk_rows,
+                          workers, actor_cpus, progress)
+        except Exception as exc:  # noqa: BLE001  Ray wraps the user's DataError in its own exception types
+            reraise_user_error(exc)
+    rows = sum(f["rows"] for f in result)
+    seconds = time.perf_counter() - started
+    return {"engine": "ray", "rows": rows, "empty_rows": sum(f["empty_rows"] for f in result),
+            "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1) if seconds > 0 else None,
+            "workers": workers, "address": address or "local", "ray_startup_seconds": session["startup_seconds"],
+            "classes": n, "files": result}
+
+
+def _run(ray, payload, labels, paths, outputs, text_column, id_column, input_format, chunk_rows, workers,
+         actor_cpus, progress) -> list[dict]:
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.execution_options.preserve_order = True  # blocks come back in file and row order
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    n = len(labels)
+    run_ref = ray.put(payload)
+    files = ray.data.from_items([{"file": i, "path": p} for i, p in enumerate(paths)],
+                                override_num_blocks=len(paths))
+    texts = files.map_batches(_read_file, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
+                              fn_kwargs=dict(text_column=text_column, id_column=id_column,
+                                             input_format=input_format, chunk_rows=chunk_rows))
+    scored = texts.map_batches(_PredictActor, batch_size=chunk_rows, batch_format="pyarrow", num_cpus=actor_cpus,
+                               compute=ray.data.ActorPoolStrategy(size=workers), fn_constructor_kwargs={"run": run_ref, "cpus": actor_cpus})
+    write = ray.remote(num_cpus=WRITE_CPUS)(_write_file)
+    pending, parts, current = [], [], 0
+
+    def finish(upto: int) -> None:
+        """Submit the write task of every file before ``upto`` (files without rows included)."""
+        nonlocal parts, current
+        while current < upto:
+            mine = parts if parts else []
+            rows = np.concatenate([p[0] for p in mine]) if mine else np.zeros(0, dtype=np.int64)
+            if not np.array_equal(rows, np.arange(len(rows))):
+                raise LexiclassError(f"{paths[current]}: rows came back out of order from Ray; run again")
+            empty = np.concatenate([p[1] for p in mine]) if mine else np.zeros(0, dtype=bool)
+            crcs = np.concatenate([p[2] for p in mine]) if mine else np.zeros(0, dtype=np.int64)
+            probs = np.concatenate([p[3] for p in mine]) if mine else np.zeros((0, n))
+            keep = ~empty
+            pending.append(write.remote(labels, paths[current], str(outputs[current]), text_column, id_column,
+                                        input_format, chunk_rows, probs[keep], crcs[keep]))
+            parts, current = [], current + 1
+
+    with progress(desc=f"scoring {len(paths)} file(s) on Ray", unit="row") as bar:
+        for batch in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
+            file_ids = batch.column("__file").to_numpy()
+            starts = np.flatnonzero(np.diff(file_ids)) + 1
+            for lo, hi in zip([0, *starts], [*starts, len(file_ids)]):
+                index = int(file_ids[lo])
+                if index != current:
+                    finish(index)
+                piece = batch.slice(lo, hi - lo)
+                probs = np.column_stack([piece.column(f"__p{j}").to_numpy() for j in range(n)]) if n else \
+                    np.zeros((hi - lo, 0))
+                parts.append((piece.column("__row").to_numpy(), piece.column("__empty").to_numpy(zero_copy_only=False),
+                              piece.column("__crc").to_numpy(), probs))
+            bar.update(len(file_ids))
+        finish(len(paths))
+    return ray.get(pending)

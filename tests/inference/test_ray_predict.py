@@ -1,0 +1,138 @@
+"""The Ray engine of file prediction: same rows, ids, probabilities and blank flags as the local engine."""
+
+from __future__ import annotations
+
+import builtins
+import json
+
+import numpy as np
+import pytest
+
+from lexiclass.errors import LexiclassError
+from tests.conftest import make_texts
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _inputs(tmp_path, n=3000):
+    """A CSV with string ids (leading zeros), blank and whitespace texts, and a JSONL with nulls."""
+    import csv
+
+    texts, labels = make_texts(n, ["neg", "pos"], seed=7)
+    texts = list(texts)
+    for i in range(0, n, 97):
+        texts[i] = "" if i % 2 else "   "
+    csv_path = tmp_path / "part-a.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "source"])
+        for i, text in enumerate(texts):
+            writer.writerow([f"{i:06d}", text, "a"])
+    jsonl_path = tmp_path / "part-b.jsonl"
+    with open(jsonl_path, "w", encoding="utf-8") as handle:
+        for i, text in enumerate(texts[:700]):
+            handle.write(json.dumps({"id": f"b{i}", "text": None if i % 50 == 3 else text, "n": i}) + "\n")
+    return csv_path, jsonl_path
+
+
+def _read(path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+@pytest.mark.parametrize("model", ["bow", "nbsvm"])
+def test_ray_scoring_equals_local_row_for_row(ray_local, tiny_run, tmp_path, model):
+    import lexiclass
+    from lexiclass.inference.predict_files import predict_file
+    from lexiclass.inference.ray_predict import predict_files_ray
+
+    run = tiny_run(model)
+    csv_path, jsonl_path = _inputs(tmp_path)
+    info = predict_files_ray(run, str(tmp_path / "part-*"), tmp_path / "out", id_column="id", workers=2,
+                             chunk_rows=256)
+    assert info["rows"] == 3700 and info["workers"] == 2 and len(info["files"]) == 2
+    predictor = lexiclass.load(run)
+    for source in (csv_path, jsonl_path):
+        local = tmp_path / f"local-{source.stem}.parquet"
+        predict_file(predictor, source, local, id_column="id")
+        expected, got = _read(local), _read(tmp_path / "out" / f"{source.stem}.parquet")
+        assert len(got) == len(expected)
+        assert [r["id"] for r in got] == [r["id"] for r in expected]  # same ids, same order, "000123" kept
+        assert [r["empty"] for r in got] == [r["empty"] for r in expected]
+        assert sum(r["empty"] for r in got) > 0
+        assert [r["label"] for r in got] == [r["label"] for r in expected]
+        assert list(got[0]) == list(expected[0])  # same columns, same order
+        for name in ("p_neg", "p_pos"):
+            a = np.array([np.nan if r[name] is None else r[name] for r in got])
+            b = np.array([np.nan if r[name] is None else r[name] for r in expected])
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+        assert [r.get("source", r.get("n")) for r in got] == [r.get("source", r.get("n")) for r in expected]
+
+
+def test_row_numbers_and_other_formats(ray_local, tiny_run, tmp_path):
+    """A .txt input (ids are line numbers, blank lines kept) written as CSV equals the local CSV byte for byte."""
+    import lexiclass
+    from lexiclass.inference.predict_files import predict_file
+    from lexiclass.inference.ray_predict import predict_files_ray
+
+    run = tiny_run("nbsvm")
+    texts, _ = make_texts(500, ["neg", "pos"], seed=3)
+    lines = [t if i % 40 else "" for i, t in enumerate(texts)]
+    source = tmp_path / "reviews.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    predict_files_ray(run, source, tmp_path / "out", output_format="csv", workers=1, chunk_rows=64)
+    local = tmp_path / "local.csv"
+    predict_file(lexiclass.load(run), source, local)
+    got = (tmp_path / "out" / "reviews.csv").read_text(encoding="utf-8").splitlines()
+    want = local.read_text(encoding="utf-8").splitlines()
+    assert got[0] == want[0] == "row,label,p_neg,p_pos,empty"
+    assert len(got) == len(want) == 501
+    for g, w in zip(got[1:], want[1:]):
+        g, w = g.split(","), w.split(",")
+        assert g[0] == w[0] and g[1] == w[1] and g[-1] == w[-1]
+        if g[2]:
+            np.testing.assert_allclose([float(x) for x in g[2:4]], [float(x) for x in w[2:4]], atol=1e-6)
+
+
+def test_user_errors_are_one_line(ray_local, tiny_run, tmp_path):
+    from lexiclass.inference.ray_predict import predict_files_ray
+
+    run = tiny_run("nbsvm")
+    with pytest.raises(LexiclassError, match="no file matches"):
+        predict_files_ray(run, str(tmp_path / "nothing-*.csv"), tmp_path / "out")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,body\n1,hello\n", encoding="utf-8")
+    with pytest.raises(LexiclassError, match="no column 'text'"):
+        predict_files_ray(run, bad, tmp_path / "out")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("id,text\n1,fine\n" + "2,ok\n" * 3000 + "3,too,many\n", encoding="utf-8")
+    with pytest.raises(LexiclassError) as caught:
+        predict_files_ray(run, broken, tmp_path / "out", workers=1)
+    assert "line 3003" in str(caught.value) and "\n" not in str(caught.value)
+    assert not (tmp_path / "out" / "broken.parquet").exists()
+
+
+def test_missing_extra_message(monkeypatch, tiny_run, tmp_path):
+    from lexiclass.inference import ray_predict
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(LexiclassError) as caught:
+        ray_predict.predict_files_ray(tiny_run("nbsvm"), tmp_path / "x.csv", tmp_path / "out")
+    message = str(caught.value)
+    assert "pip install 'lexiclass[ray]'" in message and "\n" not in message
