@@ -30,6 +30,8 @@ CHOICES = {
     "monitor": ("val_loss", "val_accuracy"),
     "precision": ("float32", "bfloat16"),
     "nb_analyzer": ("word", "char"),
+    "tfidf_analyzer": ("word", "char"),
+    "class_weight": ("none", "balanced"),
 }
 
 
@@ -115,6 +117,15 @@ class TrainConfig:
     max_ngram_features: int = setting(2_000_000, "nbsvm: at most this many n-gram features per model", 1,
                                       100_000_000)
     refit_on_val: bool = setting(True, "n-gram models: after scoring on validation, refit on train + validation")
+    # --- TF-IDF + logistic regression (tfidf) -------------------------------------------
+    tfidf_analyzer: str = setting("word", "tfidf: word n-grams, or character n-grams within words")
+    tfidf_min_n: int = setting(1, "tfidf: shortest n-gram (words or characters)", 1, 20)
+    tfidf_max_n: int = setting(2, "tfidf: longest n-gram (words or characters)", 1, 20)
+    tfidf_c: float = setting(10.0, "tfidf: inverse L2 strength of the logistic regression", 0, 1e12, low_open=True)
+    # --- model selection (auto) -------------------------------------------------------------
+    time_budget: int = setting(1800, "auto: seconds for trying candidates; the rest are skipped once it is spent",
+                               1, 10**7)
+    class_weight: str = setting("none", "balanced: weight classes inverse to their frequency (imbalanced data)")
     # --- optimisation --------------------------------------------------------------
     epochs: int | None = setting(None, "training epochs (default: the model's own, 10 or 20)", 1, 10_000)
     learning_rate: float = setting(1e-3, "RMSprop learning rate", 0, 10, low_open=True)
@@ -154,6 +165,8 @@ class TrainConfig:
                               "(e.g. utf-8, latin-1, cp949)") from None
         if self.encoding_errors not in ENCODING_ERRORS:  # surrogateescape would make texts no model can take
             raise ConfigError(f"encoding_errors = {self.encoding_errors!r} is not one of {', '.join(ENCODING_ERRORS)}")
+        if self.tfidf_min_n > self.tfidf_max_n:
+            raise ConfigError(f"tfidf_min_n = {self.tfidf_min_n} is larger than tfidf_max_n = {self.tfidf_max_n}")
         if self.char_min_n > self.char_ngrams:
             raise ConfigError(f"char_min_n = {self.char_min_n} is larger than char_ngrams = {self.char_ngrams}")
         if self.batching == "fixed" and self.batch_size * self.sequence_length > 50_000_000:

@@ -45,6 +45,12 @@ MODELS = {
         ModelSpec("nbsvm", "text", 1, _lazy("nbsvm", "NBSVMClassifier.from_config"),
                   "NB-scaled binary n-grams -> logistic regression (Wang and Manning 2012)",
                   load=_lazy("nbsvm", "NBSVMClassifier.load")),
+        ModelSpec("tfidf", "text", 1, _lazy("tfidf", "TfidfClassifier.from_config"),
+                  "TF-IDF word 1-2-grams (or --tfidf-analyzer char) -> logistic regression: the cheap baseline",
+                  load=_lazy("tfidf", "TfidfClassifier.load")),
+        ModelSpec("auto", "auto", 1, None,
+                  "tries tfidf (words, characters), nbsvm-ensemble and bow within --time-budget; keeps the best "
+                  "on validation"),
         ModelSpec("nbsvm-ensemble", "text", 1, _lazy("nbsvm", "NBSVMEnsembleClassifier.from_config"),
                   "average of a word 1-3-gram NBSVM and a character 3-6-gram NBSVM",
                   load=_lazy("nbsvm", "NBSVMEnsembleClassifier.load")),

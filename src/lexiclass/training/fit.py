@@ -170,6 +170,15 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         config = absolute_sources(config)
     data = dataset if dataset is not None else load_dataset(config)
     log.info("data: %s, classes %s", data.sizes(), data.label_names)
+    if config.class_weight == "balanced" and config.model in ("nbsvm", "nbsvm-ensemble"):
+        raise LexiclassError(f"--class-weight balanced is not supported by {config.model} yet; use tfidf, "
+                             "auto or a Keras model")
+    auto = None
+    if config.model == "auto":  # choose on validation first; the winner is then trained like any model
+        from lexiclass.training.auto import select_model
+
+        config, auto = select_model(config, data)
+        spec = get_model_spec(config.model)
     if resume and (work / rd.LABELS_FILE).exists():
         if rd.read_labels(work) != data.label_names:
             raise LexiclassError(f"--resume: the dataset's labels {data.label_names} differ from "
@@ -192,7 +201,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         "status": "complete", "model": config.model, "run_id": run_id, **summary,
         "test_accuracy": metrics["accuracy"], "data_sizes": data.sizes(), "data_source": data.source,
         "model_bytes": _size(work / (rd.MODEL_FILE if spec.inputs != "text" else rd.MODEL_DIR)),
-        "versions": _versions(),
+        "versions": _versions(), **({"auto": auto} if auto else {}),
     }
     write_history_csv(work / rd.HISTORY_FILE, history)
     _write_plots(work, history, metrics, summary["best_epoch"])
@@ -244,7 +253,8 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
     started = time.perf_counter()
     if initial_epoch < epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)  # batches shuffle themselves
+                  callbacks=callbacks, verbose=verbose, shuffle=False,  # batches shuffle themselves
+                  class_weight=class_weights(data.train_labels, data.num_classes, config.class_weight))
     if checkpoint.best_epoch is None:
         raise LexiclassError(f"no epoch produced a finite {config.monitor}; nothing to save")
     return {
@@ -253,6 +263,14 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
         "seconds_per_epoch_median": float(np.median([row["seconds"] for row in checkpoint.history])),
         "fit_seconds_this_session": time.perf_counter() - started,
     }
+
+
+def class_weights(labels, num_classes: int, mode: str) -> dict[int, float] | None:
+    """``balanced``: class k weighs n / (K * n_k), as scikit-learn's ``class_weight="balanced"``."""
+    if mode != "balanced":
+        return None
+    counts = np.bincount(np.asarray(labels), minlength=num_classes)
+    return {k: float(len(labels) / (num_classes * count)) for k, count in enumerate(counts) if count}
 
 
 def _fit_text_model(spec, config, data, out: Path) -> dict:

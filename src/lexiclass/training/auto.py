@@ -1,0 +1,95 @@
+"""`--model auto`: try the cheap candidates within a time budget and keep the best on validation.
+
+A user who picks a model by name on their own data can easily pick one that loses to a
+two-second baseline (issue 14 measured `bow` and the Transformer below TF-IDF + logistic
+regression on four datasets of other kinds). `auto` trains each candidate on the training
+split only, scores it on the validation split only (macro-F1 when the classes are
+imbalanced, accuracy otherwise), and returns the winner's settings; `train` then fits the
+winner as its own model would (n-gram models refit on train + validation) and records
+every candidate in run.json. The test split plays no part in the choice.
+
+Candidates run cheapest first, so a small ``time_budget`` still tries the baselines; once
+the budget is spent the rest are skipped and listed as such.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lexiclass.config import TrainConfig
+from lexiclass.errors import LexiclassError
+
+log = logging.getLogger(__name__)
+
+# (model, settings): word and character TF-IDF (characters suit languages that pack meaning into
+# one- and two-syllable pieces, such as Korean), the NBSVM ensemble with its IMDB character range and
+# with short character n-grams, and the book's bag of bigrams.
+CANDIDATES = (
+    ("tfidf", {"tfidf_analyzer": "word", "tfidf_min_n": 1, "tfidf_max_n": 2}),
+    ("tfidf", {"tfidf_analyzer": "char", "tfidf_min_n": 1, "tfidf_max_n": 3}),
+    ("nbsvm-ensemble", {}),
+    ("nbsvm-ensemble", {"char_min_n": 1, "char_ngrams": 3}),
+    ("bow", {}),
+)
+IMBALANCE_RATIO = 1.5  # largest / smallest training class above this: select by macro-F1
+
+
+def selection_metric(data) -> str:
+    counts = np.bincount(data.train_labels, minlength=data.num_classes)
+    return "macro_f1" if counts.max() > IMBALANCE_RATIO * max(counts.min(), 1) else "accuracy"
+
+
+def select_model(config: TrainConfig, data, candidates=CANDIDATES) -> tuple[TrainConfig, dict]:
+    """(the winner's config, a record of every candidate) for ``config.model == "auto"``."""
+    metric = selection_metric(data)
+    started = time.perf_counter()
+    rows = []
+    for name, settings in candidates:
+        row = {"model": name, "settings": settings, metric: None, "seconds": 0.0}
+        if time.perf_counter() - started > config.time_budget:
+            rows.append({**row, "status": "skipped: time budget spent"})
+            continue
+        log.info("auto: trying %s %s", name, settings or "")
+        candidate = config.updated({"model": name, **settings, "refit_on_val": False}, source="auto")
+        begun = time.perf_counter()
+        try:
+            row[metric] = validation_score(candidate, data, metric)
+            row["status"] = "ok"
+        except LexiclassError as exc:  # e.g. no n-grams left on a tiny dataset: report it, try the others
+            row["status"] = f"failed: {exc}"
+        row["seconds"] = round(time.perf_counter() - begun, 1)
+        log.info("auto: %s validation %s = %s (%.0f s)", name, metric, row[metric], row["seconds"])
+        rows.append(row)
+    tried = [r for r in rows if r["status"] == "ok"]
+    if not tried:
+        raise LexiclassError(f"--model auto: no candidate could be trained ({rows[0]['status']})")
+    best = max(tried, key=lambda r: r[metric])  # max keeps the first (cheapest) of equal scores
+    reason = (f"highest validation {metric} ({best[metric]:.4f}) of {len(tried)} candidates tried"
+              f"{'; classes are imbalanced' if metric == 'macro_f1' else ''}")
+    record = {"metric": metric, "winner": {"model": best["model"], "settings": best["settings"]},
+              "reason": reason, "candidates": rows, "seconds": round(time.perf_counter() - started, 1)}
+    winner = config.updated({"model": best["model"], **best["settings"]}, source="auto")
+    return winner, record
+
+
+def validation_score(config: TrainConfig, data, metric: str = "accuracy") -> float:
+    """Train ``config.model`` on the training split alone and score it on the validation split."""
+    from lexiclass.inference.predictor import Predictor
+    from lexiclass.models.registry import get_model_spec
+    from lexiclass.training.fit import _fit_keras_model
+    from lexiclass.training.metrics import classification_metrics
+
+    spec = get_model_spec(config.model)
+    if spec.inputs == "text":
+        probabilities = spec.build(config).fit(data.train_texts, data.train_labels).predict_proba(data.val_texts)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lexiclass-auto-") as folder:
+            _fit_keras_model(spec, config, data, Path(folder), None, 0, (), run_id="auto")
+            predictor = Predictor.from_files(folder, config, data.label_names)
+            probabilities = predictor.predict_proba(data.val_texts)
+    return float(classification_metrics(data.val_labels, probabilities, data.label_names)[metric])
