@@ -27,6 +27,7 @@ The pipeline, per call::
 from __future__ import annotations
 
 import glob
+import inspect
 import io
 import os
 import shutil
@@ -362,6 +363,10 @@ def _run(ray, payload, labels, paths, outputs, text_column, id_column, input_for
     texts = files.map_batches(_read_file, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
                               fn_kwargs=dict(text_column=text_column, id_column=id_column,
                                              input_format=input_format, chunk_rows=chunk_rows))
+    if "target_num_rows_per_block" in inspect.signature(texts.repartition).parameters:
+        # A read task's chunks arrive merged into large blocks, and an actor takes a whole block: cut
+        # them back to chunk_rows (streaming, order kept) so one big file is spread over every actor.
+        texts = texts.repartition(target_num_rows_per_block=chunk_rows)
     scored = texts.map_batches(_PredictActor, batch_size=chunk_rows, batch_format="pyarrow", num_cpus=actor_cpus,
                                compute=ray.data.ActorPoolStrategy(size=workers), fn_constructor_kwargs={"run": run_ref, "cpus": actor_cpus})
     write = ray.remote(num_cpus=WRITE_CPUS)(_write_file)

@@ -253,7 +253,10 @@ def _ray_trainable(params, settings=None, base=None, data=None, threads=None):
     from ray import tune as ray_tune
 
     index = params["trial"]
-    ray_tune.report(run_trial(index, settings[index], base, data, threads))
+    report = getattr(ray_tune, "report", None)
+    if report is None:  # Ray before tune.report: Ray Train's reports to Tune
+        from ray.train import report
+    report(run_trial(index, settings[index], base, data, threads))
 
 
 # -- the search --------------------------------------------------------------------------------------
