@@ -1,9 +1,12 @@
 """HTTP API for a finished run: FastAPI app + uvicorn, with fair micro-batching across requests.
 
     POST /predict   {"texts": ["...", ...]} -> {"predictions": [{"label": ..., "probabilities": {...}}, ...]}
+    POST /explain   {"text": "..."} -> label, probabilities, token importance (and attention for Transformers)
     GET  /health    {"status": "ok", ...}
-    GET  /metadata  model name, labels, training config, test metrics, run info, limits
-    GET  /docs      OpenAPI (Swagger) page; /openapi.json is the schema
+    GET  /metadata  model name, labels, training config, test metrics, run info, limits (no file paths)
+    GET  /          a page to type a text and see the prediction explained (assets in ``web/``)
+    GET  /docs      OpenAPI (Swagger UI) page, served from assets in the package (works offline);
+                    /openapi.json is the schema
 
 Every text is checked where it enters (`parse_texts`): a bad item fails its own request
 with a 4xx naming the item, before it can reach a model call shared with other requests.
@@ -21,8 +24,16 @@ one model call runs at a time). Backpressure and fairness:
 - if a batch's model call fails, each request in it is retried alone, so one bad request
   cannot fail the others.
 
+`POST /explain` is heavier (one model call over n + 1 copies of the text, n tokens), so it
+explains at most the first ``explain_max_words`` words of a text (the label and probabilities
+are the whole text's, through the same queue as /predict), runs in a worker thread, one
+explanation at a time, with at most ``max_explain_queue`` more waiting (more -> 503), all
+within ``request_timeout_s`` (504).
+
 Every error is a JSON ``{"error": "..."}`` naming the limit or the field at fault; no
-traceback ever reaches a client (the server log keeps it).
+traceback ever reaches a client (the server log keeps it). Every response carries
+``X-Content-Type-Options: nosniff``; the HTML pages (``/``, ``/docs``) a Content-Security-Policy
+that allows only the server's own scripts, styles and connections (no CDN, no inline script).
 """
 
 import asyncio
@@ -31,6 +42,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,14 +73,21 @@ class Limits:
     batch_wait_ms: float = 5.0  # how long the first queued request waits for company
     max_queue_texts: int = 1024  # texts waiting for the model, all requests together; more -> 503 + Retry-After
     request_timeout_s: float = 30.0  # from admission to answer; later -> 504, remaining texts dropped
+    explain_max_words: int = 200  # POST /explain explains the first this many words (cost ~ words squared)
+    explain_attention_tokens: int = 48  # attention maps: weights among the first this many tokens
+    max_explain_queue: int = 4  # explanations waiting for the one running; more -> 503 + Retry-After
 
     def __post_init__(self):
         from lexiclass.errors import LexiclassError
 
-        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch", "max_queue_texts"):
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch", "max_queue_texts",
+                     "explain_max_words", "explain_attention_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise LexiclassError(f"{name} must be an integer >= 1, got {value!r}")
+        value = self.max_explain_queue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise LexiclassError(f"max_explain_queue must be an integer >= 0, got {value!r}")
         if not self.batch_wait_ms >= 0:  # also refuses NaN
             raise LexiclassError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
         if not (0 < self.request_timeout_s < math.inf):
@@ -137,9 +156,12 @@ def _load_json(body: bytes):
         raise ApiError(400, f"malformed JSON: {str(exc).splitlines()[0][:80]}") from None
 
 
-def check_text(i: int, text, limits: Limits) -> None:
-    """One item of "texts": a non-empty string of at most max_chars characters that UTF-8 can encode."""
-    where = f'"texts"[{i}]'
+def check_text(i: int, text, limits: Limits, where: str | None = None) -> None:
+    """One item of "texts": a non-empty string of at most max_chars characters that UTF-8 can encode.
+
+    ``where`` names the field in messages (default ``"texts"[i]``).
+    """
+    where = where or f'"texts"[{i}]'
     if not isinstance(text, str):
         raise ApiError(422, f"{where} must be a string, got a JSON {_json_type(text)}")
     if len(text) > limits.max_chars:
@@ -172,6 +194,22 @@ def parse_texts(body: bytes, limits: Limits) -> list[str]:
     for i, text in enumerate(texts):
         check_text(i, text, limits)
     return texts
+
+
+def parse_explain(body: bytes, limits: Limits) -> str:
+    """Validate a ``{"text": "..."}`` body (the checks of `check_text`) and return the text, or raise `ApiError`."""
+    payload = _load_json(body)
+    if not isinstance(payload, dict):
+        raise ApiError(422, f'the body must be a JSON object {{"text": "..."}}, got a JSON {_json_type(payload)}')
+    if "text" not in payload:
+        hint = ' (one text per explanation; "texts" is for /predict)' if "texts" in payload else ""
+        raise ApiError(422, f'missing field "text": send {{"text": "a review"}}{hint}')
+    unknown = sorted(set(payload) - {"text"})
+    if unknown:
+        names = ", ".join(_short(k) for k in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise ApiError(422, f'unknown field(s) {names}; the body is {{"text": "..."}}')
+    check_text(0, payload["text"], limits, where='"text"')
+    return payload["text"]
 
 
 # --- fair micro-batching -------------------------------------------------------------
@@ -368,7 +406,98 @@ class MicroBatcher:
                     job.fail(exc)
 
 
+# --- explanations (POST /explain) ----------------------------------------------------
+
+class ExplainGate:
+    """One explanation at a time (in a worker thread), at most ``max_waiting`` more queued for it.
+
+    An explanation that outlives its request's deadline keeps the gate until its thread
+    finishes (a thread cannot be stopped), so two never run at once.
+    """
+
+    def __init__(self, max_waiting: int):
+        self.max_waiting = max_waiting
+        self.lock = asyncio.Lock()
+        self.admitted = 0  # running + waiting
+        self.seconds = 1.0  # running estimate of one explanation, for Retry-After
+
+    def admit(self) -> None:
+        if self.admitted > self.max_waiting:
+            wait = int(min(60, max(1, math.ceil(self.admitted * self.seconds))))
+            raise ApiError(503, f"server busy: {self.admitted} explanations running or queued; max_explain_queue = "
+                                f"{self.max_waiting} may wait; retry in {wait} s", {"Retry-After": str(wait)})
+
+    async def run(self, fn, deadline: float, timeout_s: float):
+        """``fn()`` in a thread once the gate is free; 504 if ``deadline`` (loop time) passes first."""
+        loop = asyncio.get_running_loop()
+        self.admit()
+        self.admitted += 1
+        try:
+            await asyncio.wait_for(self.lock.acquire(), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            self.admitted -= 1
+            raise ApiError(504, f"request not answered within request_timeout_s = {timeout_s:g} s (waiting for "
+                                "other explanations); retry later") from None
+        except BaseException:
+            self.admitted -= 1
+            raise
+        began = time.perf_counter()
+
+        def done(_):
+            self.seconds = 0.7 * self.seconds + 0.3 * (time.perf_counter() - began)
+            self.admitted -= 1
+            self.lock.release()
+
+        task = asyncio.ensure_future(asyncio.to_thread(fn))
+        task.add_done_callback(done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            raise ApiError(504, f"explanation not finished within request_timeout_s = {timeout_s:g} s; "
+                                "send a shorter text") from None
+
+
+def explainable(predictor) -> bool:
+    return getattr(predictor, "config", None) is not None and hasattr(predictor, "input_kind")
+
+
+def explain_text(predictor, text: str, target: int, limits: Limits) -> dict:
+    """Token importance (and attention for Transformer runs) of the first ``explain_max_words`` words of ``text``."""
+    from lexiclass.inference.explain import TRANSFORMER_MODELS, attention_scores, occlusion
+
+    words = text.split()
+    part = " ".join(words[:limits.explain_max_words])
+    tokens, importance, method = occlusion(predictor, part, target=target)
+    result = {"tokens": [str(t) for t in tokens], "importance": [round(float(v), 5) for v in importance],
+              "method": method, "words": len(words), "words_explained": min(len(words), limits.explain_max_words),
+              "attention": None}
+    if predictor.config.model in TRANSFORMER_MODELS:
+        att_tokens, scores = attention_scores(predictor, part)  # (heads, n, n)
+        k = min(len(att_tokens), limits.explain_attention_tokens)
+        shown = scores[:, :k, :k]
+        result["attention"] = {"tokens": [str(t) for t in att_tokens[:k]], "tokens_total": len(att_tokens),
+                               "max": round(float(shown.max(initial=0.0)), 5),
+                               "weights": np.round(shown, 4).tolist()}  # (heads, k, k): row = attending token
+    return result
+
+
 # --- the app -------------------------------------------------------------------------
+
+_PATH = re.compile(r"""[^\s"':,;=]*[\\/][^\s"',;=]*""")  # a token holding a / or \\: a file path
+
+
+def _strip_paths(value, run_dir: str | None = None):
+    """``value`` (JSON-like) with every file path cut to its last component: no server directory leaves it."""
+    if isinstance(value, dict):
+        return {k: _strip_paths(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_paths(v, run_dir) for v in value]
+    if isinstance(value, str):
+        if run_dir:
+            value = value.replace(run_dir, Path(run_dir).name)
+        return _PATH.sub(lambda m: re.split(r"[\\/]", m.group(0).rstrip("\\/"))[-1], value)
+    return value
+
 
 def _metadata(predictor, limits: Limits) -> dict:
     from lexiclass import run_dir as rd
@@ -380,8 +509,10 @@ def _metadata(predictor, limits: Limits) -> dict:
         except Exception:  # a broken metrics file must not stop serving
             log.warning("cannot read %s", Path(predictor.run_dir) / rd.METRICS_FILE)
     config = predictor.config.to_dict() if predictor.config is not None else {}
-    return {"model": config.get("model"), "labels": list(predictor.label_names), "config": config,
-            "test_metrics": metrics, "run": predictor.info,
+    # Data paths (dataset, imdb_archive, glove, data_source "imdb:/home/...") keep only their file name.
+    run_dir = str(predictor.run_dir) if predictor.run_dir is not None else None
+    return {"model": config.get("model"), "labels": list(predictor.label_names),
+            "config": _strip_paths(config, run_dir), "test_metrics": metrics, "run": _strip_paths(predictor.info, run_dir),
             "limits": {k: getattr(limits, k) for k in Limits.__dataclass_fields__}}
 
 
@@ -391,16 +522,81 @@ async def _disconnected(request) -> None:
         pass
 
 
-ROUTES = "POST /predict, GET /health, GET /metadata, GET /docs, GET /openapi.json"
+ROUTES = "POST /predict, GET /health, GET /metadata, GET /docs, GET /openapi.json"  # also GET /, POST /explain
+
+WEB_DIR = Path(__file__).with_name("web")
+# name -> media type: the only files GET /static/{name} serves (all shipped as package data)
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "docs.js": "text/javascript; charset=utf-8",
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+}
+STATIC_PATHS = {"swagger-ui-bundle.js": "vendor/swagger-ui/swagger-ui-bundle.js",
+                "swagger-ui.css": "vendor/swagger-ui/swagger-ui.css"}
+# The pages load only the server's own files: no CDN, no inline script, no framing.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+BUILT_IN_EXAMPLES = [
+    "A wonderful film: the acting is superb and the story kept me hooked to the end.",
+    "Dull, far too long and badly acted. A waste of two hours.",
+    "The cast is great, but the plot is thin and the ending feels rushed.",
+]
+
+
+def _web_file(name: str) -> bytes:
+    path = WEB_DIR / STATIC_PATHS.get(name, name)
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise FileNotFoundError(f"the web page's file {name} is missing from the installed package "
+                                f"(lexiclass/inference/web); reinstall lexiclass") from None
+
+
+class SecurityHeaders:
+    """ASGI middleware: nosniff on every response (plain ASGI: the body stream and disconnects pass untouched)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                message = {**message, "headers": headers + [(b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _check_examples(examples, limits: Limits) -> list[str]:
+    from lexiclass.errors import LexiclassError
+
+    if examples is None:
+        return list(BUILT_IN_EXAMPLES)
+    if isinstance(examples, str) or not all(isinstance(e, str) and e.strip() for e in examples):
+        raise LexiclassError("examples must be a list of non-empty strings")
+    examples = list(examples)
+    if len(examples) > 20 or any(len(e) > limits.max_chars for e in examples):
+        raise LexiclassError(f"examples: at most 20 texts of at most max_chars = {limits.max_chars} characters")
+    return examples
 
 
 def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_000,
                max_body_bytes: int = 5_000_000, max_batch: int = 32, batch_wait_ms: float = 5.0,
-               max_queue_texts: int = 1024, request_timeout_s: float = 30.0):
-    """A FastAPI app serving a `Predictor` (or the run directory to load one from); limits: see `Limits`."""
+               max_queue_texts: int = 1024, request_timeout_s: float = 30.0, explain_max_words: int = 200,
+               explain_attention_tokens: int = 48, max_explain_queue: int = 4, examples: list[str] | None = None):
+    """A FastAPI app serving a `Predictor` (or the run directory to load one from); limits: see `Limits`.
+
+    ``examples``: texts the page at ``/`` offers to try (default: three short built-in film reviews).
+    """
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
     from pydantic import BaseModel, Field
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect
@@ -408,11 +604,15 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
     from lexiclass.inference.predictor import Predictor, format_predictions
 
     limits = Limits(max_texts, max_chars, max_body_bytes, max_batch, batch_wait_ms, max_queue_texts,
-                    request_timeout_s)
+                    request_timeout_s, explain_max_words, explain_attention_tokens, max_explain_queue)
+    examples = _check_examples(examples, limits)
+    web = {name: _web_file(name) for name in [*STATIC_FILES, "index.html", "docs.html"]}  # read once, fail early
     predictor = predictor_or_run_dir
     if not hasattr(predictor, "predict_proba"):
         predictor = Predictor.from_run_dir(predictor_or_run_dir)
     metadata = _metadata(predictor, limits)
+    metadata["examples"] = examples
+    gate = ExplainGate(limits.max_explain_queue)
     batcher = MicroBatcher(predictor.predict_proba, limits.max_batch, limits.batch_wait_ms,
                            limits.max_queue_texts, limits.request_timeout_s)
 
@@ -441,13 +641,36 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
     class ErrorResponse(BaseModel):
         error: str
 
+    class ExplainRequest(BaseModel):
+        text: str = Field(min_length=1, max_length=limits.max_chars, examples=["A wonderful film."],
+                          description=f"one text of at most {limits.max_chars} characters; the first "
+                                      f"{limits.explain_max_words} words are explained")
+
+    class Attention(BaseModel):
+        tokens: list[str]
+        tokens_total: int
+        max: float
+        weights: list[list[list[float]]] = Field(description="(heads, tokens, tokens): row = attending token")
+
+    class ExplainResponse(BaseModel):
+        label: str
+        probabilities: dict[str, float]
+        tokens: list[str]
+        importance: list[float] = Field(description="drop in P(label) when the token is hidden")
+        method: str
+        words: int
+        words_explained: int
+        attention: Attention | None = Field(description="Transformer runs only")
+
     from lexiclass import __version__
 
     version = (predictor.info or {}).get("versions", {}).get("lexiclass") or __version__  # FastAPI needs one
     app = FastAPI(title="lexiclass", version=str(version),
                   description=f"Text classifier `{metadata['model']}` with labels {metadata['labels']}.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # /docs: our own page, no CDN
     app.state.predictor, app.state.batcher, app.state.limits = predictor, batcher, limits
+    app.state.explain_gate = gate
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(ApiError)
     async def api_error(request, exc: ApiError):
@@ -505,6 +728,75 @@ def create_app(predictor_or_run_dir, max_texts: int = 256, max_chars: int = 100_
     @app.get("/metadata", summary="Model, labels, training config, test metrics and run info")
     async def get_metadata():
         return JSONResponse(metadata)
+
+    @app.post("/explain", summary="Classify one text and explain it: token importance, attention",
+              responses={200: {"model": ExplainResponse}, **error_docs, 501: {"model": ErrorResponse}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": ExplainRequest.model_json_schema()}}}})
+    async def explain(request: Request):
+        from lexiclass.errors import LexiclassError
+
+        check_content_type(request.headers.get("content-type"))
+        if not explainable(predictor):
+            raise ApiError(501, "this server's predictor cannot be explained (no run config)")
+        batcher.admit(1)
+        gate.admit()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.request_timeout_s
+        try:
+            body = await read_body(request, limits.max_body_bytes)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        text = parse_explain(body, limits)
+
+        async def answer() -> dict:
+            probs = (await batcher.predict([text]))[0]  # the whole text, as /predict sees it
+            target = int(np.argmax(probs))
+            try:
+                details = await gate.run(lambda: explain_text(predictor, text, target, limits), deadline,
+                                         limits.request_timeout_s)
+            except LexiclassError as exc:  # e.g. no token survives standardization: "!!!"
+                raise ApiError(422, f'"text" cannot be explained: {str(exc).splitlines()[0][:160]}') from None
+            return {"label": predictor.label_names[target],
+                    "probabilities": format_predictions(predictor.label_names, probs[None])[0]["probabilities"],
+                    **details}
+
+        work = asyncio.ensure_future(answer())
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not work.done():  # the client hung up: stop waiting (a running explanation finishes in its thread)
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            return Response(status_code=400)
+        try:
+            return JSONResponse(work.result())
+        except ApiError:
+            raise
+        except Exception as exc:
+            log.error("explanation failed", exc_info=exc)
+            raise ApiError(500, f"explanation failed ({type(exc).__name__}); see the server log") from None
+
+    def page(name: str) -> HTMLResponse:
+        return HTMLResponse(web[name], headers={"Content-Security-Policy": PAGE_CSP, "Referrer-Policy": "no-referrer",
+                                                "Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return page("index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return page("docs.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str):
+        if name not in STATIC_FILES:
+            raise HTTPException(404)
+        return Response(web[name], media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
 
     return app
 

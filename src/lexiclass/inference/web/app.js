@@ -1,0 +1,259 @@
+// The page at "/": classify a text with POST explain and show the label, the class probabilities,
+// each token shaded by its occlusion importance and, for Transformer runs, each head's attention.
+// Everything from the text or the server is written with textContent / canvas fillText, never as HTML.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, className, text) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const pct = (p) => (100 * p).toFixed(1) + "%";
+
+  let busy = false;
+
+  // --- run description and examples --------------------------------------------------
+
+  async function loadRun() {
+    try {
+      const response = await fetch("metadata", { headers: { accept: "application/json" } });
+      const meta = await response.json();
+      if (!response.ok) throw new Error(meta.error || response.statusText);
+      const parts = [];
+      if (meta.model) parts.push("model " + meta.model);
+      parts.push(meta.labels.length + " classes: " + meta.labels.join(", "));
+      const accuracy = (meta.run && meta.run.test_accuracy) ?? (meta.test_metrics && meta.test_metrics.accuracy);
+      if (typeof accuracy === "number") parts.push("test accuracy " + pct(accuracy));
+      $("run-info").textContent = parts.join(" \u00b7 ");
+      if (meta.limits && meta.limits.max_chars) $("text").maxLength = meta.limits.max_chars;
+      showExamples(meta.examples || []);
+    } catch (err) {
+      $("run-info").textContent = "could not read the run's description (" + err.message + ")";
+    }
+  }
+
+  function showExamples(examples) {
+    const box = $("examples");
+    for (const text of examples) {
+      const button = el("button", "example", text);
+      button.type = "button";
+      button.title = text;
+      button.addEventListener("click", () => {
+        $("text").value = text;
+        classify();
+      });
+      box.appendChild(button);
+    }
+    box.hidden = examples.length === 0;
+  }
+
+  // --- asking the server ---------------------------------------------------------------
+
+  function setStatus(message, isError) {
+    const status = $("status");
+    status.textContent = message;
+    status.className = isError ? "error" : "muted";
+  }
+
+  async function classify() {
+    const text = $("text").value;
+    if (!text.trim()) {
+      setStatus("Type some text first.", true);
+      return;
+    }
+    if (busy) return;
+    busy = true;
+    $("submit").disabled = true;
+    setStatus("Classifying\u2026", false);
+    const began = performance.now();
+    try {
+      const response = await fetch("explain", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ text: text }),
+      });
+      let answer;
+      try {
+        answer = await response.json();
+      } catch (err) {
+        throw new Error("HTTP " + response.status + " (not JSON)");
+      }
+      if (!response.ok) throw new Error(answer.error || "HTTP " + response.status);
+      render(answer);
+      setStatus("Done in " + Math.round(performance.now() - began) + " ms.", false);
+    } catch (err) {
+      setStatus("Error: " + err.message, true);
+    } finally {
+      busy = false;
+      $("submit").disabled = false;
+    }
+  }
+
+  // --- the answer ----------------------------------------------------------------------
+
+  function render(answer) {
+    $("result").hidden = false;
+    $("label").textContent = answer.label;
+    $("confidence").textContent = pct(answer.probabilities[answer.label]);
+    $("legend-label").textContent = "\u201c" + answer.label + "\u201d";
+    renderBars(answer.probabilities, answer.label);
+    renderTokens(answer);
+    renderAttention(answer.attention);
+  }
+
+  function renderBars(probabilities, label) {
+    const bars = $("bars");
+    bars.replaceChildren();
+    for (const [name, p] of Object.entries(probabilities)) {
+      const row = el("div", "bar-track");
+      const fill = el("div", "bar-fill" + (name === label ? " top" : ""));
+      fill.style.width = Math.max(0, Math.min(100, 100 * p)).toFixed(2) + "%";
+      row.appendChild(fill);
+      const nameCell = el("span", "bar-name", name);
+      const value = el("span", "bar-value", pct(p));
+      for (const node of [nameCell, row, value]) node.dataset.label = name;
+      value.dataset.probability = String(p);
+      row.setAttribute("role", "img");
+      row.setAttribute("aria-label", name + " " + pct(p));
+      bars.append(nameCell, row, value);
+    }
+  }
+
+  function tokenColor(value, scale) {
+    const alpha = scale > 0 ? Math.min(1, Math.abs(value) / scale) * 0.8 : 0;
+    const rgb = value > 0 ? "34,160,70" : "215,48,39";
+    return "rgba(" + rgb + "," + alpha.toFixed(3) + ")";
+  }
+
+  function renderTokens(answer) {
+    const box = $("tokens");
+    box.replaceChildren();
+    const scale = Math.max(0, ...answer.importance.map(Math.abs));
+    answer.tokens.forEach((token, i) => {
+      const value = answer.importance[i];
+      const span = el("span", "tok", token);
+      span.style.backgroundColor = tokenColor(value, scale);
+      span.dataset.importance = String(value);
+      span.title = (value >= 0 ? "+" : "") + value.toFixed(4) + " (P(" + answer.label + ") drops by this when hidden)";
+      box.appendChild(span);
+      box.appendChild(document.createTextNode(" "));
+    });
+    let note = "Importance by occlusion: " + answer.method + ".";
+    if (answer.words_explained < answer.words) {
+      note += " Only the first " + answer.words_explained + " of " + answer.words +
+        " words are explained; the prediction is the whole text's.";
+    }
+    $("method").textContent = note;
+  }
+
+  // --- attention maps ------------------------------------------------------------------
+
+  const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+
+  function viridis(t) {
+    t = Math.max(0, Math.min(1, t)) * (VIRIDIS.length - 1);
+    const i = Math.min(VIRIDIS.length - 2, Math.floor(t));
+    const f = t - i;
+    const c = VIRIDIS[i].map((a, k) => Math.round(a + f * (VIRIDIS[i + 1][k] - a)));
+    return "rgb(" + c.join(",") + ")";
+  }
+
+  const shortToken = (t) => (t.length > 12 ? t.slice(0, 11) + "\u2026" : t);
+
+  function renderAttention(attention) {
+    const section = $("attention-section");
+    const heads = $("heads");
+    heads.replaceChildren();
+    if (!attention) {
+      section.hidden = true;
+      return;
+    }
+    section.hidden = false;
+    const k = attention.tokens.length;
+    const vmax = attention.max > 0 ? attention.max : 1;
+    $("scale-max").textContent = vmax.toFixed(3);
+    $("attention-note").textContent =
+      "Row = attending token, column = attended token; one colour scale for every head, 0 to " +
+      vmax.toFixed(3) + ". " +
+      (k < attention.tokens_total
+        ? "Weights among the first " + k + " of " + attention.tokens_total + " tokens (each row's weights over all tokens sum to 1)."
+        : "All " + k + " tokens; each row sums to 1.");
+    attention.weights.forEach((matrix, h) => heads.appendChild(headFigure(h, matrix, attention.tokens, vmax)));
+  }
+
+  function headFigure(h, matrix, tokens, vmax) {
+    const k = tokens.length;
+    const cell = Math.max(6, Math.min(18, Math.floor(336 / Math.max(1, k))));
+    const font = Math.max(8, Math.min(12, cell - 2));
+    const labels = tokens.map(shortToken);
+    const measure = document.createElement("canvas").getContext("2d");
+    measure.font = font + "px sans-serif";
+    const pad = Math.ceil(Math.max(...labels.map((t) => measure.measureText(t).width), 10)) + 6;
+    const width = pad + k * cell + 1;
+    const height = pad + k * cell + 1;
+    const ratio = window.devicePixelRatio || 1;
+
+    const figure = el("figure", "head");
+    figure.appendChild(el("figcaption", "", "head " + (h + 1)));
+    const canvas = el("canvas");
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = width + "px";
+    canvas.style.height = height + "px";
+    canvas.dataset.head = String(h);
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "attention weights of head " + (h + 1) + ", " + k + " by " + k + " tokens");
+    figure.appendChild(canvas);
+
+    const ctx = canvas.getContext("2d");
+    ctx.scale(ratio, ratio);
+    ctx.font = font + "px sans-serif";
+    ctx.fillStyle = "#1d2329";
+    ctx.textBaseline = "middle";
+    ctx.textAlign = "right";
+    labels.forEach((t, i) => ctx.fillText(t, pad - 4, pad + (i + 0.5) * cell));
+    ctx.save();
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "left";
+    labels.forEach((t, j) => ctx.fillText(t, -pad + 4, pad + (j + 0.5) * cell));
+    ctx.restore();
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        ctx.fillStyle = viridis(matrix[i][j] / vmax);
+        ctx.fillRect(pad + j * cell, pad + i * cell, cell, cell);
+      }
+    }
+    const image = ctx.getImageData(0, 0, canvas.width, canvas.height);
+
+    canvas.addEventListener("mousemove", (event) => {
+      const box = canvas.getBoundingClientRect();
+      const j = Math.floor((event.clientX - box.left - pad) / cell);
+      const i = Math.floor((event.clientY - box.top - pad) / cell);
+      ctx.putImageData(image, 0, 0);
+      if (i < 0 || j < 0 || i >= k || j >= k) return;
+      ctx.strokeStyle = "#ff3b30";
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(pad + j * cell + 0.75, pad + i * cell + 0.75, cell - 1.5, cell - 1.5);
+      $("attention-readout").textContent = "head " + (h + 1) + ": \u201c" + tokens[i] + "\u201d (#" + (i + 1) +
+        ") \u2192 \u201c" + tokens[j] + "\u201d (#" + (j + 1) + "): " + matrix[i][j].toFixed(4);
+    });
+    canvas.addEventListener("mouseleave", () => ctx.putImageData(image, 0, 0));
+    return figure;
+  }
+
+  // --- wiring --------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("submit").addEventListener("click", classify);
+    $("text").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        classify();
+      }
+    });
+    loadRun();
+  });
+})();
