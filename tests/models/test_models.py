@@ -8,7 +8,7 @@ from lexiclass.models.registry import MODEL_NAMES, get_model_spec
 from tests.conftest import tiny_config
 
 SEQUENCE_MODELS = [m for m in MODEL_NAMES if get_model_spec(m).inputs == "sequence"]
-KERAS_MODELS = [m for m in MODEL_NAMES if get_model_spec(m).inputs != "text"]
+KERAS_MODELS = [m for m in MODEL_NAMES if get_model_spec(m).inputs in ("sequence", "bow")]
 
 
 def vocab(n=200):
