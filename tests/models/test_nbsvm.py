@@ -227,12 +227,13 @@ def test_normalized_logits_equal_the_explicit_computation(fitted):
     from sklearn.preprocessing import normalize
 
     model, data = fitted("word", FOUR)
-    x = model._transformer.transform(data.test_texts)
+    x = model.transform(data.test_texts)
     for k in range(4):
         r = model.ratio_[k]
         w = np.divide(model.coef_[k], r, out=np.zeros_like(r), where=r != 0)
         expected = normalize(x.multiply(r[None, :]).tocsr()) @ w + model.intercept_[k]
-        np.testing.assert_allclose(model.decision_function(data.test_texts)[:, k], expected, rtol=1e-9, atol=1e-9)
+        # Weights and ratios are stored as float32: agreement to ~1e-6, not to float64's 1e-9.
+        np.testing.assert_allclose(model.decision_function(data.test_texts)[:, k], expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -244,3 +245,116 @@ def test_normalize_switch_round_trips(normalize, tmp_path):
     loaded = NBSVMClassifier.load(tmp_path)
     np.testing.assert_array_equal(loaded.predict_proba(data.test_texts), model.predict_proba(data.test_texts))
     assert np.mean(loaded.predict(data.test_texts) == data.test_labels) > 0.9
+
+
+# --- issue 12: hashed n-gram counting, chunked scoring, threaded fits, format version 2 -------
+TRICKY = ["Tab\there,  two  spaces\n\nand   a\x00NUL", "café “great” naïve 😀 good!!", "", "   ", "a",
+          "Awful!<br /><br />Why? I didn't LAUGH.", "ab ab ab ab", "x" * 40]
+
+
+@pytest.mark.parametrize("analyzer", ["word", "char"])
+def test_features_are_countvectorizers(analyzer):
+    # The hashed counter must see exactly the n-grams scikit-learn's CountVectorizer saw
+    # (the pre-issue-12 featuriser), or version-1 models would score differently.
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = TRICKY + make_dataset().train_texts[:50]
+    if analyzer == "word":
+        reference = CountVectorizer(tokenizer=word_tokens, lowercase=False, token_pattern=None, ngram_range=(1, 3),
+                                    binary=True)
+        model = NBSVMClassifier(min_df=1, max_features=None)
+    else:
+        reference = CountVectorizer(analyzer="char", preprocessor=clean_text, lowercase=False, ngram_range=(2, 5),
+                                    binary=True)
+        model = NBSVMClassifier(analyzer="char", char_min_n=2, ngrams=5, min_df=1, max_features=None)
+    expected = reference.fit_transform(texts)
+    model.fit(texts, [i % 2 for i in range(len(texts))])
+    assert sorted(model.vocabulary_) == sorted(reference.get_feature_names_out().tolist())
+    got = model.transform(texts)
+    order = [reference.vocabulary_[g] for g in model.vocabulary_]
+    np.testing.assert_array_equal(got.toarray(), expected[:, order].toarray())
+
+
+def test_parallel_fit_matches_serial(fitted):
+    data = make_dataset(FOUR)
+    serial = small_ensemble(n_jobs=1).fit(data.train_texts, data.train_labels)
+    parallel = small_ensemble(n_jobs=4).fit(data.train_texts, data.train_labels)
+    for a, b in zip(serial.members_, parallel.members_):
+        assert a.vocabulary_ == b.vocabulary_
+        # liblinear's shuffling generator is process-global, so threads only agree to its tolerance.
+        np.testing.assert_allclose(b.coef_, a.coef_, rtol=0, atol=0.05 * np.abs(a.coef_).max())
+        np.testing.assert_allclose(b.intercept_, a.intercept_, rtol=0, atol=0.05 * (1 + np.abs(a.intercept_).max()))
+    np.testing.assert_allclose(parallel.predict_proba(data.test_texts), serial.predict_proba(data.test_texts),
+                               atol=0.02)
+    # One job is bit-reproducible.
+    again = small_ensemble(n_jobs=1).fit(data.train_texts, data.train_labels)
+    np.testing.assert_array_equal(again.predict_proba(data.test_texts), serial.predict_proba(data.test_texts))
+
+
+@pytest.mark.parametrize("kind", ["word", "char"])
+def test_chunked_scoring_matches_unchunked(fitted, kind):
+    model, data = fitted(kind, FOUR)
+    texts = data.test_texts + TRICKY
+    whole = NBSVMClassifier(**{**model.get_params(), "chunk_size": 10_000})
+    whole._set_state(model.vocabulary_, model.coef_, model.intercept_, 4, model.ratio_)
+    small = NBSVMClassifier(**{**model.get_params(), "chunk_size": 7})
+    small._set_state(model.vocabulary_, model.coef_, model.intercept_, 4, model.ratio_)
+    np.testing.assert_allclose(small.predict_proba(texts), whole.predict_proba(texts), rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(small.transform(texts).toarray(), whole.transform(texts).toarray())
+    # and training in small chunks gives the same model as training in one
+    a = small_char(chunk_size=13, n_jobs=1).fit(data.train_texts, data.train_labels)
+    b = small_char(n_jobs=1).fit(data.train_texts, data.train_labels)
+    assert a.vocabulary_ == b.vocabulary_
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-4, atol=1e-5)
+
+
+def _as_version_1(folder):
+    """Rewrite a saved model folder the way lexiclass wrote it before issue 12 (float64, version 1)."""
+    meta = json.loads((folder / "nbsvm.json").read_text())
+    meta["version"] = 1
+    for name in ("min_abs_ratio", "n_jobs", "chunk_size"):
+        del meta["hyperparameters"][name]
+    (folder / "nbsvm.json").write_text(json.dumps(meta))
+    with np.load(folder / "weights.npz") as weights:
+        arrays = {k: weights[k].astype(np.float64) for k in weights.files}
+    np.savez_compressed(folder / "weights.npz", **arrays)
+
+
+def test_version_1_folders_still_load(fitted, tmp_path):
+    model, data = fitted("ensemble", FOUR)
+    model.save(tmp_path / "m")
+    for member in model.members_:
+        _as_version_1(tmp_path / "m" / f"member-{model.members_.index(member)}-{member.analyzer}")
+    meta = json.loads((tmp_path / "m" / "ensemble.json").read_text())
+    meta["version"] = 1
+    for name in ("min_abs_ratio", "n_jobs", "chunk_size"):
+        del meta["hyperparameters"][name]
+    (tmp_path / "m" / "ensemble.json").write_text(json.dumps(meta))
+    loaded = NBSVMEnsembleClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(data.test_texts), model.predict_proba(data.test_texts),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_pruning_small_ratios_keeps_accuracy(fitted):
+    model, data = fitted("word", FOUR)
+    pruned = NBSVMClassifier(min_abs_ratio=0.5).fit(data.train_texts, data.train_labels)
+    assert 0 < pruned.n_features_ < model.n_features_
+    kept = {g: i for i, g in enumerate(pruned.vocabulary_)}
+    assert all(np.abs(model.ratio_[:, model.vocabulary_.index(g)]).max() >= 0.5 - 1e-6 for g in list(kept)[:50])
+    assert np.mean(pruned.predict(data.test_texts) == data.test_labels) > 0.9
+    with pytest.raises(DataError, match="min_abs_ratio"):
+        NBSVMClassifier(min_abs_ratio=1e6).fit(data.train_texts, data.train_labels)
+
+
+def test_damaged_vocabulary_entries_are_named(fitted, tmp_path):
+    model, _ = fitted("word")
+    model.save(tmp_path / "m")
+    vocabulary = list(model.vocabulary_)
+    vocabulary[1] = vocabulary[0]
+    (tmp_path / "m" / "vocabulary.json").write_text(json.dumps(vocabulary))
+    with pytest.raises(LexiclassError, match="vocabulary.json is damaged: an n-gram is listed twice"):
+        NBSVMClassifier.load(tmp_path / "m")
+    vocabulary[1] = 5
+    (tmp_path / "m" / "vocabulary.json").write_text(json.dumps(vocabulary))
+    with pytest.raises(LexiclassError, match="vocabulary.json is damaged"):
+        NBSVMClassifier.load(tmp_path / "m")

@@ -27,21 +27,42 @@ column), the weights an ``.npz`` file, the hyperparameters a JSON file, each wri
 atomically. The NB ratio is folded into the saved weights (``w_eff = w * r``), since
 ``(r * x) . w == x . (r * w)``; with normalisation the ratio ``r`` is saved as well,
 since the norm ``|r * x|`` is needed at prediction time.
+
+Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"):
+
+- n-grams are counted without Python strings: each batch of texts becomes one array of
+  code points, a polynomial prefix hash gives every substring's 64-bit key in a few
+  NumPy operations, and the vocabulary is a sorted array of keys looked up with
+  ``searchsorted``. The features are exactly scikit-learn ``CountVectorizer``'s
+  (same tokens, same n-grams, same whitespace rule); only a 64-bit key collision
+  could merge two n-grams (odds about 1e-7 for a 2M-n-gram vocabulary). The
+  vocabulary file still lists the n-gram strings, so version-1 folders load as they are.
+- texts are counted and scored in chunks of ``chunk_size`` texts, so memory for
+  scoring is bounded whatever the number of texts.
+- the training matrix is kept once, as int32 column indices; each model's scaled,
+  normalised values are built in a float32 array sharing those indices (no
+  ``x @ diags(r)`` copies), and the one-vs-rest fits (and the two members of the
+  ensemble) run in ``n_jobs`` threads: liblinear releases the GIL. Its random
+  generator is process-global in scikit-learn, so parallel fits agree with serial ones
+  to liblinear's tolerance, not bit for bit; ``n_jobs=1`` is bit-reproducible.
+- weights and ratios are stored as float32 (half the memory and file size; scores
+  agree with float64 to ~1e-6).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.errors import DataError, LexiclassError
@@ -50,7 +71,8 @@ from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as at
 
 FORMAT = "lexiclass-nbsvm"
 ENSEMBLE_FORMAT = "lexiclass-nbsvm-ensemble"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: float64 weights, no chunk_size / n_jobs / min_abs_ratio
 META_FILE = "nbsvm.json"
 VOCAB_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.npz"
@@ -74,6 +96,226 @@ def clean_text(text: str) -> str:
 def word_tokens(text: str) -> list[str]:
     """The word analyzer's tokens: see `_TOKEN`."""
     return _TOKEN.findall(clean_text(text))
+
+
+# --- n-gram keys without Python strings -------------------------------------------------
+# scikit-learn's char analyzer collapses runs of two or more whitespace characters to one
+# space (a single newline or tab is kept as it is); the same rule here keeps the features
+# identical to CountVectorizer's, so models saved by lexiclass <= 0.1 (version 1) still load.
+_WHITE_SPACES = re.compile(r"\s\s+")
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+_BASE = (0x100000001B3 * 0x9E3779B1) & _MASK64 | 1  # odd, so it has an inverse modulo 2**64
+_BASE_INV = pow(_BASE, -1, 1 << 64)
+_EMPTY = _U64(_MASK64)
+_powers_cache: tuple = (0, None, None)  # (length, base**k, base**-k); replaced whole, so threads can share it
+DEFAULT_CHUNK = 1000
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``base**k`` and ``base**-k`` modulo 2**64 for k < n (cached, grown by doubling)."""
+    global _powers_cache
+    size, pw, inv = _powers_cache
+    if size < n:
+        size = max(n, 2 * size, 1 << 16)
+        pw = np.full(size, _BASE, dtype=_U64)
+        pw[0] = 1
+        inv = np.full(size, _BASE_INV, dtype=_U64)
+        inv[0] = 1
+        pw, inv = np.cumprod(pw), np.cumprod(inv)  # unsigned arithmetic wraps: exactly mod 2**64
+        _powers_cache = (size, pw, inv)
+    return pw, inv
+
+
+def _prefix_hashes(text: str) -> np.ndarray:
+    """``h[i]`` = polynomial hash of ``text[:i]`` (mod 2**64), for every i, in O(len) NumPy work.
+
+    ``h[i] = sum_{j<i} c_j base**(i-1-j)`` is ``base**(i-1) * cumsum(c_j base**-j)``, which
+    needs no sequential loop; the hash of ``text[a:b]`` is then ``h[b] - h[a] * base**(b-a)``.
+    """
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(_U64)
+    codes += _U64(1)  # so that a NUL character still changes the hash
+    pw, inv = _powers(len(codes) + 1)
+    out = np.zeros(len(codes) + 1, dtype=_U64)
+    out[1:] = np.cumsum(codes * inv[: len(codes)]) * pw[: len(codes)]
+    return out
+
+
+def _finish_keys(h: np.ndarray, length) -> np.ndarray:
+    """Spread a polynomial hash (and the string's length) over all 64 bits: one multiply and
+    one xor-shift (half of splitmix64's finaliser), so the top bits can index a hash table."""
+    z = (h + _U64((0x9E3779B97F4A7C15 * int(length)) & _MASK64) if np.isscalar(length)
+         else h + length.astype(_U64) * _U64(0x9E3779B97F4A7C15))
+    z *= _U64(0xBF58476D1CE4E5B9)
+    z ^= z >> _U64(31)
+    return z
+
+
+def _substring_keys(prefix: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """64-bit keys of ``text[start:start+length]`` (vectorised); equal strings get equal keys."""
+    if not len(start):
+        return np.zeros(0, dtype=_U64)
+    pw, _ = _powers(int(length.max()) + 1)
+    return _finish_keys(prefix[start + length] - prefix[start] * pw[length], length)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser."""
+    z = x ^ (x >> _U64(30))
+    z = z * _U64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> _U64(27))
+    z = z * _U64(0x94D049BB133111EB)
+    return z ^ (z >> _U64(31))
+
+
+def string_keys(strings: list[str]) -> np.ndarray:
+    """The key of each string, as the n-gram counters compute it (used for saved vocabularies)."""
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    starts = np.zeros(len(strings), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return _substring_keys(_prefix_hashes("".join(strings)), starts, lengths)
+
+
+class _Grams:
+    """Every n-gram occurrence of a batch of texts, one part per n-gram length: in a part
+    ``(keys, docs, starts, lengths)``, ``keys[i]`` is found in text ``docs[i]`` and is the
+    string ``joined[starts[i] : starts[i] + lengths[i]]`` (``lengths`` may be one int).
+    n-grams of different parts never share a string, so no part needs the others."""
+
+    __slots__ = ("parts", "joined")
+
+    def __init__(self, parts, joined):
+        self.parts, self.joined = parts, joined
+
+
+def char_grams(texts: list[str], min_n: int, max_n: int) -> _Grams:
+    """Character n-grams (min_n..max_n) of ``clean_text(text)`` with whitespace runs collapsed."""
+    cleaned = [_WHITE_SPACES.sub(" ", clean_text(text)) for text in texts]
+    lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
+    joined = "".join(cleaned)
+    prefix = _prefix_hashes(joined)
+    doc = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
+    room = np.cumsum(lengths)[doc] - np.arange(len(joined))  # characters left in the text from here
+    pw, _ = _powers(max_n + 1)
+    parts = []
+    for n in range(min_n, max_n + 1):
+        if len(joined) < n:
+            continue
+        at = np.flatnonzero(room[: len(joined) - n + 1] >= n)
+        h = prefix[n:] - prefix[:-n] * pw[n]  # hash of joined[i:i+n] for every i, by slicing
+        parts.append((_finish_keys(h[at], n), doc[at], at, n))
+    return _Grams(parts, joined)
+
+
+def word_grams(texts: list[str], max_n: int) -> _Grams:
+    """Word n-grams (1..max_n) of `word_tokens`, each the string of its tokens joined by spaces."""
+    counts = np.zeros(len(texts), dtype=np.int64)
+    pieces = []
+    for i, text in enumerate(texts):
+        tokens = _TOKEN.findall(clean_text(text))
+        if tokens:
+            counts[i] = len(tokens)
+            pieces.append(" ".join(tokens))
+    # Tokens never contain whitespace, so in the joined string every space ends a token.
+    joined = " ".join(pieces)
+    prefix = _prefix_hashes(joined)
+    spaces = np.flatnonzero(prefix[1:] - prefix[:-1] * _U64(_BASE) == _U64(ord(" ") + 1))
+    total = int(counts.sum())
+    token_start = np.zeros(total, dtype=np.int64)
+    token_start[1:] = spaces + 1
+    token_end = np.full(total, len(joined), dtype=np.int64)
+    token_end[:-1] = spaces
+    token_doc = np.repeat(np.arange(len(texts), dtype=np.int32), counts)
+    doc_end = np.cumsum(counts)[token_doc]  # index after the text's last token
+    index = np.arange(total)
+    parts = []
+    for n in range(1, max_n + 1):
+        at = np.flatnonzero(index + n <= doc_end)
+        start = token_start[at]
+        length = token_end[at + n - 1] - start
+        parts.append((_substring_keys(prefix, start, length), token_doc[at], start, length))
+    return _Grams(parts, joined)
+
+
+def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, how often each occurs). NumPy 2's ``np.unique`` hashes, and was
+    50x slower than sorting on these arrays."""
+    x = np.sort(x)
+    first = np.ones(len(x), dtype=bool)
+    np.not_equal(x[1:], x[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return x[starts], np.diff(np.append(starts, len(x)))
+
+
+def _one_of_each(x: np.ndarray) -> np.ndarray:
+    """Indices of one occurrence of every distinct value of ``x``, ordered by value."""
+    order = np.argsort(x)
+    first = np.ones(len(x), dtype=bool)
+    np.not_equal(x[order[1:]], x[order[:-1]], out=first[1:])
+    return order[first]
+
+
+class _KeyTable:
+    """An open-addressing (linear probing) hash table from 64-bit n-gram keys to columns,
+    built and queried with whole-array NumPy operations.
+
+    A slot holds the key with its low bits replaced by the column (``key & ~cmask | column``),
+    so a probe is one gather; a lookup costs about 1.3 of them (load factor <= 1/2), where
+    ``searchsorted`` in a sorted array costs ~20 dependent ones. Keys are compared on their
+    64 - log2(columns) high bits (43 for 2M columns): a foreign n-gram matches a known one
+    with odds ~1e-13 per probe, about one wrong feature in 10^12 n-grams scored."""
+
+    def __init__(self, keys: np.ndarray):
+        bits = max(4, int(np.ceil(np.log2(2 * max(1, len(keys))))))  # load factor <= 1/2
+        self.shift, self.size = _U64(64 - bits), 1 << bits
+        self.cmask = _U64((1 << max(1, int(len(keys)).bit_length())) - 1)  # > every column, so no slot is EMPTY
+        self.high = ~self.cmask
+        self.slots = np.full(self.size, _EMPTY, dtype=_U64)
+        values = (keys & self.high) | np.arange(len(keys), dtype=_U64)
+        pending = np.arange(len(keys))
+        home = (keys >> self.shift).astype(np.int64)
+        step = 0
+        while len(pending):  # every pending key tries its slot home + step; one winner per free slot
+            slots = (home[pending] + step) & (self.size - 1)
+            free = np.flatnonzero(self.slots[slots] == _EMPTY)
+            winners = free[_one_of_each(slots[free])]
+            self.slots[slots[winners]] = values[pending[winners]]
+            keep = np.ones(len(pending), dtype=bool)
+            keep[winners] = False
+            pending = pending[keep]
+            step += 1
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Column of each key, -1 if absent."""
+        out = np.full(len(keys), -1, dtype=np.int32)
+        wanted = keys & self.high
+        slots = (keys >> self.shift).astype(np.int64)
+        found = self.slots[slots]  # first probe for all keys, without index arrays
+        match = (found & self.high) == wanted
+        out[match] = (found[match] & self.cmask).astype(np.int32)
+        active = np.flatnonzero(~match & (found != _EMPTY))  # another key is there: probe on
+        slots = (slots[active] + 1) & (self.size - 1)
+        while len(active):
+            found = self.slots[slots]
+            match = (found & self.high) == wanted[active]
+            out[active[match]] = (found[match] & self.cmask).astype(np.int32)
+            go_on = ~match & (found != _EMPTY)
+            active, slots = active[go_on], (slots[go_on] + 1) & (self.size - 1)
+        return out
+
+
+def _sparse_dot(indices: np.ndarray, indptr: np.ndarray, table: np.ndarray, block: int = DEFAULT_CHUNK) -> np.ndarray:
+    """``B @ table`` for the binary CSR matrix ``B`` given by (indices, indptr), by blocks of rows
+    so that no array of the full number of non-zeros is ever made."""
+    rows = len(indptr) - 1
+    out = np.empty((rows, table.shape[1]), dtype=table.dtype)
+    for a in range(0, rows, block):
+        b = min(a + block, rows)
+        lo, hi = int(indptr[a]), int(indptr[b])
+        part = sp.csr_matrix((np.ones(hi - lo, dtype=table.dtype), indices[lo:hi], indptr[a : b + 1] - lo),
+                             shape=(b - a, table.shape[0]))
+        out[a:b] = part @ table
+    return out
 
 
 def _check_texts(texts, what: str = "texts") -> list[str]:
@@ -160,11 +402,17 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         max_features: keep at most this many n-grams (the most frequent).
         max_iter: liblinear iteration cap.
         seed: liblinear's shuffling seed, so a fit is reproducible.
+        min_abs_ratio: drop n-grams whose NB ratio is below this in absolute value for
+            every class (0 keeps all). They carry almost no weight (``r * x`` is ~0) but
+            the most frequent n-grams are among them, so they hold many of the non-zeros.
+        n_jobs: threads for the one-vs-rest fits; None = the CPUs this process may use.
+        chunk_size: texts counted or scored at once (bounds the memory of scoring).
     """
 
     def __init__(self, ngrams: int = 3, analyzer: str = "word", char_min_n: int = 1, nb_alpha: float = 1.0,
                  linear_c: float = 100.0, normalize: bool = True, min_df: int = 2,
-                 max_features: int | None = 2_000_000, max_iter: int = 1000, seed: int = 1337):
+                 max_features: int | None = 2_000_000, max_iter: int = 1000, seed: int = 1337,
+                 min_abs_ratio: float = 0.0, n_jobs: int | None = None, chunk_size: int = DEFAULT_CHUNK):
         self.ngrams = ngrams
         self.analyzer = analyzer
         self.char_min_n = char_min_n
@@ -175,6 +423,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         self.max_features = max_features
         self.max_iter = max_iter
         self.seed = seed
+        self.min_abs_ratio = min_abs_ratio
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
 
     # --- construction ----------------------------------------------------------------
     @classmethod
@@ -190,7 +441,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.analyzer not in ANALYZERS:
             raise LexiclassError(f"analyzer must be one of {', '.join(ANALYZERS)}, got {self.analyzer!r}")
-        for name in ("ngrams", "char_min_n", "min_df", "max_iter"):
+        for name in ("ngrams", "char_min_n", "min_df", "max_iter", "chunk_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise LexiclassError(f"{name} must be an integer >= 1, got {value!r}")
@@ -199,87 +450,227 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         if self.max_features is not None and (not isinstance(self.max_features, (int, np.integer))
                                               or self.max_features < 1):
             raise LexiclassError(f"max_features must be None or an integer >= 1, got {self.max_features!r}")
+        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer))
+                                        or self.n_jobs < 1):
+            raise LexiclassError(f"n_jobs must be None or an integer >= 1, got {self.n_jobs!r}")
         if not self.nb_alpha > 0:
             raise LexiclassError(f"nb_alpha must be > 0, got {self.nb_alpha!r}")
         if not self.linear_c > 0:
             raise LexiclassError(f"linear_c must be > 0, got {self.linear_c!r}")
+        if not (isinstance(self.min_abs_ratio, (int, float)) and 0 <= self.min_abs_ratio < float("inf")):
+            raise LexiclassError(f"min_abs_ratio must be a number >= 0, got {self.min_abs_ratio!r}")
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise LexiclassError(f"normalize must be true or false, got {self.normalize!r}")
 
-    def _vectorizer(self, vocabulary=None, min_df=1) -> CountVectorizer:
-        # binary=True: the paper's binarised features; a word repeated ten times in a long
-        # review is not ten times the evidence.
-        common = dict(binary=True, dtype=np.float64, vocabulary=vocabulary, min_df=min_df,
-                      max_features=None if vocabulary is not None else self.max_features)
+    def _grams(self, texts: list[str]) -> _Grams:
         if self.analyzer == "word":
-            return CountVectorizer(tokenizer=word_tokens, lowercase=False, token_pattern=None,
-                                   ngram_range=(1, self.ngrams), **common)
-        return CountVectorizer(analyzer="char", preprocessor=clean_text, lowercase=False,
-                               ngram_range=(self.char_min_n, self.ngrams), **common)
+            return word_grams(texts, self.ngrams)
+        return char_grams(texts, self.char_min_n, self.ngrams)
+
+    def _chunks(self, n: int):
+        return [(a, min(a + self.chunk_size, n)) for a in range(0, n, self.chunk_size)]
+
+    # --- features --------------------------------------------------------------------
+    @staticmethod
+    def _occurrences(grams: _Grams, table: "_KeyTable", n_cols: int, on_new=None) -> np.ndarray:
+        """Distinct (text, column) pairs of the known n-grams, as sorted ``text * n_cols + column``.
+        ``on_new(cols, starts, lengths, joined)`` sees every hit first (to name new n-grams)."""
+        pieces = []
+        for keys, docs, starts, lengths in grams.parts:
+            cols = table.lookup(keys)
+            hit = np.flatnonzero(cols >= 0)
+            cols = cols[hit]
+            if on_new is not None:
+                on_new(cols, starts[hit], lengths if np.isscalar(lengths) else lengths[hit], grams.joined)
+            pieces.append(docs[hit].astype(np.int64) * n_cols + cols)
+        return _sorted_unique(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64))[0]
+
+    @staticmethod
+    def _binary_rows(pairs: np.ndarray, n_docs: int, n_cols: int):
+        """Sorted distinct ``text * n_cols + column`` pairs -> CSR (indices int32 sorted per row, indptr)."""
+        rows = pairs // n_cols
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+        return (pairs - rows * n_cols).astype(np.int32), indptr
+
+    def _rows(self, texts: list[str]):
+        """CSR (indices, indptr) of known n-grams of a chunk of texts."""
+        pairs = self._occurrences(self._grams(texts), self._table_keys, self.n_features_)
+        return self._binary_rows(pairs, len(texts), self.n_features_)
+
+    def transform(self, texts) -> sp.csr_matrix:
+        """The binary document-n-gram matrix (texts x vocabulary), as the model sees it."""
+        self._check_fitted()
+        texts = _check_texts(texts)
+        parts = [self._rows(texts[a:b]) for a, b in self._chunks(len(texts))]
+        return sp.csr_matrix((np.ones(sum(len(p[0]) for p in parts)), np.concatenate([p[0] for p in parts]),
+                              _stack_indptr([p[1] for p in parts])), shape=(len(texts), self.n_features_))
 
     # --- training --------------------------------------------------------------------
     def fit(self, texts, labels) -> "NBSVMClassifier":
+        jobs = self._prepare(texts, labels)
+        _run_jobs([self], [jobs], self.n_jobs)
+        return self
+
+    def _count(self, texts: list[str]):
+        """Two passes over the texts in chunks: document frequencies, then the binary matrix of
+        the kept n-grams. -> (sorted keys, vocabulary strings, CSR indices, indptr)."""
+        chunks = self._chunks(len(texts))
+        with progress(total=2 * len(texts), desc=f"counting {self.analyzer} n-grams", unit="text") as bar:
+            found, counts = [], []
+            for a, b in chunks:
+                grams = self._grams(texts[a:b])
+                # One occurrence per (text, n-gram): the pair's own 64-bit key picks them out.
+                once = [keys[_one_of_each(keys ^ _mix(docs.astype(_U64) + _U64(1)))]
+                        for keys, docs, _, _ in grams.parts]
+                keys, df = _sorted_unique(np.concatenate(once) if once else np.zeros(0, dtype=_U64))
+                del once, grams
+                found.append(keys)
+                counts.append(df)
+                bar.update(b - a)
+            found, counts = np.concatenate(found), np.concatenate(counts)
+            order = np.argsort(found)
+            found, counts = found[order], counts[order]
+            first = np.ones(len(found), dtype=bool)
+            np.not_equal(found[1:], found[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            keys, df = found[starts], np.add.reduceat(counts, starts) if len(starts) else counts
+            del found, counts, order, first, starts
+            kept = np.flatnonzero(df >= self.min_df)
+            if self.max_features is not None and len(kept) > self.max_features:
+                # The most frequent n-grams; ties go to the smaller key, so the choice is deterministic.
+                kept = np.sort(kept[np.lexsort((keys[kept], -df[kept]))[: self.max_features]])
+            keys = keys[kept]
+            del df, kept
+            if not len(keys):
+                raise DataError(f"no {self.analyzer} n-grams left to learn from (empty vocabulary); the texts may be "
+                                f"empty, or min_df={self.min_df} is too high for {len(texts)} texts")
+            vocabulary = [None] * len(keys)
+            missing = np.ones(len(keys), dtype=bool)
+            table = _KeyTable(keys)
+            indices, indptrs = [], []
+
+            def name_new(cols, starts, lengths, joined):  # an occurrence of each n-gram not named yet names it
+                new = np.flatnonzero(missing[cols])
+                if len(new):
+                    first = new[_one_of_each(cols[new])]
+                    lengths = np.broadcast_to(lengths, cols.shape)
+                    for col, start, length in zip(cols[first].tolist(), starts[first].tolist(),
+                                                  lengths[first].tolist()):
+                        vocabulary[col] = joined[start : start + length]
+                    missing[cols[first]] = False
+
+            for a, b in chunks:
+                pairs = self._occurrences(self._grams(texts[a:b]), table, len(keys), name_new)
+                index, indptr = self._binary_rows(pairs, b - a, len(keys))
+                del pairs
+                indices.append(index)
+                indptrs.append(indptr)
+                bar.update(b - a)
+        return keys, vocabulary, np.concatenate(indices), _stack_indptr(indptrs)
+
+    def _prepare(self, texts, labels) -> list:
+        """Count the n-grams and compute the ratios and norms; -> one fitting job per model."""
         self._check_params()
         texts = _check_texts(texts)
         labels, num_classes = _check_labels(labels, len(texts))
-        vectorizer = self._vectorizer(min_df=self.min_df)
-        try:  # CountVectorizer reads the texts once, so a progress bar over them tracks the counting
-            x = vectorizer.fit_transform(progress(texts, desc=f"counting {self.analyzer} n-grams", unit="text"))
-            x = x.tocsr()
-        except ValueError as exc:  # scikit-learn: "empty vocabulary" / "no terms remain"
-            raise DataError(f"no {self.analyzer} n-grams left to learn from ({exc}); the texts may be empty, "
-                            f"or min_df={self.min_df} is too high for {len(texts)} texts") from None
-        vocabulary = vectorizer.get_feature_names_out().tolist()
+        keys, vocabulary, indices, indptr = self._count(texts)
+        n_features = len(keys)
+        # Documents containing each n-gram, per class (by blocks of rows: no per-non-zero label array).
+        class_df = np.zeros((num_classes, n_features), dtype=np.int32)
+        for a, b, lo, hi in _row_blocks(indptr, self.chunk_size):
+            row_class = np.repeat(labels[a:b], np.diff(indptr[a : b + 1]))
+            for k in range(num_classes):
+                class_df[k] += np.bincount(indices[lo:hi][row_class == k], minlength=n_features).astype(np.int32)
+        del row_class
         # Binary problems need one model (class 1 against class 0); K > 2 one per class.
+        rows = [1] if num_classes == 2 else list(range(num_classes))
+        total = class_df.sum(axis=0, dtype=np.float64)
+        ratio = np.empty((len(rows), n_features), dtype=np.float32)
+        for row, k in enumerate(rows):
+            p = self.nb_alpha + class_df[k]
+            q = self.nb_alpha + (class_df[0] if num_classes == 2 else total - class_df[k])
+            ratio[row] = np.log(p / p.sum()) - np.log(q / q.sum())
+        del class_df, total
+        if self.min_abs_ratio > 0:
+            keep = np.abs(ratio).max(axis=0) >= self.min_abs_ratio
+            if not keep.all():
+                new_column = (np.cumsum(keep) - 1).astype(np.int32)
+                kept_indices, counts = [], np.zeros(len(texts), dtype=np.int64)
+                for a, b, lo, hi in _row_blocks(indptr, self.chunk_size):
+                    part = indices[lo:hi]
+                    mask = keep[part]
+                    kept_indices.append(new_column[part[mask]])
+                    starts = indptr[a:b] - lo
+                    counts[a:b] = np.add.reduceat(mask.astype(np.int32), starts) if hi > lo else 0
+                    counts[a:b][np.diff(indptr[a : b + 1]) == 0] = 0
+                del indices
+                indices = np.concatenate(kept_indices)
+                del kept_indices
+                indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+                np.cumsum(counts, out=indptr[1:])
+                keys, ratio = keys[keep], np.ascontiguousarray(ratio[:, keep])
+                vocabulary = [g for g, k in zip(vocabulary, keep.tolist()) if k]
+                n_features = len(keys)
+                if not n_features:
+                    raise DataError(f"no {self.analyzer} n-grams left to learn from: every n-gram has "
+                                    f"|NB ratio| < min_abs_ratio={self.min_abs_ratio}")
+        if len(indices) >= 2**31 - 1:
+            raise DataError(f"{len(indices)} n-gram occurrences: more than liblinear can take (2**31); "
+                            f"raise min_df or lower max_features")
+        indices, indptr = indices.astype(np.int32, copy=False), indptr.astype(np.int32)
+        ratio32 = ratio
+        norms = self._norms(indices, indptr, ratio32) if self.normalize else None
+        self._fit_state = (keys, vocabulary, num_classes)
         targets = [labels == 1] if num_classes == 2 else [labels == k for k in range(num_classes)]
-        coef = np.empty((len(targets), x.shape[1]), dtype=np.float64)
-        ratio = np.empty_like(coef)
-        intercept = np.empty(len(targets), dtype=np.float64)
-        fits = progress(targets, desc=f"fitting {self.analyzer} model{'s' if len(targets) > 1 else ''}",
-                        unit="model")
-        for row, positive in enumerate(fits):
-            ratio[row] = self._log_count_ratio(x, positive)
-            scaled = x @ sp.diags(ratio[row])
-            if self.normalize:
-                scaled = sp.diags(1.0 / self._norms(x, ratio[row : row + 1])[:, 0]) @ scaled
-            model = LogisticRegression(C=self.linear_c, solver="liblinear", dual=True, max_iter=self.max_iter,
-                                       random_state=self.seed)
-            model.fit(scaled.tocsr(), positive.astype(np.int64))
-            coef[row] = model.coef_[0] * ratio[row]
-            intercept[row] = model.intercept_[0]
-        self._set_state(vocabulary, coef, intercept, num_classes, ratio if self.normalize else None)
-        return self
+        return [_FitJob(self, row, indices, indptr, n_features, ratio32[row],
+                        None if norms is None else norms[:, row], target.astype(np.int64))
+                for row, target in enumerate(targets)]
 
-    @staticmethod
-    def _norms(x: sp.csr_matrix, ratio: np.ndarray) -> np.ndarray:
+    def _finish(self, results: list) -> None:
+        keys, vocabulary, num_classes = self._fit_state
+        del self._fit_state
+        coef = np.stack([r[0] for r in results]).astype(np.float32)
+        intercept = np.array([r[1] for r in results], dtype=np.float64)
+        ratio = np.stack([r[2] for r in results]) if self.normalize else None
+        self._set_state(vocabulary, coef, intercept, num_classes, ratio, keys=keys)
+
+    def _norms(self, indices: np.ndarray, indptr: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         """(n, M) L2 norms of ``r_m * x`` per text and model; 1 where the text has no known n-gram."""
         # x is binary, so |r * x|^2 = x . r^2: one sparse product instead of scaling x M times.
-        norms = np.sqrt(np.asarray(x.multiply(x) @ (ratio**2).T))
+        norms = np.sqrt(_sparse_dot(indices, indptr, np.ascontiguousarray((ratio.astype(np.float64) ** 2).T),
+                                    self.chunk_size))
         # A text without any known n-gram has the zero vector; leave it zero (its logit is
         # the intercept) instead of dividing by zero.
         norms[norms == 0] = 1.0
         return norms
 
-    def _log_count_ratio(self, x: sp.csr_matrix, positive: np.ndarray) -> np.ndarray:
-        p = self.nb_alpha + np.asarray(x[positive].sum(axis=0)).ravel()
-        q = self.nb_alpha + np.asarray(x[~positive].sum(axis=0)).ravel()
-        return np.log(p / p.sum()) - np.log(q / q.sum())
-
     def _set_state(self, vocabulary: list[str], coef: np.ndarray, intercept: np.ndarray, num_classes: int,
-                   ratio: np.ndarray | None):
+                   ratio: np.ndarray | None, keys: np.ndarray | None = None):
         self.vocabulary_ = vocabulary
-        self.coef_ = coef
-        self.ratio_ = ratio
         self.intercept_ = intercept
         self.classes_ = np.arange(num_classes)
         self.n_features_ = len(vocabulary)
-        # The transform-only vectorizer is rebuilt from the vocabulary, after fit and
-        # after load alike, so both paths compute features the same way.
-        self._transformer = self._vectorizer(vocabulary={g: i for i, g in enumerate(vocabulary)})
+        # Scoring reads one (features x 2M) float32 table: the folded weights, then the
+        # squared ratios, so one sparse product per chunk gives the logits and the squared norms.
+        m = coef.shape[0]
+        self._table = np.empty((len(vocabulary), 2 * m if ratio is not None else m), dtype=np.float32)
+        self._table[:, :m] = coef.T
+        self.ratio_ = None if ratio is None else np.asarray(ratio, dtype=np.float32)
+        if ratio is not None:
+            self._table[:, m:] = np.square(self.ratio_.T, dtype=np.float64)
+        if keys is None:
+            keys = string_keys(vocabulary)
+        self._table_keys = _KeyTable(keys)
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """(M, features) folded weights ``w * r`` (a view of the scoring table)."""
+        return self._table[:, : len(self.intercept_)].T
 
     # --- prediction ------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
+        if not hasattr(self, "_table"):
             raise LexiclassError(f"this {type(self).__name__} is not trained yet: call fit() or load() first")
 
     def decision_function(self, texts) -> np.ndarray:
@@ -289,10 +680,28 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, texts) -> np.ndarray:
         self._check_fitted()
-        x = self._transformer.transform(_check_texts(texts))
-        logits = np.asarray(x @ self.coef_.T)
-        if self.ratio_ is not None:
-            logits = logits / self._norms(x, self.ratio_)
+        texts = _check_texts(texts)
+        m = len(self.intercept_)
+        logits = np.empty((len(texts), m), dtype=np.float64)
+
+        def score(chunk):  # bounded memory: one chunk's n-grams at a time
+            a, b = chunk
+            indices, indptr = self._rows(texts[a:b])
+            out = _sparse_dot(indices, indptr, self._table, b - a).astype(np.float64)
+            if self._table.shape[1] > m:
+                norms = np.sqrt(out[:, m:])
+                norms[norms == 0] = 1.0
+                out = out[:, :m] / norms
+            logits[a:b] = out
+
+        chunks = self._chunks(len(texts))
+        workers = min(self.n_jobs or _default_jobs(), len(chunks))
+        if workers <= 1:
+            for chunk in chunks:
+                score(chunk)
+        else:  # NumPy releases the GIL in the sorts, gathers and arithmetic that dominate
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(score, chunks))
         return logits + self.intercept_
 
     def predict_proba(self, texts) -> np.ndarray:
@@ -310,9 +719,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         # Vocabulary and weights first, the metadata last: a directory with a readable
         # nbsvm.json then always has the files it describes.
         atomic_write_text(directory / VOCAB_FILE, json.dumps(self.vocabulary_, ensure_ascii=False))
-        arrays = dict(coef=self.coef_, intercept=self.intercept_)
+        arrays = dict(coef=np.ascontiguousarray(self.coef_), intercept=self.intercept_)
         if self.ratio_ is not None:
-            arrays["ratio"] = self.ratio_
+            arrays["ratio"] = np.ascontiguousarray(self.ratio_)
         _write_npz(directory / WEIGHTS_FILE, **arrays)
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
                 "num_classes": len(self.classes_), "num_features": self.n_features_,
@@ -326,9 +735,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         meta = _read_json(directory / META_FILE)
         if meta.get("format") != FORMAT:
             raise LexiclassError(f"{directory / META_FILE}: not a lexiclass NBSVM model (format {meta.get('format')!r})")
-        if meta.get("version") != FORMAT_VERSION:
+        if meta.get("version") not in READABLE_VERSIONS:
             raise LexiclassError(f"{directory / META_FILE}: format version {meta.get('version')!r} is not supported "
-                                 f"(this lexiclass reads version {FORMAT_VERSION})")
+                                 f"(this lexiclass reads versions {', '.join(map(str, READABLE_VERSIONS))})")
         model = cls(**meta["hyperparameters"])
         model._check_params()
         vocabulary = _read_json(directory / VOCAB_FILE)
@@ -346,8 +755,104 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                 or intercept.shape != (rows,) or (ratio is not None and ratio.shape != coef.shape)):
             raise LexiclassError(f"{directory}: vocabulary ({len(vocabulary)} n-grams) and weights "
                                  f"{coef.shape} do not match; the model files are inconsistent")
-        model._set_state(vocabulary, coef, intercept, num_classes, ratio)
+        if not all(isinstance(g, str) for g in vocabulary):
+            raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: expected a list of strings")
+        for name, array in (("coef", coef), ("intercept", intercept), ("ratio", ratio)):
+            if array is not None and (array.dtype.kind != "f" or not np.all(np.isfinite(array))):
+                raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {name} is not all finite numbers")
+        keys = string_keys(vocabulary)
+        if len(_sorted_unique(keys)[0]) != len(keys):
+            raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: an n-gram is listed twice")
+        model._set_state(vocabulary, coef, intercept.astype(np.float64), num_classes, ratio, keys=keys)
         return model
+
+
+class _FitJob:
+    """One liblinear fit: a model's NB-scaled, normalised rows, built in float32 over shared indices."""
+
+    def __init__(self, owner, row, indices, indptr, n_features, ratio, norms, target):
+        self.owner, self.row, self.indices, self.indptr = owner, row, indices, indptr
+        self.n_features, self.ratio, self.norms, self.target = n_features, ratio, norms, target
+
+    @property
+    def size(self) -> int:
+        return len(self.indices)
+
+    def __call__(self):
+        owner, indices, indptr = self.owner, self.indices, self.indptr
+        data = np.empty(len(indices), dtype=np.float32)
+        n = len(indptr) - 1
+        for a in range(0, n, owner.chunk_size):  # by blocks of rows: no float64 array of all non-zeros
+            b = min(a + owner.chunk_size, n)
+            lo, hi = int(indptr[a]), int(indptr[b])
+            part = self.ratio[indices[lo:hi]]
+            if self.norms is not None:
+                part = part / np.repeat(self.norms[a:b], np.diff(indptr[a : b + 1])).astype(np.float32)
+            data[lo:hi] = part
+        x = sp.csr_matrix((data, indices, indptr), shape=(n, self.n_features), copy=False)
+        model = LogisticRegression(C=owner.linear_c, solver="liblinear", dual=True, max_iter=owner.max_iter,
+                                   random_state=owner.seed)
+        model.fit(x, self.target)
+        del x, data
+        return model.coef_[0] * self.ratio, float(model.intercept_[0]), self.ratio
+
+
+def _row_blocks(indptr: np.ndarray, block: int):
+    """(first row, end row, first non-zero, end non-zero) of consecutive blocks of ``block`` rows."""
+    n = len(indptr) - 1
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        yield a, b, int(indptr[a]), int(indptr[b])
+
+
+def _stack_indptr(indptrs: list[np.ndarray]) -> np.ndarray:
+    out = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for indptr in indptrs:
+        out.append(indptr[1:] + offset)
+        offset += int(indptr[-1])
+    return np.concatenate(out)
+
+
+def _default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_jobs(models: list, job_lists: list[list], n_jobs: int | None) -> None:
+    """Run every model's fitting jobs, in ``n_jobs`` threads (liblinear releases the GIL), the largest
+    first; one progress bar per model; then let each model collect its results."""
+    bars = [progress(total=len(jobs), desc=f"fitting {m.analyzer} model{'s' if len(jobs) > 1 else ''}", unit="model")
+            for m, jobs in zip(models, job_lists)]
+    results = [[None] * len(jobs) for jobs in job_lists]
+    order = sorted(((i, j) for i, jobs in enumerate(job_lists) for j in range(len(jobs))),
+                   key=lambda ij: -job_lists[ij[0]][ij[1]].size)
+    workers = min(n_jobs or _default_jobs(), len(order))
+    try:
+        if workers <= 1:
+            for i, j in order:
+                results[i][j] = job_lists[i][j]()
+                bars[i].update(1)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(job_lists[i][j]): (i, j) for i, j in order}
+                for future in _as_completed(futures):
+                    i, j = futures[future]
+                    results[i][j] = future.result()
+                    bars[i].update(1)
+    finally:
+        for bar in bars:
+            bar.close()
+    for model, result in zip(models, results):
+        model._finish(result)
+
+
+def _as_completed(futures):
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
 
 
 class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
@@ -362,13 +867,16 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters: ``word_ngrams``, ``word_c``, ``word_min_df`` for the word member;
     ``char_min_n``, ``char_ngrams``, ``char_c``, ``char_min_df`` for the character
-    member; ``nb_alpha``, ``normalize``, ``max_features``, ``max_iter``, ``seed`` for both.
+    member; ``nb_alpha``, ``normalize``, ``max_features``, ``max_iter``, ``seed``,
+    ``min_abs_ratio``, ``chunk_size`` for both; ``n_jobs`` threads run the fits of both
+    members together (the largest first).
     """
 
     def __init__(self, word_ngrams: int = 3, word_c: float = 100.0, word_min_df: int = 2, char_min_n: int = 3,
                  char_ngrams: int = 6, char_c: float = 100.0, char_min_df: int = 3, nb_alpha: float = 1.0,
                  normalize: bool = True, max_features: int | None = 2_000_000, max_iter: int = 1000,
-                 seed: int = 1337):
+                 seed: int = 1337, min_abs_ratio: float = 0.0, n_jobs: int | None = None,
+                 chunk_size: int = DEFAULT_CHUNK):
         self.word_ngrams = word_ngrams
         self.word_c = word_c
         self.word_min_df = word_min_df
@@ -381,6 +889,9 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.max_features = max_features
         self.max_iter = max_iter
         self.seed = seed
+        self.min_abs_ratio = min_abs_ratio
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
 
     @classmethod
     def from_config(cls, config) -> "NBSVMEnsembleClassifier":
@@ -393,7 +904,8 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _new_members(self) -> list[NBSVMClassifier]:
         shared = dict(nb_alpha=self.nb_alpha, normalize=self.normalize, max_features=self.max_features,
-                      max_iter=self.max_iter, seed=self.seed)
+                      max_iter=self.max_iter, seed=self.seed, min_abs_ratio=self.min_abs_ratio, n_jobs=self.n_jobs,
+                      chunk_size=self.chunk_size)
         return [NBSVMClassifier(analyzer="word", ngrams=self.word_ngrams, linear_c=self.word_c,
                                 min_df=self.word_min_df, **shared),
                 NBSVMClassifier(analyzer="char", char_min_n=self.char_min_n, ngrams=self.char_ngrams,
@@ -405,7 +917,11 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
             member._check_params()
         texts = _check_texts(texts)
         _check_labels(labels, len(texts))
-        self.members_ = [member.fit(texts, labels) for member in members]
+        # Count both members first, then run all their liblinear fits in one pool of threads.
+        jobs = [member._prepare(texts, labels) for member in members]
+        _run_jobs(members, jobs, self.n_jobs)
+        del jobs
+        self.members_ = members
         self.classes_ = self.members_[0].classes_
         return self
 
@@ -442,9 +958,9 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if meta.get("format") != ENSEMBLE_FORMAT:
             raise LexiclassError(f"{directory / ENSEMBLE_FILE}: not a lexiclass NBSVM ensemble "
                                  f"(format {meta.get('format')!r})")
-        if meta.get("version") != FORMAT_VERSION:
+        if meta.get("version") not in READABLE_VERSIONS:
             raise LexiclassError(f"{directory / ENSEMBLE_FILE}: format version {meta.get('version')!r} is not "
-                                 f"supported (this lexiclass reads version {FORMAT_VERSION})")
+                                 f"supported (this lexiclass reads versions {', '.join(map(str, READABLE_VERSIONS))})")
         model = cls(**meta["hyperparameters"])
         names = meta.get("members")
         if not isinstance(names, list) or not names or not all(
