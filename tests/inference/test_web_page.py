@@ -20,7 +20,7 @@ import pytest
 
 import lexiclass
 from lexiclass.inference import serve
-from lexiclass.inference.explain import model_tokens
+from lexiclass.inference.explain import model_tokens, occlusion
 from lexiclass.inference.predictor import Predictor
 from lexiclass.inference.serve import STATIC_FILES, create_app
 from tests.inference.test_serve import running_server
@@ -71,7 +71,9 @@ def test_explain_agrees_with_predict_and_explains_tokens(client, predictor):
         np.testing.assert_allclose(list(answer["probabilities"].values()), list(predicted["probabilities"].values()),
                                    atol=1e-6)
         assert answer["tokens"] == model_tokens(predictor, text)[1]
-        assert len(answer["importance"]) == len(answer["tokens"])
+        reference = occlusion(predictor, text, target=label)  # `lexiclass explain`'s numbers
+        assert answer["tokens"] == reference.tokens and answer["method"] == reference.method
+        np.testing.assert_allclose(answer["importance"], reference.importance, atol=2e-5)
         importance = answer["importance"]
         assert importance[answer["tokens"].index(cue)] == max(importance) > 0.1, "the cue word carries the class"
         assert answer["words"] == answer["words_explained"] == len(text.split())
@@ -130,6 +132,22 @@ def test_explain_refuses_bad_input_with_one_line_json(client, kwargs, status, wo
     for word in words:
         assert word in error
     assert client.get("/health").json()["status"] == "ok"
+
+
+def test_predictions_are_served_while_an_explanation_runs(client, url):
+    long_text = " ".join(["the", "story", "was", "excellent", "plot", "actors"] * 40)  # the full explain_max_words
+    results = {}
+
+    def post_explain():
+        results["explain"] = httpx.post(f"{url}/explain", json={"text": long_text}, timeout=60)
+
+    thread = threading.Thread(target=post_explain)
+    thread.start()
+    answers = [client.post("/predict", json={"texts": [POSITIVE, NEGATIVE]}) for _ in range(5)]
+    thread.join(60)
+    assert all(r.status_code == 200 for r in answers)
+    assert [p["label"] for p in answers[-1].json()["predictions"]] == ["pos", "neg"]
+    assert results["explain"].status_code == 200 and results["explain"].json()["words_explained"] == 30
 
 
 def test_explain_needs_a_run(client):
@@ -387,9 +405,10 @@ def test_page_renders_hostile_text_as_text(browser, url):
     assert browser.find_element(By.ID, "text").get_attribute("value") == HOSTILE_EXAMPLE
     assert browser.find_elements(By.CSS_SELECTOR, "#examples img, #tokens img, #result img") == []
     assert browser.title == "lexiclass"
-    buttons[0].click()
-    wait_for(browser, lambda: shown(browser)["label"] == "pos" and shown(browser)["status"].startswith("Done"),
-             "the first example's answer")
+    buttons[1].click()
+    wait_for(browser, lambda: shown(browser)["label"] == "neg" and shown(browser)["status"].startswith("Done"),
+             "the second example's answer")
+    assert browser.find_element(By.ID, "text").get_attribute("value") == "bad awful boring"
 
 
 def test_docs_page_renders_offline_from_package_assets(browser, url):
@@ -406,3 +425,23 @@ def test_docs_page_renders_offline_from_package_assets(browser, url):
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert loaded and all(name.startswith(url) for name in loaded), loaded
     assert console_errors(browser) == []
+
+
+@pytest.mark.skipif(not os.environ.get("LEXICLASS_SCREENSHOT"), reason="set LEXICLASS_SCREENSHOT=out.png "
+                    "(and LEXICLASS_SCREENSHOT_RUN=run_dir) to save a picture of the page for the docs")
+def test_screenshot_of_the_page(browser, run_dir):
+    """The picture in docs/img/web-page.png: LEXICLASS_SCREENSHOT_TEXT on LEXICLASS_SCREENSHOT_RUN's page."""
+    run = os.environ.get("LEXICLASS_SCREENSHOT_RUN") or run_dir
+    text = os.environ.get("LEXICLASS_SCREENSHOT_TEXT", "The acting is superb and the story is moving, "
+                          "but the ending is a bit dull.")
+    with running_server(create_app(run)) as base:
+        browser.get(base + "/")
+        submit(browser, text)
+        browser.execute_script("document.getElementById('status').textContent = ''")
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1100, height + 10)
+        png = browser.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "format": "png"})
+    import base64
+
+    with open(os.environ["LEXICLASS_SCREENSHOT"], "wb") as f:
+        f.write(base64.b64decode(png["data"]))

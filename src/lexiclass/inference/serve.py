@@ -461,13 +461,37 @@ def explainable(predictor) -> bool:
     return getattr(predictor, "config", None) is not None and hasattr(predictor, "input_kind")
 
 
+def occlude(predictor, text: str, target: int):
+    """`lexiclass.inference.explain.occlusion`, with sequence models' batches padded like /predict's.
+
+    The n + 1 occluded copies go through ``predict_on_batch`` in batches padded to the
+    prediction ladders (`lexiclass.text.batching.prediction_batches`), so explanations of
+    every length reuse the few traced shapes of /predict instead of tracing (and keeping)
+    one per token count (padding is inert: the same numbers within 1e-5).
+    """
+    from lexiclass.inference.explain import OOV_ID, Occlusion, model_tokens, occlusion
+    from lexiclass.text.batching import prediction_batches
+    from lexiclass.text.pipeline import prediction_lengths, to_probabilities
+
+    if predictor.input_kind != "sequence":  # word removal goes through predict_proba: padded already
+        return occlusion(predictor, text, target=target)
+    ids, tokens = model_tokens(predictor, text)  # (n,), n <= sequence_length
+    n = len(ids)
+    variants = [ids] + [np.where(np.arange(n) == i, OOV_ID, ids).astype(ids.dtype) for i in range(n)]
+    probs = np.empty((n + 1, len(predictor.label_names)))
+    config = predictor.config
+    for idx, x in prediction_batches(variants, config.batch_size, prediction_lengths(config)):
+        probs[idx] = to_probabilities(np.asarray(predictor.model.predict_on_batch(x))[:len(idx)])
+    return Occlusion(tokens, probs[0, target] - probs[1:, target], "replacing each token by the OOV id")
+
+
 def explain_text(predictor, text: str, target: int, limits: Limits) -> dict:
     """Token importance (and attention for Transformer runs) of the first ``explain_max_words`` words of ``text``."""
-    from lexiclass.inference.explain import TRANSFORMER_MODELS, attention_scores, occlusion
+    from lexiclass.inference.explain import TRANSFORMER_MODELS, attention_scores
 
     words = text.split()
     part = " ".join(words[:limits.explain_max_words])
-    tokens, importance, method = occlusion(predictor, part, target=target)
+    tokens, importance, method = occlude(predictor, part, target)
     result = {"tokens": [str(t) for t in tokens], "importance": [round(float(v), 5) for v in importance],
               "method": method, "words": len(words), "words_explained": min(len(words), limits.explain_max_words),
               "attention": None}
@@ -806,5 +830,6 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = 8000, **limits) -> None:
     import uvicorn
 
     app = create_app(run_dir, **limits)
-    print(f"serving {run_dir} on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
+    print(f"serving {run_dir} on http://{host}:{port}/  (try it in a browser there; API docs: "
+          f"http://{host}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
