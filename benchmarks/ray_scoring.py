@@ -4,7 +4,7 @@
     python benchmarks/ray_scoring.py --run runs/bow --rows 200000 --files 8 --repeats 3
 
 For each engine the same CSV files (id, text; every 100th text blank) are scored ``--repeats``
-times and the median is reported:
+times, the engines taking turns within each repeat, and the median is reported:
 
 - ``local``: `predict_file` on each file in turn, in this process (TensorFlow uses every core);
 - ``ray-W``: a fresh local Ray with W+1 logical CPUs (W predictor actors of one CPU, one CPU
@@ -169,7 +169,8 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",")]
     results = {"command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]), "cpu": cpu_model(),
                "cores": os.cpu_count(), "rows": args.rows, "files": args.files, "small_rows": args.small_rows,
-               "repeats": args.repeats, "ray": ray.__version__, "lexiclass": lexiclass.__version__}
+               "repeats": args.repeats, "ray": ray.__version__, "lexiclass": lexiclass.__version__,
+               "load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="ray-scoring-") as tmp:
         tmp = Path(tmp)
         run = Path(args.run) if args.run else train_run(tmp, args.model)
@@ -178,19 +179,27 @@ def main() -> None:
         (tmp / "small").mkdir()
         big = write_csvs(tmp / "big", args.rows, args.files)
         small = write_csvs(tmp / "small", args.small_rows, 1)
-        local_big = [score_local(run, big, tmp / "out-local") for _ in range(args.repeats)]
-        local_small = [score_local(run, small, tmp / "out-local-small") for _ in range(args.repeats)]
-        engines = {"local": {"seconds": statistics.median(local_big), "small_seconds": statistics.median(local_small),
-                             "runs": [round(s, 3) for s in local_big]}}
-        for w in workers:
-            bigs = [score_ray(run, big, tmp / f"out-ray{w}", w) for _ in range(args.repeats)]
-            smalls = [score_ray(run, small, tmp / f"out-ray{w}-small", w) for _ in range(args.repeats)]
-            engines[f"ray-{w}"] = {
-                "workers": w, "seconds": statistics.median(b["seconds"] for b in bigs),
-                "small_seconds": statistics.median(s["seconds"] for s in smalls),
-                "startup_seconds": statistics.median(b["startup"] for b in bigs + smalls),
-                "idle_mb": statistics.median(b["idle_mb"] for b in bigs + smalls),
-                "peak_mb": max(b["peak_mb"] for b in bigs), "runs": [round(b["seconds"], 3) for b in bigs]}
+        # Engines take turns within each repeat, so a change in the machine's load hits them alike.
+        runs = {"local": [], **{f"ray-{w}": [] for w in workers}}
+        for _ in range(args.repeats):
+            for inputs, size in ((big, "big"), (small, "small")):
+                runs["local"].append((size, {"seconds": score_local(run, inputs, tmp / f"out-local-{size}")}))
+                for w in workers:
+                    runs[f"ray-{w}"].append((size, score_ray(run, inputs, tmp / f"out-ray{w}-{size}", w)))
+    engines = {}
+    for name, measured in runs.items():
+        bigs = [m for size, m in measured if size == "big"]
+        smalls = [m for size, m in measured if size == "small"]
+        engines[name] = {"seconds": statistics.median(b["seconds"] for b in bigs),
+                         "small_seconds": statistics.median(s["seconds"] for s in smalls),
+                         "runs": [round(b["seconds"], 3) for b in bigs],
+                         "small_runs": [round(s["seconds"], 3) for s in smalls]}
+        if name != "local":
+            engines[name].update(
+                workers=int(name.split("-")[1]),
+                startup_seconds=statistics.median(m["startup"] for m in bigs + smalls),
+                idle_mb=statistics.median(m["idle_mb"] for m in bigs + smalls),
+                peak_mb=max(m["peak_mb"] for m in bigs))
     base = engines["local"]["seconds"]
     for name, e in engines.items():
         e["rows_per_second"] = round(args.rows / e["seconds"], 1)
@@ -201,8 +210,10 @@ def main() -> None:
         e["marginal_per_worker"] = round(marginal / e.get("workers", 1), 1)
         e["fixed_seconds"] = round(e["small_seconds"] - args.small_rows / marginal, 2) if span > 0 else None
     results["engines"] = engines
+    results["load_average_after"] = os.getloadavg()
     print(f"{results['command']}\nCPU: {results['cpu']} ({results['cores']} cores), Ray {results['ray']}, "
-          f"{args.rows:,} rows in {args.files} CSV files, median of {args.repeats}\n")
+          f"{args.rows:,} rows in {args.files} CSV files, median of {args.repeats}; load average "
+          f"{results['load_average_before'][0]:.1f} before, {results['load_average_after'][0]:.1f} after\n")
     print("| engine | rows/s | vs local | marginal rows/s per worker | fixed s per call | Ray start-up s | "
           "Ray idle MB | Ray peak MB |")
     print("|---|---|---|---|---|---|---|---|")

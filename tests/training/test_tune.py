@@ -102,6 +102,7 @@ def test_trials_never_see_the_test_split(monkeypatch, tmp_path):
     assert run["status"] == "complete" and run["data_sizes"]["test"] == len(data.test_texts)
     with pytest.raises(LexiclassError, match="pip install 'lexiclass\\[ray\\]'"):
         tune_mod.tune(tiny_config("nbsvm"), {"nb_ngrams": [1]}, 1, tmp_path / "other", engine="ray", dataset=data)
+    assert not (tmp_path / "other").exists()
     with pytest.raises(LexiclassError, match="not empty"):
         tune_mod.tune(tiny_config("nbsvm"), {"nb_ngrams": [1]}, 1, tmp_path / "search", engine="local",
                       dataset=data)

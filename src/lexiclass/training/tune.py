@@ -284,12 +284,12 @@ def tune(config: TrainConfig, space, trials: int, out, *, engine: str = "ray", a
             raise LexiclassError(f"{name} must be a whole number >= 1, got {value!r}")
     dims = read_space(space)
     drawn = draw_trials(dims, trials, seed)
-    out = Path(out).absolute()
-    _prepare_out(out, overwrite)
     if engine == "ray":
         from lexiclass.inference.ray_predict import require_ray
 
         require_ray("--engine ray")
+    out = Path(out).absolute()
+    _prepare_out(out, overwrite)
     config = config.validate()
     if dataset is None:
         config = absolute_sources(config)  # trials on other machines and the saved run find the data
@@ -359,7 +359,7 @@ def _tune_on_ray(drawn, config, data, address, workers, cpus_per_trial) -> tuple
             tuner = ray_tune.Tuner(
                 trainable,
                 param_space={"trial": ray_tune.grid_search(list(range(len(drawn))))},
-                tune_config=ray_tune.TuneConfig(max_concurrent_trials=workers),
+                tune_config=ray_tune.TuneConfig(max_concurrent_trials=workers, reuse_actors=True),
                 run_config=ray_tune.RunConfig(name="lexiclass-tune", storage_path=str(storage), verbose=0,
                                               failure_config=ray_tune.FailureConfig(max_failures=0)),
             )
