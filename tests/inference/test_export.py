@@ -33,6 +33,15 @@ OUTSIDE = textwrap.dedent("""
             out = serve(texts=tf.constant(job["texts"], dtype=tf.string))
             results.append({"probabilities": out["probabilities"].numpy().tolist(),
                             "label": [b.decode() for b in out["label"].numpy()]})
+        elif job["format"] == "savedmodel-session":  # TensorFlow Serving's way: graph, init op, tensor names
+            import tensorflow as tf
+            with tf.compat.v1.Session(graph=tf.Graph()) as session:
+                meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], job["path"])
+                signature = meta.signature_def["serving_default"]
+                assert signature.method_name == "tensorflow/serving/predict"
+                probs = session.run(signature.outputs["probabilities"].name,
+                                    {signature.inputs["texts"].name: job["texts"]})
+            results.append({"probabilities": probs.tolist()})
         else:
             import onnxruntime as ort
             sys.path.insert(0, job["path"])
@@ -107,6 +116,9 @@ def export_and_compare(runs: dict, tmp_path) -> dict:
             summary = export_run(run, tmp_path / f"{key}-{fmt}", fmt, check=False)
             found[key][fmt] = {"dir": summary["out_dir"], "summary": summary}
             jobs.append({"format": fmt, "path": summary["out_dir"], "texts": texts, "key": key})
+    first = next(iter(runs))
+    jobs.append({**jobs[0], "format": "savedmodel-session"})  # one model the TensorFlow Serving way too
+    found[first]["savedmodel-session"] = {}
     out = run_outside(jobs)
     for job, result in zip(jobs, out["results"]):
         found[job["key"]][job["format"]]["result"] = result
@@ -121,7 +133,9 @@ def default_exports(tiny_run, tmp_path_factory):
 
 def check_family(found):
     expected = found["expected"]
-    for fmt in ("savedmodel", "onnx"):
+    for fmt in ("savedmodel", "onnx", "savedmodel-session"):
+        if fmt not in found:
+            continue
         got = np.asarray(found[fmt]["result"]["probabilities"])
         assert got.shape == expected.shape, fmt
         assert np.abs(got - expected).max() <= TOLERANCE, (fmt, np.abs(got - expected).max())
