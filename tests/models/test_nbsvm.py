@@ -312,7 +312,7 @@ def _as_version_1(folder):
     """Rewrite a saved model folder the way lexiclass wrote it before issue 12 (float64, version 1)."""
     meta = json.loads((folder / "nbsvm.json").read_text())
     meta["version"] = 1
-    for name in ("min_abs_ratio", "n_jobs", "chunk_size"):
+    for name in ("min_abs_ratio", "solver", "n_jobs", "chunk_size"):
         del meta["hyperparameters"][name]
     (folder / "nbsvm.json").write_text(json.dumps(meta))
     with np.load(folder / "weights.npz") as weights:
@@ -327,7 +327,7 @@ def test_version_1_folders_still_load(fitted, tmp_path):
         _as_version_1(tmp_path / "m" / f"member-{model.members_.index(member)}-{member.analyzer}")
     meta = json.loads((tmp_path / "m" / "ensemble.json").read_text())
     meta["version"] = 1
-    for name in ("min_abs_ratio", "n_jobs", "chunk_size"):
+    for name in ("min_abs_ratio", "solver", "n_jobs", "chunk_size"):
         del meta["hyperparameters"][name]
     (tmp_path / "m" / "ensemble.json").write_text(json.dumps(meta))
     loaded = NBSVMEnsembleClassifier.load(tmp_path / "m")

@@ -78,6 +78,7 @@ VOCAB_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.npz"
 ENSEMBLE_FILE = "ensemble.json"
 ANALYZERS = ("word", "char")
+SOLVERS = ("lbfgs", "liblinear")
 
 # IMDB reviews carry HTML line breaks ("<br /><br />"); left in, "br" becomes the most
 # frequent token and pollutes every n-gram that spans a paragraph break.
@@ -405,14 +406,19 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         min_abs_ratio: drop n-grams whose NB ratio is below this in absolute value for
             every class (0 keeps all). They carry almost no weight (``r * x`` is ~0) but
             the most frequent n-grams are among them, so they hold many of the non-zeros.
-        n_jobs: threads for the one-vs-rest fits; None = the CPUs this process may use.
+        solver: ``"lbfgs"`` (scikit-learn's L-BFGS on the float32 matrix as it is: no copy,
+            deterministic) or ``"liblinear"`` (dual coordinate descent, as before issue 12:
+            it copies the matrix into 16 bytes per non-zero, 2.1 GB for the full-IMDB
+            character model, and shuffles with a process-global random generator).
+        n_jobs: threads for the one-vs-rest fits and for scoring; None = the CPUs this process may use.
         chunk_size: texts counted or scored at once (bounds the memory of scoring).
     """
 
     def __init__(self, ngrams: int = 3, analyzer: str = "word", char_min_n: int = 1, nb_alpha: float = 1.0,
                  linear_c: float = 100.0, normalize: bool = True, min_df: int = 2,
                  max_features: int | None = 2_000_000, max_iter: int = 1000, seed: int = 1337,
-                 min_abs_ratio: float = 0.0, n_jobs: int | None = None, chunk_size: int = DEFAULT_CHUNK):
+                 min_abs_ratio: float = 0.0, solver: str = "lbfgs", n_jobs: int | None = None,
+                 chunk_size: int = DEFAULT_CHUNK):
         self.ngrams = ngrams
         self.analyzer = analyzer
         self.char_min_n = char_min_n
@@ -424,6 +430,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.seed = seed
         self.min_abs_ratio = min_abs_ratio
+        self.solver = solver
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
 
@@ -441,6 +448,8 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.analyzer not in ANALYZERS:
             raise LexiclassError(f"analyzer must be one of {', '.join(ANALYZERS)}, got {self.analyzer!r}")
+        if self.solver not in SOLVERS:
+            raise LexiclassError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
         for name in ("ngrams", "char_min_n", "min_df", "max_iter", "chunk_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -790,8 +799,11 @@ class _FitJob:
                 part = part / np.repeat(self.norms[a:b], np.diff(indptr[a : b + 1])).astype(np.float32)
             data[lo:hi] = part
         x = sp.csr_matrix((data, indices, indptr), shape=(n, self.n_features), copy=False)
-        model = LogisticRegression(C=owner.linear_c, solver="liblinear", dual=True, max_iter=owner.max_iter,
-                                   random_state=owner.seed)
+        if owner.solver == "liblinear":
+            model = LogisticRegression(C=owner.linear_c, solver="liblinear", dual=True, max_iter=owner.max_iter,
+                                       random_state=owner.seed)
+        else:
+            model = LogisticRegression(C=owner.linear_c, solver="lbfgs", max_iter=owner.max_iter)
         model.fit(x, self.target)
         del x, data
         return model.coef_[0] * self.ratio, float(model.intercept_[0]), self.ratio
@@ -875,7 +887,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, word_ngrams: int = 3, word_c: float = 100.0, word_min_df: int = 2, char_min_n: int = 3,
                  char_ngrams: int = 6, char_c: float = 100.0, char_min_df: int = 3, nb_alpha: float = 1.0,
                  normalize: bool = True, max_features: int | None = 2_000_000, max_iter: int = 1000,
-                 seed: int = 1337, min_abs_ratio: float = 0.0, n_jobs: int | None = None,
+                 seed: int = 1337, min_abs_ratio: float = 0.0, solver: str = "lbfgs", n_jobs: int | None = None,
                  chunk_size: int = DEFAULT_CHUNK):
         self.word_ngrams = word_ngrams
         self.word_c = word_c
@@ -890,6 +902,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.seed = seed
         self.min_abs_ratio = min_abs_ratio
+        self.solver = solver
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
 
@@ -904,7 +917,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _new_members(self) -> list[NBSVMClassifier]:
         shared = dict(nb_alpha=self.nb_alpha, normalize=self.normalize, max_features=self.max_features,
-                      max_iter=self.max_iter, seed=self.seed, min_abs_ratio=self.min_abs_ratio, n_jobs=self.n_jobs,
+                      max_iter=self.max_iter, seed=self.seed, min_abs_ratio=self.min_abs_ratio, solver=self.solver, n_jobs=self.n_jobs,
                       chunk_size=self.chunk_size)
         return [NBSVMClassifier(analyzer="word", ngrams=self.word_ngrams, linear_c=self.word_c,
                                 min_df=self.word_min_df, **shared),
