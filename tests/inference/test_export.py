@@ -243,9 +243,21 @@ def test_existing_non_empty_out_dir_is_refused_and_kept(tiny_run, tmp_path):
 
 
 def test_empty_out_dir_is_used(tiny_run, tmp_path):
+    from lexiclass.inference.export import describe
+
     (tmp_path / "out").mkdir()
-    export_run(tiny_run("bow"), tmp_path / "out", "onnx", check=False)
+    summary = export_run(tiny_run("bow"), tmp_path / "out", "onnx", check=False)
     assert "model.onnx" in os.listdir(tmp_path / "out")
+    text = describe(summary)
+    assert "as onnx to" in text and "ngram_vector float32" in text and "README.txt" in text
+
+
+def test_the_run_itself_is_never_the_out_dir(tiny_run):
+    run = tiny_run("bow")
+    for out in (run, run.parent):
+        with pytest.raises(LexiclassError, match="holds the run"):
+            export_run(run, out, "savedmodel", overwrite=True)
+    assert (run / "model.keras").exists()
 
 
 def test_a_failed_check_leaves_nothing(tiny_run, tmp_path, monkeypatch):

@@ -72,6 +72,8 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
     _check_out_dir(out_dir, overwrite)
     run_dir = Path(run_dir)
     _refuse_text_model(run_dir)
+    if out_dir.resolve() == run_dir.resolve() or out_dir.resolve() in run_dir.resolve().parents:
+        raise LexiclassError(f"{out_dir} holds the run {run_dir} itself; export into another folder")
     if format == "onnx":
         _require_onnx_packages()
 
@@ -96,6 +98,21 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
             shutil.rmtree(tmp, ignore_errors=True)
     summary["out_dir"] = str(out_dir)
     return summary
+
+
+def describe(summary: dict) -> str:
+    """A few lines for a person (the CLI): where the export is, what goes in and out, how closely it was checked."""
+    inp = summary["input"]
+    outputs = ", ".join(f"{name} {spec['dtype']} {tuple(spec['shape'])}".replace("None", "batch")
+                        for name, spec in summary["outputs"].items())
+    lines = [f"exported {summary['model']} run {summary['run_dir']} as {summary['format']} to {summary['out_dir']}",
+             f"input: {inp['name']} {inp['dtype']} {tuple(inp['shape'])} ({inp['what']})".replace("None", "batch"),
+             f"outputs: {outputs}; classes: {', '.join(summary['labels'])}"]
+    if "max_difference" in summary:
+        lines.append(f"checked on {summary['checked_texts']} probe texts: largest difference to lexiclass "
+                     f"{summary['max_difference']:.1e}")
+    lines.append(f"how to use it: {Path(summary['out_dir']) / README_FILE}")
+    return "\n".join(lines)
 
 
 # --- checks before any work ------------------------------------------------------------
