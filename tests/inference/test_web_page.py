@@ -260,12 +260,15 @@ def test_metadata_keeps_only_file_names_of_data_paths(predictor, tmp_path):
     assert meta["config"]["model"] == predictor.config.model and meta["run"]["test_accuracy"] == info["test_accuracy"]
 
 
-def test_examples_are_checked(predictor):
+def test_examples_and_explain_limits_are_checked(predictor):
     from lexiclass.errors import LexiclassError
 
     for bad in ("one string", ["ok", ""], ["ok", 3], ["x"] * 21):
         with pytest.raises(LexiclassError, match="examples"):
             create_app(predictor, examples=bad)
+    for name, bad in (("explain_max_words", 0), ("explain_attention_tokens", 1.5), ("max_explain_queue", -1)):
+        with pytest.raises(LexiclassError, match=f"{name} must be an integer"):
+            create_app(predictor, **{name: bad})
 
 
 # --- in a real browser ----------------------------------------------------------------------
@@ -431,6 +434,9 @@ def test_docs_page_renders_offline_from_package_assets(browser, url):
                     "(and LEXICLASS_SCREENSHOT_RUN=run_dir) to save a picture of the page for the docs")
 def test_screenshot_of_the_page(browser, run_dir):
     """The picture in docs/img/web-page.png: LEXICLASS_SCREENSHOT_TEXT on LEXICLASS_SCREENSHOT_RUN's page."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
     run = os.environ.get("LEXICLASS_SCREENSHOT_RUN") or run_dir
     text = os.environ.get("LEXICLASS_SCREENSHOT_TEXT", "The acting is superb and the story is moving, "
                           "but the ending is a bit dull.")
@@ -440,6 +446,10 @@ def test_screenshot_of_the_page(browser, run_dir):
         browser.execute_script("document.getElementById('status').textContent = ''")
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(1100, height + 10)
+        canvases = browser.find_elements(By.CSS_SELECTOR, "#heads canvas")
+        if canvases:  # show the hover read-out on a cell of head 1
+            ActionChains(browser).move_to_element_with_offset(canvases[0], canvases[0].size["width"] // 4,
+                                                              canvases[0].size["height"] // 4).perform()
         png = browser.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "format": "png"})
     import base64
 

@@ -186,7 +186,7 @@
 
   function headFigure(h, matrix, tokens, vmax) {
     const k = tokens.length;
-    const cell = Math.max(6, Math.min(18, Math.floor(336 / Math.max(1, k))));
+    const cell = Math.max(8, Math.min(18, Math.floor(336 / Math.max(1, k))));  // px per token: labels stay legible
     const font = Math.max(8, Math.min(12, cell - 2));
     const labels = tokens.map(shortToken);
     const measure = document.createElement("canvas").getContext("2d");
