@@ -423,8 +423,15 @@ def test_docs_page_renders_offline_from_package_assets(browser, url):
                    op.find_element(By.CSS_SELECTOR, ".opblock-summary-path").text)
                   for op in browser.find_elements(By.CSS_SELECTOR, ".opblock")}
     assert {("POST", "/predict"), ("POST", "/explain"), ("GET", "/health"), ("GET", "/metadata")} <= operations
-    browser.find_element(By.CSS_SELECTOR, ".opblock-post .opblock-summary").click()  # expand POST /predict
-    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, ".opblock.is-open .opblock-body"), "details")
+    # "Try it out" on POST /predict: the example body goes to the server under the page's CSP
+    browser.find_element(By.CSS_SELECTOR, "#operations-default-predict_predict_post .opblock-summary").click()
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "the Try it out button")
+    browser.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+    browser.find_element(By.CSS_SELECTOR, ".execute").click()
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, ".live-responses-table .response-col_status"),
+             "the live response")
+    live = browser.find_element(By.CSS_SELECTOR, ".live-responses-table").text
+    assert "200" in live and '"predictions"' in live and '"label"' in live, live
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert loaded and all(name.startswith(url) for name in loaded), loaded
     assert console_errors(browser) == []
