@@ -115,3 +115,22 @@ def test_prediction_batches_cover_every_text_once_in_ladder_shapes(lengths, batc
         assert not x[len(idx):].any()  # padding rows are all padding
         seen.extend(idx.tolist())
     assert sorted(seen) == list(range(len(seqs)))
+
+
+def test_bucketed_padding_never_goes_past_the_sequence_length():
+    """sequence_length 300 is not a multiple of 8: a 300-token batch must stay 300 wide, not 304
+    (a positional embedding knows only 300 positions)."""
+    sequences = [np.ones(300, dtype=np.int32), np.ones(297, dtype=np.int32)]
+    batches = SequenceBatches(sequences, batch_size=2, mode="bucket", fixed_length=300, multiple=8)
+    assert [x.shape for x in batches] == [(2, 300)]
+    short = SequenceBatches([np.ones(5, dtype=np.int32)], batch_size=2, mode="bucket", fixed_length=300, multiple=8)
+    assert [x.shape for x in short] == [(1, 8)]
+
+
+def test_positional_transformer_trains_with_a_sequence_length_not_a_multiple_of_bucket_multiple(tmp_path):
+    from lexiclass.training.fit import train
+    from tests.conftest import make_dataset, tiny_config
+
+    info = train(tiny_config("positional-transformer", sequence_length=30, epochs=1, bucket_multiple=8),
+                 tmp_path / "r", dataset=make_dataset(), verbose=0)
+    assert info["status"] == "complete"

@@ -96,7 +96,9 @@ class SequenceBatches:
     def padded_length(self, idx: np.ndarray) -> int:
         if self.mode == "fixed":
             return self.fixed_length
-        return round_up(int(self.lengths[idx].max()), self.multiple)
+        # Never past fixed_length (= sequence_length): positional embeddings know no later position.
+        return min(round_up(int(self.lengths[idx].max()), self.multiple), max(self.fixed_length,
+                                                                           int(self.lengths[idx].max())))
 
     def batch(self, idx: np.ndarray):
         x = pad([self.sequences[i] for i in idx], self.padded_length(idx))  # (batch, padded_len)
