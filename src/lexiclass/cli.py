@@ -4,8 +4,10 @@
     lexiclass train --model NAME     train and write a run directory
     lexiclass evaluate RUN_DIR       reload a run and score its test split
     lexiclass predict RUN_DIR TEXT   labels and probabilities for texts, or a file ("-" reads stdin)
-    lexiclass serve RUN_DIR          HTTP API
+    lexiclass serve RUN_DIR          a web page and an HTTP API
     lexiclass explain RUN_DIR TEXT   attention maps and token importances
+    lexiclass tune --space FILE      search settings on validation (locally or on Ray)
+    lexiclass export RUN_DIR         a SavedModel or ONNX model that runs without lexiclass
 
 A user's mistake ends with one line on stderr (``lexiclass CMD: error: ...``) and exit
 code 2; Ctrl-C with exit code 130 and, for training, the command that resumes.
@@ -168,6 +170,8 @@ def cmd_predict(args) -> int:
         raise LexiclassError('"-" (stdin) must be the only text argument')
     if not args.texts and not args.input:
         raise LexiclassError("no texts given: pass them as arguments, --input FILE, or '-' for stdin")
+    if args.engine == "ray":
+        return _predict_on_ray(args)
     predictor = lexiclass.load(args.run_dir)
     if args.input or sources:
         from lexiclass.inference.predict_files import predict_file
@@ -193,12 +197,57 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _predict_on_ray(args) -> int:
+    from lexiclass.inference.ray_predict import predict_files_ray
+
+    if not args.input or not args.output or args.texts:
+        raise LexiclassError("--engine ray needs --input PATH_OR_GLOB and --output DIR (texts as arguments and "
+                             "stdin are scored locally)")
+    summary = predict_files_ray(args.run_dir, args.input, args.output, output_format=args.output_format,
+                                text_column=args.text_column, id_column=args.id_column,
+                                input_format=args.input_format, address=args.address, workers=args.workers)
+    print(f"{summary['rows']} rows ({summary['empty_rows']} empty) in {len(summary['files'])} files -> "
+          f"{args.output} ({summary['rows_per_second']:.0f} rows/s on {summary['workers']} Ray workers)",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from lexiclass.training.tune import tune
+
+    config = _config_from_args(args)
+    summary = tune(config, args.space, args.trials, args.out, engine=args.engine, address=args.address,
+                   workers=args.workers, seed=args.search_seed, overwrite=args.overwrite)
+    best = summary.get("best") or {}
+    failed = f" ({summary['failed']} failed)" if summary.get("failed") else ""
+    print(f"{summary['trials']} trials{failed} -> {args.out}/trials.md")
+    if summary.get("best_run"):
+        print(f"best trial {best.get('trial')}: validation accuracy {best.get('val_accuracy'):.4f}; "
+              f"its run: {args.out}/best (test accuracy {summary['best_run']['test_accuracy']:.4f})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from lexiclass.inference.export import describe, export_run
+
+    print(describe(export_run(args.run_dir, args.out, args.format, overwrite=args.overwrite)))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from lexiclass.inference.serve import serve
 
     if not 0 < args.port < 65536:
         raise LexiclassError(f"--port must be 1..65535, got {args.port}")
-    serve(args.run_dir, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
+    examples = None
+    if args.examples:
+        try:
+            with open(args.examples, encoding="utf-8") as f:
+                examples = [line.strip() for line in f if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LexiclassError(f"--examples {args.examples}: cannot read it ({exc})") from None
+    serve(args.run_dir, host=args.host, port=args.port, examples=examples, max_texts=args.max_texts,
+          max_chars=args.max_chars,
           max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms,
           max_queue_texts=args.max_queue_texts, request_timeout_s=args.request_timeout_s)
     return 0
@@ -275,7 +324,8 @@ def _non_negative_float(value: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from lexiclass import __version__
 
-    parser = _Parser(prog="lexiclass", description=__doc__.split("\n\n")[0],
+    parser = _Parser(prog="lexiclass", description="Train, evaluate, explain and serve text classifiers: one "
+                                                   "command per step.",
                                      epilog="`lexiclass COMMAND --help` explains each command's options.")
     parser.add_argument("--version", action="version", version=f"lexiclass {__version__}")
     common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -339,6 +389,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of --input or stdin (default: from the file's suffix; stdin: txt)")
     p.add_argument("--text-column", default="text", metavar="NAME", help="column or field of --input holding the text")
     p.add_argument("--id-column", metavar="NAME", help="column or field of --input that identifies a row (default: row number)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="ray: score --input files (a path or a glob) on a Ray cluster into the folder --output "
+                        "(needs pip install 'lexiclass[ray]')")
+    p.add_argument("--address", help="with --engine ray: a running cluster (auto, or host:port); default: start "
+                                     "Ray on this machine")
+    p.add_argument("--workers", type=_positive_int, metavar="N", help="with --engine ray: predictor actors "
+                                                                      "(default: one per CPU)")
+    p.add_argument("--output-format", choices=("parquet", "csv", "tsv", "jsonl"), default="parquet",
+                   help="with --engine ray: format of the files written into --output")
     p.add_argument("--top-k", type=_positive_int, metavar="K", help="texts as arguments: show only the k most probable classes")
     p.add_argument("--format", choices=("json", "table"), default="json",
                    help="texts as arguments: JSON lines or an aligned table")
@@ -346,11 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common],
                        help="serve a run over HTTP (FastAPI + uvicorn)",
-                       description="Serve a run over HTTP: POST /predict, GET /health, GET /metadata, "
-                                   "API docs at /docs.")
+                       description="Serve a run over HTTP: a page to try it at /, POST /predict, POST /explain, "
+                                   "GET /health, GET /metadata, API docs at /docs (all offline).")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, metavar="N", help="TCP port, 1..65535")
+    p.add_argument("--examples", metavar="FILE", help="texts the page offers to click, one per line (at most 20)")
     p.add_argument("--max-texts", type=_positive_int, metavar="N", default=256, help="texts per request")
     p.add_argument("--max-chars", type=_positive_int, metavar="N", default=100_000, help="characters per text")
     p.add_argument("--max-body-bytes", type=_positive_int, metavar="N", default=5_000_000, help="request body size in bytes")
@@ -362,6 +422,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-timeout-s", type=_positive_float, metavar="S", default=30.0,
                    help="a request not answered within this many seconds gets 504")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("tune", parents=[common], help="search settings on validation; train the best",
+                       usage="lexiclass tune --space SPACE.toml --trials N --out DIR [--model NAME] "
+                             "[--dataset PATH] [options]",
+                       description="Train --trials runs over the settings in --space, pick the best by validation "
+                                   "accuracy (the test split is never used), train it again into DIR/best and "
+                                   "write DIR/trials.csv and DIR/trials.md. The space file maps settings to a list "
+                                   "of choices or to {min, max, log}; see docs/scale-out.md.")
+    p.add_argument("--space", required=True, metavar="FILE", help="TOML file: setting = [choices] or {min, max, log}")
+    p.add_argument("--trials", type=_positive_int, required=True, metavar="N", help="number of trials")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for best/, trials.csv, trials.md, tune.json")
+    p.add_argument("--engine", choices=("ray", "local"), default="ray",
+                   help="ray: trials in parallel on Ray Tune (needs pip install 'lexiclass[ray]'); local: one "
+                        "after another in this process")
+    p.add_argument("--address", help="with --engine ray: a running cluster (auto, or host:port)")
+    p.add_argument("--workers", type=_positive_int, metavar="N", help="trials at once (default: as CPUs allow)")
+    p.add_argument("--search-seed", type=int, default=0, metavar="N", help="seed of the trials drawn from --space")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier search in --out")
+    p.add_argument("--config", help="TOML/YAML/JSON settings file for everything not searched")
+    _add_settings(p)
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("export", parents=[common], help="export a run to run without lexiclass",
+                       description="Export a run: a TensorFlow SavedModel that takes raw strings (servable by "
+                                   "TensorFlow Serving), or an ONNX model of the network with its vocabulary and "
+                                   "a tokenizing recipe. See docs/export.md.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
+    p.add_argument("--format", choices=("savedmodel", "onnx"), default="savedmodel",
+                   help="savedmodel: raw strings in; onnx: token ids (or n-gram vectors) in, needs "
+                        "pip install 'lexiclass[export]'")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to create; it appears only when complete")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("explain", parents=[common], help="attention maps and token importances for a text",
                        description="Print why a run predicts what it does for TEXT; files are written only "

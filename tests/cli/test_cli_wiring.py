@@ -1,0 +1,49 @@
+"""The commands that wrap other floors: tune, export, predict --engine ray, serve --examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lexiclass.cli import main
+from tests.conftest import make_texts
+
+
+def _csv(tmp_path: Path) -> Path:
+    texts, labels = make_texts(160, ["neg", "pos"], seed=9)
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{['neg', 'pos'][y]}\n" for t, y in zip(texts, labels)))
+    return path
+
+
+def test_tune_locally_writes_the_table_and_the_best_run(tmp_path, capsys):
+    space = tmp_path / "space.toml"
+    space.write_text("tfidf_c = [0.1, 10.0]\n")
+    code = main(["tune", "--model", "tfidf", "--dataset", _csv(tmp_path), "--space", space, "--trials", "2",
+                 "--engine", "local", "--out", tmp_path / "search", "--quiet"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "2 trials" in out.out and "best trial" in out.out
+    assert (tmp_path / "search" / "trials.md").exists()
+    info = json.loads((tmp_path / "search" / "best" / "run.json").read_text())
+    assert info["status"] == "complete" and info["model"] == "tfidf"
+
+
+def test_export_savedmodel_through_the_cli(tiny_run, tmp_path, capsys):
+    code = main(["export", tiny_run("bow"), "--out", tmp_path / "exported", "--quiet"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert (tmp_path / "exported" / "saved_model.pb").exists() and "savedmodel" in out.out
+    code = main(["export", tiny_run("bow"), "--out", tmp_path / "exported"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_ray_engine_needs_files(tiny_run, capsys):
+    assert main(["predict", tiny_run("bow"), "a text", "--engine", "ray"]) == 2
+    assert "--engine ray needs --input" in capsys.readouterr().err
+
+
+def test_serve_examples_file_must_be_readable(tiny_run, tmp_path, capsys):
+    assert main(["serve", tiny_run("bow"), "--examples", tmp_path / "none.txt"]) == 2
+    assert "--examples" in capsys.readouterr().err
