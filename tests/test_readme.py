@@ -26,7 +26,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = (ROOT / ".." / "shared").resolve()
+# The project's shared folder beside the clone, or where these machines keep it.
+SHARED = next((p.resolve() for p in (ROOT / ".." / "shared", Path("/work/shared")) if (p / "data").is_dir()),
+              (ROOT / ".." / "shared").resolve())
 
 # (regex on the README line, arguments appended) for commands that take minutes as written.
 FASTER = [
