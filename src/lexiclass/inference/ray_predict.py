@@ -35,6 +35,7 @@ import tarfile
 import tempfile
 import time
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,21 @@ def _write_file(label_names, path, output, text_column, id_column, input_format,
     return {key: info[key] for key in ("input", "output", "rows", "empty_rows")}
 
 
+@contextmanager
+def _quiet_ray_data():
+    """Ray Data's own log lines (execution plans, "finished in", the progress-bar notice) off while we
+    run: our progress bar reports the rows; its warnings and errors still show."""
+    import logging
+
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 # -- the entry point ---------------------------------------------------------------------------------
 
 
@@ -388,7 +404,7 @@ def _run(ray, payload, labels, paths, outputs, text_column, id_column, input_for
                                         input_format, chunk_rows, probs[keep], crcs[keep]))
             parts, current = [], current + 1
 
-    with progress(desc=f"scoring {len(paths)} file(s) on Ray", unit="row") as bar:
+    with progress(desc=f"scoring {len(paths)} file(s) on Ray", unit="row") as bar, _quiet_ray_data():
         for batch in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
             file_ids = batch.column("__file").to_numpy()
             starts = np.flatnonzero(np.diff(file_ids)) + 1
