@@ -39,7 +39,6 @@ import dataclasses
 import difflib
 import io
 import itertools
-import json
 import math
 import os
 import shutil
