@@ -267,7 +267,7 @@ def tune(config: TrainConfig, space, trials: int, out, *, engine: str = "ray", a
     """Search ``space`` (a TOML path or dict) around ``config`` with ``trials`` trials; write ``out``.
 
     ``engine``: ``"ray"`` (Ray Tune; ``address`` None starts a local Ray with ``workers`` x
-    ``cpus_per_trial`` CPUs, default all; ``"auto"`` or ``host:port`` joins a cluster; at most
+    ``cpus_per_trial`` CPUs, default the machine's cores; ``"auto"`` or ``host:port`` joins a cluster; at most
     ``workers`` trials at once, default as resources allow) or ``"local"`` (sequential, no Ray).
     ``dataset``: a `TextDataset` to use instead of loading ``config.dataset`` (tests).
     Returns the ``tune.json`` summary: ``best`` (trial row), ``best_run`` (its run.json), ``trials``.
@@ -348,7 +348,8 @@ def _tune_on_ray(drawn, config, data, address, workers, cpus_per_trial) -> tuple
 
     from lexiclass.inference.ray_predict import RaySession, reraise_user_error
 
-    local_cpus = (workers or os.cpu_count() or 1) * cpus_per_trial
+    # A local Ray: room for `workers` trials, else the machine's cores (at least one trial's worth).
+    local_cpus = workers * cpus_per_trial if workers else max(os.cpu_count() or 1, cpus_per_trial)
     storage = Path(tempfile.mkdtemp(prefix="lexiclass-tune-"))
     try:
         with RaySession(address, local_cpus) as session:
