@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from machine import free_port, wait_healthy
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load_texts(args) -> list[str]:
@@ -75,18 +71,6 @@ def start_server(args, port: int, log_path: Path) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
-def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the server exited with code {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    sys.exit(f"the server did not answer /health within {timeout:.0f} s")
 
 
 async def run_level(base: str, texts: list[str], per_request: int, requests: int, concurrency: int) -> dict:

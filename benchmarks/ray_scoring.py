@@ -26,7 +26,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -34,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from machine import cpu_model
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("LEXICLASS_QUIET", "1")
@@ -43,12 +43,6 @@ WORDS = "the movie film story actor plot scene time people character director wa
 CUES = ["bad awful boring terrible waste worst dull".split(), "good great excellent wonderful best loved superb".split()]
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def descendants_rss_mb(root: int) -> float:

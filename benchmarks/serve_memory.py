@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,22 +25,14 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from machine import cpu_model, free_port, wait_healthy
 
 WORDS = ("the movie film story actor plot scene good great excellent bad awful boring terrible "
          "wonderful dull time people character director watch really just also even much").split()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def rss_mb(pid: int) -> float:
@@ -85,18 +76,6 @@ def start_server(run: Path, port: int, log_path: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, env=env)
 
 
-def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the server exited with code {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    sys.exit(f"the server did not answer /health within {timeout:.0f} s")
 
 
 async def send(base: str, bodies: list[list[str]], concurrency: int, label: str, pid: int) -> dict:
