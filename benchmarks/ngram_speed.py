@@ -35,7 +35,8 @@ Tasks (``--task``):
 Example (the commands behind docs/performance.md, "N-gram models")::
 
     .venv/bin/python benchmarks/ngram_speed.py --task imdb --paths new tfidf old
-    .venv/bin/python benchmarks/ngram_speed.py --task topics20 --paths new new-serial tfidf old
+    .venv/bin/python benchmarks/ngram_speed.py --task topics20 --paths new new-liblinear tfidf
+    .venv/bin/python benchmarks/ngram_speed.py --task score   # old vs new scoring only, one process
 """
 
 from __future__ import annotations
@@ -197,6 +198,41 @@ def child(task: str, path: str, archive: str, refit: bool, min_abs_ratio: float,
     return row
 
 
+def score_only(archive: str, n_train: int, n_score: int, repeats: int) -> None:
+    """Old vs new scoring speed in one process: both fitted on the same ``n_train`` IMDB
+    reviews, then scoring the same ``n_score`` test reviews, alternating, ``repeats`` times."""
+    from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
+    from lexiclass.progress import configure
+
+    configure(enabled=False)
+    data = imdb(archive)
+    (x, y), (test_x, _) = data["train"], data["test"]
+    pick = np.random.default_rng(SEED).permutation(len(x))[:n_train]
+    x, y = [x[i] for i in pick], y[pick]
+    texts = [test_x[i] for i in np.random.default_rng(SEED + 1).permutation(len(test_x))[:n_score]]
+    models = {"old": old_module().NBSVMEnsembleClassifier().fit(x, y), "new": NBSVMEnsembleClassifier().fit(x, y),
+              "new n_jobs=1": NBSVMEnsembleClassifier(n_jobs=1).fit(x, y)}
+    rates = {name: ([], []) for name in models}
+    agree = None
+    for _ in range(repeats):
+        for name, model in models.items():
+            started, cpu = time.perf_counter(), time.process_time()
+            proba = model.predict_proba(texts)
+            rates[name][0].append(len(texts) / (time.perf_counter() - started))
+            rates[name][1].append(len(texts) / (time.process_time() - cpu))
+            if name == "old":
+                reference = proba
+            elif agree is None:
+                agree = float(np.mean(proba.argmax(1) == reference.argmax(1)))
+    print(f"scoring {n_score} IMDB test reviews, models fitted on {n_train} train reviews, {repeats} alternating "
+          f"runs (medians); new and old agree on {agree:.2%} of predictions")
+    old_wall, old_cpu = (statistics.median(v) for v in rates["old"])
+    for name, (wall, cpu) in rates.items():
+        wall, cpu = statistics.median(wall), statistics.median(cpu)
+        print(f"{name:<13} {wall:8.0f} reviews/s ({wall / old_wall:5.1f}x old)  {cpu:8.0f} reviews per CPU s "
+              f"({cpu / old_cpu:5.1f}x old)")
+
+
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -206,7 +242,10 @@ def cpu_model() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--task", choices=("imdb", "topics20"), default="imdb")
+    parser.add_argument("--task", choices=("imdb", "topics20", "score"), default="imdb",
+                        help="score: old vs new scoring speed only, in one process (--score-train, --score-texts)")
+    parser.add_argument("--score-train", type=int, default=2000)
+    parser.add_argument("--score-texts", type=int, default=2000)
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=["new", "tfidf", "old"])
     parser.add_argument("--archive", default=ARCHIVE)
     parser.add_argument("--no-refit", action="store_true", help="imdb: skip the refit on train + validation")
@@ -220,6 +259,9 @@ def main(argv=None) -> int:
         print("ROW " + json.dumps(row), flush=True)
         return 0
     print(f"CPU: {cpu_model()} x {os.cpu_count()}; command: {' '.join([sys.executable] + sys.argv)}")
+    if args.task == "score":
+        score_only(args.archive, args.score_train, args.score_texts, max(3, args.score_repeats))
+        return 0
     rows = []
     for path in args.paths:
         command = [sys.executable, __file__, "--child", path, "--task", args.task, "--archive", args.archive,

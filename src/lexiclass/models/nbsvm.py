@@ -9,7 +9,7 @@ The ratio tells the linear model which n-grams are informative before it sees a 
 gradient, which is why the recipe beats both Naive Bayes and a plain linear model on
 long reviews. Wang and Manning use an L2 SVM and interpolate its weights towards their
 mean; here the linear model is L2-regularised logistic regression (scikit-learn's
-liblinear), which on IMDB scores the same within noise, needs no interpolation (it did
+L-BFGS; liblinear before issue 12), which on IMDB scores the same within noise, needs no interpolation (it did
 not help on the validation split) and gives probabilities directly. One addition to
 the paper: each scaled vector ``r * x`` is L2-normalised before the linear model
 (``normalize=True``), so a 1,000-word review does not get ten times the margin of a
@@ -32,19 +32,24 @@ Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"
 
 - n-grams are counted without Python strings: each batch of texts becomes one array of
   code points, a polynomial prefix hash gives every substring's 64-bit key in a few
-  NumPy operations, and the vocabulary is a sorted array of keys looked up with
-  ``searchsorted``. The features are exactly scikit-learn ``CountVectorizer``'s
-  (same tokens, same n-grams, same whitespace rule); only a 64-bit key collision
-  could merge two n-grams (odds about 1e-7 for a 2M-n-gram vocabulary). The
-  vocabulary file still lists the n-gram strings, so version-1 folders load as they are.
+  NumPy operations, and the vocabulary is an open-addressing hash table of keys
+  (`_KeyTable`) probed with whole-array gathers. The features are exactly
+  scikit-learn ``CountVectorizer``'s (same tokens, same n-grams, same whitespace
+  rule; tested); only a key collision could merge two n-grams (see `_KeyTable`: about
+  one wrong feature in 10^12 n-grams scored). The vocabulary file still lists the
+  n-gram strings, so version-1 folders load as they are.
 - texts are counted and scored in chunks of ``chunk_size`` texts, so memory for
   scoring is bounded whatever the number of texts.
 - the training matrix is kept once, as int32 column indices; each model's scaled,
   normalised values are built in a float32 array sharing those indices (no
   ``x @ diags(r)`` copies), and the one-vs-rest fits (and the two members of the
-  ensemble) run in ``n_jobs`` threads: liblinear releases the GIL. Its random
-  generator is process-global in scikit-learn, so parallel fits agree with serial ones
-  to liblinear's tolerance, not bit for bit; ``n_jobs=1`` is bit-reproducible.
+  ensemble) run in ``n_jobs`` threads.
+- the linear model is fitted by scikit-learn's L-BFGS (``solver="lbfgs"``, the default)
+  on that float32 matrix as it is. liblinear (``solver="liblinear"``, the solver before
+  issue 12; it also penalises the intercept) first copies the matrix into 16 bytes per non-zero, 2.1 GB
+  for the full-IMDB character model alone, and shuffles with a random generator that is
+  global to the process, so its threaded fits agree with serial ones only to its
+  tolerance; L-BFGS is deterministic.
 - weights and ratios are stored as float32 (half the memory and file size; scores
   agree with float64 to ~1e-6).
 """
@@ -401,8 +406,8 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         min_df: keep n-grams found in at least this many training texts. n-grams seen
             once are mostly noise and were 80% of the IMDB 1-3-gram vocabulary.
         max_features: keep at most this many n-grams (the most frequent).
-        max_iter: liblinear iteration cap.
-        seed: liblinear's shuffling seed, so a fit is reproducible.
+        max_iter: iteration cap of the solver.
+        seed: liblinear's shuffling seed, so a fit is reproducible (L-BFGS needs none).
         min_abs_ratio: drop n-grams whose NB ratio is below this in absolute value for
             every class (0 keeps all). They carry almost no weight (``r * x`` is ~0) but
             the most frequent n-grams are among them, so they hold many of the non-zeros.
@@ -777,7 +782,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
 
 class _FitJob:
-    """One liblinear fit: a model's NB-scaled, normalised rows, built in float32 over shared indices."""
+    """One logistic-regression fit: a model's NB-scaled, normalised rows, built in float32 over shared indices."""
 
     def __init__(self, owner, row, indices, indptr, n_features, ratio, norms, target):
         self.owner, self.row, self.indices, self.indptr = owner, row, indices, indptr
@@ -834,7 +839,8 @@ def _default_jobs() -> int:
 
 
 def _run_jobs(models: list, job_lists: list[list], n_jobs: int | None) -> None:
-    """Run every model's fitting jobs, in ``n_jobs`` threads (liblinear releases the GIL), the largest
+    """Run every model's fitting jobs, in ``n_jobs`` threads (the sparse products and liblinear release
+    the GIL), the largest
     first; one progress bar per model; then let each model collect its results."""
     bars = [progress(total=len(jobs), desc=f"fitting {m.analyzer} model{'s' if len(jobs) > 1 else ''}", unit="model")
             for m, jobs in zip(models, job_lists)]
@@ -930,7 +936,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
             member._check_params()
         texts = _check_texts(texts)
         _check_labels(labels, len(texts))
-        # Count both members first, then run all their liblinear fits in one pool of threads.
+        # Count both members first, then run all their fits in one pool of threads.
         jobs = [member._prepare(texts, labels) for member in members]
         _run_jobs(members, jobs, self.n_jobs)
         del jobs
