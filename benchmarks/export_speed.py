@@ -10,7 +10,9 @@ formats, and the same ``--texts`` IMDB test reviews are scored, in one process, 
 - ``savedmodel``: the SavedModel's ``serving_default`` signature, ``--batch`` texts per call, input order
   (what a TensorFlow Serving client sends);
 - ``onnx``: ``preprocess.py`` (NumPy) + ``onnxruntime`` ``session.run``, ``--batch`` texts per call,
-  input order; ``onnx-network`` is the session time alone (preprocessing done beforehand).
+  input order; ``onnx-network`` is the session time alone (preprocessing done beforehand);
+- ``*-sorted``: the same with the texts sorted by word count before batching (as lexiclass does),
+  results put back in input order.
 
 Rounds are interleaved (one of each way per round) and the median is reported with its
 ratio to lexiclass's median, so that the load of a shared machine affects all ways alike.
@@ -49,6 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ways", default=None, help="comma-separated subset of the ways (lexiclass always runs)")
     parser.add_argument("--work", default=None, help="folder for the runs and exports (default: a temporary one)")
     args = parser.parse_args(argv)
 
@@ -93,6 +96,13 @@ def main(argv=None) -> int:
         input_name = session.get_inputs()[0].name
         chunks = [texts[i:i + args.batch] for i in range(0, len(texts), args.batch)]
         prepared = [pre(chunk) for chunk in chunks]
+        # The same texts sorted by word count first (as lexiclass batches them): batches pad far less.
+        by_length = sorted(texts, key=lambda t: len(t.split()))
+        sorted_chunks = [by_length[i:i + args.batch] for i in range(0, len(by_length), args.batch)]
+        sorted_prepared = [pre(chunk) for chunk in sorted_chunks]
+        order = np.argsort([len(t.split()) for t in texts], kind="stable")
+        unsort = np.empty_like(order)
+        unsort[order] = np.arange(len(order))
 
         ways = {
             "lexiclass": lambda: predictor.predict_proba(texts, batch_size=args.batch),
@@ -100,7 +110,15 @@ def main(argv=None) -> int:
                                                   for c in chunks]),
             "onnx": lambda: np.concatenate([session.run(None, {input_name: pre(c)})[0] for c in chunks]),
             "onnx-network": lambda: np.concatenate([session.run(None, {input_name: x})[0] for x in prepared]),
+            "savedmodel-sorted": lambda: np.concatenate([serve(texts=tf.constant(c))["probabilities"].numpy()
+                                                         for c in sorted_chunks])[unsort],
+            "onnx-sorted": lambda: np.concatenate([session.run(None, {input_name: pre(c)})[0]
+                                                   for c in sorted_chunks])[unsort],
+            "onnx-network-sorted": lambda: np.concatenate([session.run(None, {input_name: x})[0]
+                                                           for x in sorted_prepared])[unsort],
         }
+        if args.ways:
+            ways = {name: way for name, way in ways.items() if name == "lexiclass" or name in args.ways.split(",")}
         expected = ways["lexiclass"]()  # warm-up of every way, and the agreement check
         differences = {name: float(np.abs(way() - expected).max()) for name, way in ways.items()}
         times = {name: [] for name in ways}
