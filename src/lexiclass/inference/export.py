@@ -425,6 +425,8 @@ Input : signature "{SIGNATURE}", input "{INPUT_NAME}": a 1-D string tensor of ra
 Output: "probabilities" (batch, {len(predictor.labels)}) float32, columns = classes in this order: {labels}
         "label" (batch,) string: the most probable class.
 Inside: {inside}; then the network. No lexiclass or custom layer code is needed.
+Each call is one batch padded to its longest text: send a few dozen texts per call (attention
+memory grows with batch x length^2 in Transformer runs).
 
 Python (TensorFlow only):
     import tensorflow as tf
