@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+import lexiclass.layers  # noqa: F401  registers the Keras layers (lazily: Keras is not imported here)
 from lexiclass.config import TrainConfig
 
 __version__ = "0.1.0"

@@ -131,3 +131,13 @@ def test_dependencies_are_ranges_and_the_lock_satisfies_them():
         name = req.name.lower().replace("_", "-")
         if name in pins:
             assert req.specifier.contains(pins[name]), f"requirements.lock pins {name}=={pins[name]}, outside {text}"
+
+
+def test_plain_keras_loads_a_transformer_run_after_import_lexiclass(tiny_run):
+    """`import lexiclass` registers the custom layers (without importing Keras itself, so the CLI stays quick)."""
+    model = tiny_run("positional-transformer") / "model.keras"
+    code = ("import sys, lexiclass; assert 'keras' not in sys.modules; import keras; "
+            f"print(keras.models.load_model({str(model)!r}).name)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "positional_transformer"
