@@ -45,7 +45,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = "/work/shared/data/aclImdb_v1.tar.gz"
@@ -231,13 +231,6 @@ def score_only(archive: str, n_train: int, n_score: int, repeats: int) -> None:
         wall, cpu = statistics.median(wall), statistics.median(cpu)
         print(f"{name:<13} {wall:8.0f} reviews/s ({wall / old_wall:5.1f}x old)  {cpu:8.0f} reviews per CPU s "
               f"({cpu / old_cpu:5.1f}x old)")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main(argv=None) -> int:
