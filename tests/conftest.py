@@ -88,3 +88,18 @@ def shared_imdb_archive():
         if path and os.path.exists(path):
             return os.path.abspath(path)
     pytest.fail(f"offline IMDB archive not found (set LEXICLASS_IMDB_ARCHIVE); tried {SHARED_IMDB_CANDIDATES[1:]}")
+
+
+@pytest.fixture
+def without_ray(monkeypatch):
+    """Make ``import ray`` fail, as on an install without the ``ray`` extra."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)

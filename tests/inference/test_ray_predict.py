@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 
 import numpy as np
@@ -121,17 +120,9 @@ def test_user_errors_are_one_line(ray_local, tiny_run, tmp_path):
     assert not (tmp_path / "out" / "broken.parquet").exists()
 
 
-def test_missing_extra_message(monkeypatch, tiny_run, tmp_path):
+def test_missing_extra_message(without_ray, tiny_run, tmp_path):
     from lexiclass.inference import ray_predict
 
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(LexiclassError) as caught:
         ray_predict.predict_files_ray(tiny_run("nbsvm"), tmp_path / "x.csv", tmp_path / "out")
     message = str(caught.value)

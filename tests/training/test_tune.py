@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import csv
 import json
 
@@ -13,17 +12,6 @@ from lexiclass.training import tune as tune_mod
 from tests.conftest import make_dataset, tiny_config
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _no_ray(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
 
 
 def _table(out):
@@ -74,12 +62,11 @@ def test_draws_are_seeded_and_typed(tmp_path):
         tune_mod.draw_trials(dims, 0)
 
 
-def test_trials_never_see_the_test_split(monkeypatch, tmp_path):
+def test_trials_never_see_the_test_split(monkeypatch, tmp_path, without_ray):
     """Local engine, without Ray: each trial trains on train and is scored on validation; only the best
     run, trained again with the base refit_on_val, gets the real test split."""
     from lexiclass.training import fit
 
-    _no_ray(monkeypatch)
     data = make_dataset()
     seen = []
     real_train = fit.train
