@@ -112,6 +112,20 @@ def test_tfidf_model_round_trip_and_binary_probabilities(tmp_path):
     assert np.allclose(model.predict_proba(binary.test_texts), expected, atol=1e-5)
 
 
-def test_class_weight_on_nbsvm_is_refused_not_ignored(tmp_path):
-    with pytest.raises(LexiclassError, match="not supported by nbsvm"):
-        train(tiny_config("nbsvm", class_weight="balanced"), tmp_path / "r", dataset=make_dataset(), verbose=0)
+def test_nbsvm_takes_balanced_class_weights(tmp_path):
+    """On 1 positive in 8, balanced weights move the decision towards the rare class."""
+    from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
+
+    texts, labels = make_texts(400, ["neg", "pos"], seed=2)
+    keep = np.flatnonzero((labels == 0) | (np.arange(len(labels)) % 8 == 1))
+    texts, labels = [texts[i] for i in keep], labels[keep]
+    plain = NBSVMEnsembleClassifier(word_min_df=1, char_min_df=1).fit(texts, labels)
+    balanced = NBSVMEnsembleClassifier(word_min_df=1, char_min_df=1, class_weight="balanced").fit(texts, labels)
+    probe = make_texts(60, ["neg", "pos"], seed=3)[0]
+    assert balanced.predict_proba(probe)[:, 1].mean() > plain.predict_proba(probe)[:, 1].mean()
+    balanced.save(tmp_path / "m")
+    loaded = NBSVMEnsembleClassifier.load(tmp_path / "m")
+    assert loaded.class_weight == "balanced"
+    assert np.allclose(loaded.predict_proba(probe), balanced.predict_proba(probe), atol=1e-6)
+    info = train(tiny_config("nbsvm", class_weight="balanced"), tmp_path / "r", dataset=make_dataset(), verbose=0)
+    assert info["status"] == "complete"

@@ -423,7 +423,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                  linear_c: float = 100.0, normalize: bool = True, min_df: int = 2,
                  max_features: int | None = 2_000_000, max_iter: int = 1000, seed: int = 1337,
                  min_abs_ratio: float = 0.0, solver: str = "lbfgs", n_jobs: int | None = None,
-                 chunk_size: int = DEFAULT_CHUNK):
+                 chunk_size: int = DEFAULT_CHUNK, class_weight: str | None = None):
         self.ngrams = ngrams
         self.analyzer = analyzer
         self.char_min_n = char_min_n
@@ -438,6 +438,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
+        self.class_weight = class_weight  # None or "balanced": per model, weights inverse to its target's frequency
 
     # --- construction ----------------------------------------------------------------
     @classmethod
@@ -448,9 +449,12 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                    char_min_n=config.char_min_n, nb_alpha=config.nb_alpha,
                    linear_c=config.char_linear_c if char else config.linear_c,
                    min_df=config.char_min_df if char else config.nb_min_df, normalize=config.nb_normalize,
-                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed)
+                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed,
+                   class_weight=_class_weight(config))
 
     def _check_params(self) -> None:
+        if self.class_weight not in (None, "balanced"):
+            raise LexiclassError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
         if self.analyzer not in ANALYZERS:
             raise LexiclassError(f"analyzer must be one of {', '.join(ANALYZERS)}, got {self.analyzer!r}")
         if self.solver not in SOLVERS:
@@ -806,9 +810,10 @@ class _FitJob:
         x = sp.csr_matrix((data, indices, indptr), shape=(n, self.n_features), copy=False)
         if owner.solver == "liblinear":
             model = LogisticRegression(C=owner.linear_c, solver="liblinear", dual=True, max_iter=owner.max_iter,
-                                       random_state=owner.seed)
+                                       random_state=owner.seed, class_weight=owner.class_weight)
         else:
-            model = LogisticRegression(C=owner.linear_c, solver="lbfgs", max_iter=owner.max_iter)
+            model = LogisticRegression(C=owner.linear_c, solver="lbfgs", max_iter=owner.max_iter,
+                                       class_weight=owner.class_weight)
         model.fit(x, self.target)
         del x, data
         return model.coef_[0] * self.ratio, float(model.intercept_[0]), self.ratio
@@ -894,7 +899,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
                  char_ngrams: int = 6, char_c: float = 100.0, char_min_df: int = 3, nb_alpha: float = 1.0,
                  normalize: bool = True, max_features: int | None = 2_000_000, max_iter: int = 1000,
                  seed: int = 1337, min_abs_ratio: float = 0.0, solver: str = "lbfgs", n_jobs: int | None = None,
-                 chunk_size: int = DEFAULT_CHUNK):
+                 chunk_size: int = DEFAULT_CHUNK, class_weight: str | None = None):
         self.word_ngrams = word_ngrams
         self.word_c = word_c
         self.word_min_df = word_min_df
@@ -911,6 +916,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
+        self.class_weight = class_weight
 
     @classmethod
     def from_config(cls, config) -> "NBSVMEnsembleClassifier":
@@ -919,12 +925,13 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return cls(word_ngrams=config.nb_ngrams, word_c=config.linear_c, word_min_df=config.nb_min_df,
                    char_min_n=config.char_min_n, char_ngrams=config.char_ngrams, char_c=config.char_linear_c,
                    char_min_df=config.char_min_df, nb_alpha=config.nb_alpha, normalize=config.nb_normalize,
-                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed)
+                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed,
+                   class_weight=_class_weight(config))
 
     def _new_members(self) -> list[NBSVMClassifier]:
         shared = dict(nb_alpha=self.nb_alpha, normalize=self.normalize, max_features=self.max_features,
                       max_iter=self.max_iter, seed=self.seed, min_abs_ratio=self.min_abs_ratio, solver=self.solver, n_jobs=self.n_jobs,
-                      chunk_size=self.chunk_size)
+                      chunk_size=self.chunk_size, class_weight=self.class_weight)
         return [NBSVMClassifier(analyzer="word", ngrams=self.word_ngrams, linear_c=self.word_c,
                                 min_df=self.word_min_df, **shared),
                 NBSVMClassifier(analyzer="char", char_min_n=self.char_min_n, ngrams=self.char_ngrams,
@@ -990,3 +997,8 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
             raise LexiclassError(f"{directory}: the ensemble's members disagree on the number of classes")
         model.classes_ = model.members_[0].classes_
         return model
+
+
+def _class_weight(config) -> str | None:
+    """``TrainConfig.class_weight`` ("none" | "balanced") as scikit-learn takes it."""
+    return "balanced" if getattr(config, "class_weight", "none") == "balanced" else None

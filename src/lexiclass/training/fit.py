@@ -170,9 +170,6 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         config = absolute_sources(config)
     data = dataset if dataset is not None else load_dataset(config)
     log.info("data: %s, classes %s", data.sizes(), data.label_names)
-    if config.class_weight == "balanced" and config.model in ("nbsvm", "nbsvm-ensemble"):
-        raise LexiclassError(f"--class-weight balanced is not supported by {config.model} yet; use tfidf, "
-                             "auto or a Keras model")
     auto = None
     if config.model == "auto":  # choose on validation first; the winner is then trained like any model
         from lexiclass.training.auto import select_model
