@@ -143,7 +143,9 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None):
     _check_model_archive(path)
     import keras
 
-    import lexiclass.layers  # noqa: F401  registers the custom layers for load_model
+    from lexiclass.layers import register
+
+    register()  # explicit: the lazy registration misses Keras when TensorFlow's own import loads it
 
     try:
         model = keras.models.load_model(path, safe_mode=True)

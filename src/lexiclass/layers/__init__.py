@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
 import warnings
 
@@ -40,13 +40,17 @@ def __getattr__(name: str):
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; when ``keras`` is being imported, registers the layers once it is."""
+    """Finds nothing itself; when ``keras`` is being imported, registers the layers once it is.
+
+    It stays in place until Keras is really executed: TensorFlow first asks
+    ``importlib.util.find_spec("keras")`` only to see whether Keras exists, and imports it later,
+    so every spec handed out carries the registration.
+    """
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
-        _remove_hook()
-        spec = importlib.util.find_spec("keras")  # the real finders (this one is gone from sys.meta_path)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)  # the real package, on sys.path
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -54,13 +58,14 @@ class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
 
         def exec_then_register(module):
             exec_module(module)
+            _remove_hook()
             try:
                 register()
             except Exception as exc:  # never break `import keras` itself
                 warnings.warn(f"lexiclass could not register its Keras layers: {exc}", RuntimeWarning,
                               stacklevel=2)
 
-        loader.exec_module = exec_then_register  # this loader instance serves the keras package only
+        loader.exec_module = exec_then_register  # a fresh loader per spec: it serves this keras import only
         return spec
 
 

@@ -231,7 +231,9 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
                              shuffle=True, seed=config.seed + initial_epoch)
     val_ds = model_inputs(vectorizer, data.val_texts, data.val_labels, config, spec.inputs)
     if initial_epoch:
-        import lexiclass.layers  # noqa: F401  registers the custom layers for load_model
+        from lexiclass.layers import register
+
+        register()  # the custom layers, for load_model
 
         model = keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"])
         log.info("resuming after epoch %d of %d", initial_epoch, epochs)
