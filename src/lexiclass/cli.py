@@ -483,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(None if argv is None else [str(a) for a in argv])
     from lexiclass import progress
 
+    # main() may run inside a longer Python process (tests, notebooks): put the globals back afterwards.
+    was_enabled, show_warning = progress.enabled(), warnings.showwarning
     progress.configure(enabled=not args.quiet)
     warnings.showwarning = lambda message, *rest, **kw: print(f"lexiclass {args.command}: warning: {message}",
                                                               file=sys.stderr)
@@ -505,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         kept = " (the run in --out, if any, is unchanged)" if args.command == "train" else ""
         print(f"lexiclass {args.command}: error: {where}{exc.strerror or exc}{kept}", file=sys.stderr)
         return 2
+    finally:
+        progress.configure(enabled=was_enabled)
+        warnings.showwarning = show_warning
 
 
 def _one_line(exc: BaseException) -> str:
