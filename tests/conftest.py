@@ -103,3 +103,20 @@ def without_ray(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray with 2 CPUs for the module's tests (the ``ray`` extra)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def write_csv(tmp_path, n: int = 160, classes=("neg", "pos"), seed: int = 0):
+    """A ``text,label`` CSV of `make_texts` at ``tmp_path/d.csv``; returns its path."""
+    texts, labels = make_texts(n, list(classes), seed=seed)
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{classes[y]}\n" for t, y in zip(texts, labels)))
+    return path

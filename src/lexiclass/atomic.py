@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 
-def _umask_mode() -> int:
+def default_file_mode() -> int:
+    """The mode ``open`` would give a new file under the current umask (mkstemp gives 0600)."""
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
@@ -27,7 +28,7 @@ def _atomic(path: Path, write, suffix: str = ".tmp") -> None:
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

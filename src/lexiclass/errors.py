@@ -11,3 +11,10 @@ class DataError(LexiclassError):
 
 class ConfigError(LexiclassError):
     """A configuration value or key is invalid."""
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of ``exc``'s message (its type's name if empty), cut to ``limit`` characters."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit] if limit else line

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lexiclass.errors import LexiclassError
+from lexiclass.errors import LexiclassError, first_line
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
@@ -54,11 +54,6 @@ def replaced_dir(run_dir) -> Path:
     return run_dir.parent / f".{run_dir.name}{OLD_SUFFIX}"
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
-
-
 def read_json(path, kind=dict):
     """The JSON value in ``path`` (of type ``kind``), or a one-line `LexiclassError` naming the file."""
     path = Path(path)
@@ -73,7 +68,7 @@ def read_json(path, kind=dict):
     except json.JSONDecodeError as exc:
         raise LexiclassError(f"{path} is damaged: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except (OSError, RecursionError, ValueError) as exc:
-        raise LexiclassError(f"cannot read {path}: {_one_line(exc)}") from None
+        raise LexiclassError(f"cannot read {path}: {first_line(exc, 200)}") from None
     if kind is not None and not isinstance(value, kind):
         raise LexiclassError(f"{path} is damaged: expected a JSON {'object' if kind is dict else 'array'}, "
                              f"got {type(value).__name__}")
@@ -128,7 +123,7 @@ def _check_model_archive(path: Path) -> None:
             bad = archive.testzip()  # reads every member and checks its CRC: catches flipped bits
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise LexiclassError(f"{path} is damaged or not a Keras model (.keras files are zip archives): "
-                             f"{_one_line(exc)}") from None
+                             f"{first_line(exc, 200)}") from None
     if bad is not None:
         raise LexiclassError(f"{path} is damaged: member {bad!r} fails its checksum")
 
@@ -150,7 +145,7 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None):
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a tampered config; all mean the same to a user
-        raise LexiclassError(f"{path} cannot be loaded as a lexiclass model: {_one_line(exc)}") from None
+        raise LexiclassError(f"{path} cannot be loaded as a lexiclass model: {first_line(exc, 200)}") from None
     inputs = model.input_shape if isinstance(model.input_shape, tuple) else None
     token_ids = "int" in str(model.inputs[0].dtype) if len(model.inputs) == 1 else False
     if (inputs is None or len(inputs) != 2 or (input_width is not None and inputs[1] != input_width)
@@ -176,7 +171,7 @@ def load_text_model(load, path, num_classes: int):
     except LexiclassError:
         raise
     except Exception as exc:  # a tampered JSON or npz file
-        raise LexiclassError(f"{path}: the saved model is damaged: {_one_line(exc)}") from None
+        raise LexiclassError(f"{path}: the saved model is damaged: {first_line(exc, 200)}") from None
     if len(model.classes_) != num_classes:
         raise LexiclassError(f"{path} predicts {len(model.classes_)} classes but labels.json names {num_classes}; "
                              "the run's files do not belong together")

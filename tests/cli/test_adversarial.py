@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lexiclass.cli import main
-from tests.conftest import make_texts
+from tests.conftest import make_texts, write_csv
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -393,10 +393,7 @@ def test_disk_full_while_training_keeps_the_old_run(runs, tmp_path, capsys, monk
 
 
 def _csv(tmp_path: Path) -> Path:
-    texts, labels = make_texts(120, ["neg", "pos"], seed=5)
-    path = tmp_path / "d.csv"
-    path.write_text("text,label\n" + "".join(f"{t},{['neg', 'pos'][y]}\n" for t, y in zip(texts, labels)))
-    return path
+    return write_csv(tmp_path, n=120, seed=5)
 
 
 def test_overwrite_replaces_a_run_only_when_the_new_one_is_complete(runs, tmp_path, capsys):

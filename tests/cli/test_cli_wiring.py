@@ -6,14 +6,11 @@ import json
 from pathlib import Path
 
 from lexiclass.cli import main
-from tests.conftest import make_texts
+from tests.conftest import write_csv
 
 
 def _csv(tmp_path: Path) -> Path:
-    texts, labels = make_texts(160, ["neg", "pos"], seed=9)
-    path = tmp_path / "d.csv"
-    path.write_text("text,label\n" + "".join(f"{t},{['neg', 'pos'][y]}\n" for t, y in zip(texts, labels)))
-    return path
+    return write_csv(tmp_path, n=160, seed=9)
 
 
 def test_tune_locally_writes_the_table_and_the_best_run(tmp_path, capsys):

@@ -15,7 +15,7 @@ import lexiclass
 from lexiclass.cli import build_parser, main
 from lexiclass.config import TrainConfig
 from lexiclass.errors import ConfigError
-from tests.conftest import make_texts
+from tests.conftest import write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,11 +56,8 @@ def test_data_offers_only_the_flags_it_uses():
     assert not {"--epochs", "--embed-dim", "--model", "--learning-rate"} & data_flags
 
 
-def _csv(tmp_path: Path, n=160) -> Path:
-    texts, labels = make_texts(n, ["neg", "pos"], seed=7)
-    path = tmp_path / "d.csv"
-    path.write_text("text,label\n" + "".join(f"{t},{['neg', 'pos'][y]}\n" for t, y in zip(texts, labels)))
-    return path
+def _csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path, n=160, seed=7)
 
 
 def test_nbsvm_training_prints_progress_lines_when_not_on_a_terminal(tmp_path, capfd):

@@ -13,14 +13,6 @@ from tests.conftest import make_texts
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def _inputs(tmp_path, n=3000):
     """A CSV with string ids (leading zeros), blank and whitespace texts, and a JSONL with nulls."""
     import csv

@@ -95,14 +95,6 @@ def test_trials_never_see_the_test_split(monkeypatch, tmp_path, without_ray):
                       dataset=data)
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_search_writes_best_run_and_table_and_reports_failed_trials(ray_local, tmp_path):
     """Four trials on Ray, two of them impossible (char_min_n above char_ngrams): those are reported, the
     others finish, the best is trained into best/ like `lexiclass train`, and the local engine runs the

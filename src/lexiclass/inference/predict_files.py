@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexiclass.atomic import default_file_mode
 from lexiclass.data.row_stream import RowStream
 from lexiclass.errors import DataError, LexiclassError
 from lexiclass.progress import configure as configure_progress
@@ -313,12 +314,6 @@ def _text_writer(stream, output_format: str, layout: OutputLayout):
     return CsvWriter(stream, "," if output_format == "csv" else "\t", layout.names, plain)
 
 
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 @contextmanager
 def _output(output_path, output_format: str, stdout, layout: OutputLayout):
     """A writer; for a file, one on a temporary file beside it that is renamed over it only on success."""
@@ -345,7 +340,7 @@ def _output(output_path, output_format: str, stdout, layout: OutputLayout):
         writer.close()
         if handle is not None:
             handle.close()
-        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if hasattr(writer, "abort"):

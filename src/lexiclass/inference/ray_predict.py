@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexiclass.errors import LexiclassError
+from lexiclass.errors import LexiclassError, first_line
 
 INSTALL_HINT = "pip install 'lexiclass[ray]'"
 OUTPUT_SUFFIXES = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
@@ -85,7 +85,7 @@ class RaySession:
                     ray.init(num_cpus=self.cpus or os.cpu_count() or 1, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
-                raise LexiclassError(f"cannot start or join {where}: {_first_line(exc)}") from None
+                raise LexiclassError(f"cannot start or join {where}: {first_line(exc)}") from None
             self.started = True
         return {"started": self.started, "startup_seconds": round(time.perf_counter() - began, 3),
                 "cluster_cpus": float(ray.cluster_resources().get("CPU", 0))}
@@ -93,11 +93,6 @@ class RaySession:
     def __exit__(self, *exc_info):
         if self.started:
             self.ray.shutdown()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def lexiclass_error_in(exc: BaseException) -> LexiclassError | None:
@@ -120,9 +115,9 @@ def reraise_user_error(exc: BaseException):
     found = lexiclass_error_in(exc)
     if found is None:
         if isinstance(exc, LexiclassError):  # a Ray wrapper that subclasses our error: keep its first line
-            raise type(exc).__mro__[1](_first_line(exc)) from None
+            raise type(exc).__mro__[1](first_line(exc)) from None
         raise exc
-    raise type(found)(_first_line(found)) from None
+    raise type(found)(first_line(found)) from None
 
 
 # -- shipping the run folder -------------------------------------------------------------------------

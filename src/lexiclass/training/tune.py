@@ -52,7 +52,7 @@ import numpy as np
 
 from lexiclass import atomic
 from lexiclass.config import TrainConfig, _base_type, _check_range, coerce
-from lexiclass.errors import ConfigError, LexiclassError
+from lexiclass.errors import ConfigError, LexiclassError, first_line
 
 ENGINES = ("ray", "local")
 # Settings that change which texts are in which split: a space holding one loads the data per trial.
@@ -235,17 +235,12 @@ def run_trial(index: int, settings: dict, base: TrainConfig, data=None, threads:
         row["best_epoch"] = info.get("best_epoch")
     except Exception as exc:  # noqa: BLE001  a failed trial is reported, the search goes on
         row["status"] = "error"
-        row["error"] = f"{type(exc).__name__}: {_first_line(exc)}"
+        row["error"] = f"{type(exc).__name__}: {first_line(exc, 300)}"
     finally:
         configure(enabled=was)
         shutil.rmtree(folder, ignore_errors=True)
         row["seconds"] = round(time.perf_counter() - started, 3)
     return row
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 def _ray_trainable(params, settings=None, base=None, data=None, threads=None):
@@ -383,7 +378,7 @@ def _tune_on_ray(drawn, config, data, address, workers, cpus_per_trial) -> tuple
                     error = result.error
                     rows[index] = {"trial": index, **drawn[index], "status": "error", "val_accuracy": None,
                                    "best_epoch": None, "seconds": metrics.get("time_total_s"),
-                                   "error": f"{type(error).__name__}: {_first_line(error)}" if error else "no result"}
+                                   "error": f"{type(error).__name__}: {first_line(error, 300)}" if error else "no result"}
                 else:
                     rows[index] = {key: metrics.get(key) for key in
                                    ["trial", *drawn[index], "status", "val_accuracy", "best_epoch", "seconds",
