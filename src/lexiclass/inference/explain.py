@@ -50,18 +50,13 @@ def model_tokens(predictor, text: str) -> tuple[np.ndarray, list[str]]:
     words keep their spelling (the model sees id 1 for them).
     """
     from lexiclass.text.batching import truncate
+    from lexiclass.text.vectorizer import words as vectorizer_words
 
     ids = predictor.vectorizer.token_ids([text])[0]  # (all tokens,)
     if len(ids) == 0:
         raise LexiclassError("the text has no tokens (after lower-casing and stripping punctuation): "
                              f"{text[:80]!r}")
-    try:  # the vectorizer's own standardize + split, before the vocabulary lookup
-        words = [w.decode("utf-8") for w in predictor.vectorizer.layer._preprocess([text])[0].numpy()]
-    except Exception:
-        words = []
-    vocabulary = predictor.vectorizer.vocabulary
-    if len(words) != len(ids):  # fall back to the vocabulary's spelling
-        words = [vocabulary[i] if i != OOV_ID else "[UNK]" for i in ids]
+    words = vectorizer_words(text)  # the vectorizer's own standardize + split, before the vocabulary lookup
     kept = truncate(np.arange(len(ids)), predictor.config.sequence_length, predictor.config.truncation)
     return ids[kept].astype(np.int32), [words[i] for i in kept]
 

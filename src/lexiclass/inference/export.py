@@ -76,6 +76,7 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
         raise LexiclassError(f"{out_dir} holds the run {run_dir} itself; export into another folder")
     if format == "onnx":
         _require_onnx_packages()
+    _require_tensorflow_backend()
 
     from lexiclass.inference.predictor import Predictor
 
@@ -151,13 +152,23 @@ def _require_onnx_packages() -> None:
 
 # --- SavedModel ------------------------------------------------------------------------
 
-def _serving_function(predictor):
-    """A `tf.function`-able ``texts (batch,) string -> {"probabilities", "label"}`` using the run's own objects."""
+def _require_tensorflow_backend() -> None:
+    """Both formats are written by TensorFlow (SavedModel directly, ONNX through tf2onnx)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise LexiclassError(f"export runs on the TensorFlow backend, not {keras.backend.backend()}: run it with "
+                             "--backend tensorflow (any run folder loads on any backend)")
+
+
+def _serving_function(predictor, layer):
+    """A `tf.function`-able ``texts (batch,) string -> {"probabilities", "label"}`` using the run's own objects
+    and ``layer``, the run's vectorizer as a Keras ``TextVectorization``."""
     import tensorflow as tf
 
     from lexiclass.text.pipeline import prediction_lengths
 
-    model, layer, config = predictor.model, predictor.vectorizer.layer, predictor.config
+    model, config = predictor.model, predictor.config
     label_names = tf.constant(predictor.labels)
     binary = len(predictor.labels) == 2
 
@@ -206,13 +217,13 @@ def _write_savedmodel(predictor, folder: Path) -> dict:
 
     archive = keras.export.ExportArchive()
     archive.track(predictor.model)
-    layer = predictor.vectorizer.layer
-    if not layer.built:  # a restored vectorizer that has not been called yet
+    layer = predictor.vectorizer.keras_layer()
+    if not layer.built:  # a layer given its vocabulary has not been called yet
         layer(tf.constant(["a"]))
         if not layer.built:
             layer.build(None)
     archive.track(layer)
-    archive.add_endpoint(name=SIGNATURE, fn=_serving_function(predictor),
+    archive.add_endpoint(name=SIGNATURE, fn=_serving_function(predictor, layer),
                          input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name=INPUT_NAME)])
     _quietly(lambda: archive.write_out(str(folder), verbose=False))
     _write_json(folder / LABELS_FILE, predictor.labels)

@@ -38,7 +38,76 @@ def round_up(n: int, multiple: int) -> int:
     return max(multiple, -(-n // multiple) * multiple)
 
 
-class SequenceBatches:
+class _Batches:
+    """What both kinds of batches share: a length, iteration by epoch, and a form `keras.Model.fit` takes."""
+
+    batch_size: int
+    shuffle: bool
+    epoch: int
+
+    def __len__(self) -> int:
+        return -(-self.num_rows // self.batch_size)
+
+    def batch_indices(self, epoch: int = 0) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def batch(self, idx: np.ndarray):
+        raise NotImplementedError
+
+    def __iter__(self):
+        for idx in self.batch_indices(self.epoch):
+            yield self.batch(idx)
+        if self.shuffle:
+            self.epoch += 1
+
+    def dataset(self):
+        """The batches as `keras.Model.fit` takes them on the active Keras backend.
+
+        TensorFlow: a ``tf.data.Dataset`` with unknown (batch, length), so that one graph
+        serves every shape, prefetching in the background. JAX and PyTorch: a
+        ``keras.utils.PyDataset``, so that no TensorFlow is needed.
+        """
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            return _py_dataset(self)
+        import tensorflow as tf
+
+        x_spec = tf.TensorSpec(shape=(None,) * self.input_rank, dtype=self.input_dtype)
+        if self.labels is None:
+            signature = x_spec
+        else:
+            signature = (x_spec, tf.TensorSpec(shape=(None,), dtype=tf.as_dtype(self.labels.dtype)))
+        dataset = tf.data.Dataset.from_generator(lambda: iter(self), output_signature=signature)
+        # A known length lets Keras show progress bars with a total and not warn about running out of data.
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)
+
+
+def _py_dataset(batches: _Batches):
+    """``batches`` as a ``keras.utils.PyDataset``: batch ``i`` of the current epoch, reshuffled after each epoch."""
+    import keras
+
+    class BatchesDataset(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = batches.epoch
+            self.indices = batches.batch_indices(self.epoch)
+
+        def __len__(self):
+            return len(self.indices)
+
+        def __getitem__(self, i):
+            return batches.batch(self.indices[i])
+
+        def on_epoch_end(self):
+            if batches.shuffle:
+                self.epoch += 1
+                self.indices = batches.batch_indices(self.epoch)
+
+    return BatchesDataset()
+
+
+class SequenceBatches(_Batches):
     """Batches of padded token ids (and labels) for `keras.Model.fit`, `evaluate` and `predict`.
 
     Args:
@@ -53,10 +122,15 @@ class SequenceBatches:
             epoch while batches stay tight. Without shuffle, bucketed batches come
             from a global sort by length; `order` maps them back to input order.
         seed: makes the shuffles reproducible (epoch ``e`` uses ``seed + e``).
+        lengths: if given, bucketed batches are padded to the next of these lengths
+            instead of the next multiple: a small fixed set of shapes, for backends
+            that compile once per shape (JAX).
     """
 
+    input_rank, input_dtype = 2, "int32"
+
     def __init__(self, sequences, labels=None, batch_size=32, mode="bucket", fixed_length=600, multiple=8,
-                 shuffle=False, seed=0, window=64):
+                 shuffle=False, seed=0, window=64, lengths=None):
         self.sequences = sequences
         self.labels = None if labels is None else np.asarray(labels)
         self.batch_size = batch_size
@@ -66,11 +140,13 @@ class SequenceBatches:
         self.shuffle = shuffle
         self.seed = seed
         self.window = window
+        self.lengths_ladder = lengths
         self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
         self.epoch = 0
 
-    def __len__(self) -> int:
-        return -(-len(self.sequences) // self.batch_size)
+    @property
+    def num_rows(self) -> int:
+        return len(self.sequences)
 
     def batch_indices(self, epoch: int = 0) -> list[np.ndarray]:
         n, bs = len(self.sequences), self.batch_size
@@ -96,42 +172,57 @@ class SequenceBatches:
     def padded_length(self, idx: np.ndarray) -> int:
         if self.mode == "fixed":
             return self.fixed_length
+        longest = int(self.lengths[idx].max())
+        if self.lengths_ladder:
+            return max(ladder_step(self.lengths_ladder, longest), longest)
         # Never past fixed_length (= sequence_length): positional embeddings know no later position.
-        return min(round_up(int(self.lengths[idx].max()), self.multiple), max(self.fixed_length,
-                                                                           int(self.lengths[idx].max())))
+        return min(round_up(longest, self.multiple), max(self.fixed_length, longest))
 
     def batch(self, idx: np.ndarray):
         x = pad([self.sequences[i] for i in idx], self.padded_length(idx))  # (batch, padded_len)
         return x if self.labels is None else (x, self.labels[idx])
-
-    def __iter__(self):
-        for idx in self.batch_indices(self.epoch):
-            yield self.batch(idx)
-        if self.shuffle:
-            self.epoch += 1
 
     def padding_fraction(self) -> float:
         """Share of positions in the batches that are padding."""
         total = sum(len(idx) * self.padded_length(idx) for idx in self.batch_indices())
         return 1.0 - float(self.lengths.sum()) / max(total, 1)
 
-    def dataset(self):
-        """A ``tf.data.Dataset`` over the batches, with unknown (batch, length) so one graph serves all shapes."""
-        import tensorflow as tf
 
-        x_spec = tf.TensorSpec(shape=(None, None), dtype=tf.int32)
-        if self.labels is None:
-            signature = x_spec
-        else:
-            signature = (x_spec, tf.TensorSpec(shape=(None,), dtype=tf.as_dtype(self.labels.dtype)))
-        dataset = tf.data.Dataset.from_generator(lambda: iter(self), output_signature=signature)
-        # A known length lets Keras show progress bars with a total and not warn about running out of data.
-        return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)
+class VectorBatches(_Batches):
+    """Batches of dense n-gram vectors (and labels) cut from a sparse (texts, vocabulary) matrix.
+
+    The matrix is computed once (`Vectorizer.sparse_vectors`); each batch is made dense
+    only when it is used, since the dense matrix of a whole dataset would not fit.
+    ``shuffle`` draws a new order every epoch (epoch ``e`` uses ``seed + e``).
+    """
+
+    input_rank, input_dtype = 2, "float32"
+
+    def __init__(self, matrix, labels=None, batch_size=32, shuffle=False, seed=0):
+        self.matrix = matrix.tocsr()
+        self.labels = None if labels is None else np.asarray(labels)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    @property
+    def num_rows(self) -> int:
+        return self.matrix.shape[0]
+
+    def batch_indices(self, epoch: int = 0) -> list[np.ndarray]:
+        n, bs = self.num_rows, self.batch_size
+        order = np.random.default_rng(self.seed + epoch).permutation(n) if self.shuffle else np.arange(n)
+        return [order[i:i + bs] for i in range(0, n, bs)]
+
+    def batch(self, idx: np.ndarray):
+        x = self.matrix[idx].toarray()  # (batch, vocabulary) float32
+        return x if self.labels is None else (x, self.labels[idx])
 
 
 # --- prediction: a bounded set of batch shapes ------------------------------------------
 #
-# Training feeds tf.data, whose (None, None) signature makes one graph serve every shape.
+# Training on TensorFlow feeds tf.data, whose (None, None) signature makes one graph serve every shape.
 # Prediction calls ``model.predict_on_batch`` directly (8x faster for a few texts), and
 # TensorFlow traces and keeps a new function for every new (batch, length) shape: a
 # server that sees arbitrary request sizes grows by about 1 MB per shape, without end.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lexiclass.text.batching import (SequenceBatches, ladder_step, length_ladder, prediction_batches,
-                                     size_ladder, truncate)
+from lexiclass.text.batching import (SequenceBatches, VectorBatches, ladder_step, length_ladder,
+                                     prediction_batches, size_ladder, truncate)
 from lexiclass.text.vectorizer import Vectorizer
 
 
@@ -17,31 +17,23 @@ def make_vectorizer(config, input_kind: str) -> Vectorizer:
 
 def sequence_batches(vectorizer: Vectorizer, texts, labels, config, shuffle=False, seed=0) -> SequenceBatches:
     """Token ids truncated by the config's policy, batched by its batching mode."""
+    import keras
+
     ids = [truncate(s, config.sequence_length, config.truncation) for s in vectorizer.token_ids(texts)]
+    # JAX compiles each new input shape: bucketed batches then snap to the prediction ladder's few lengths.
+    ladder = (prediction_lengths(config) if config.batching == "bucket" and keras.backend.backend() == "jax"
+              else None)
     return SequenceBatches(ids, labels, batch_size=config.batch_size, mode=config.batching,
                            fixed_length=config.sequence_length, multiple=config.bucket_multiple,
-                           shuffle=shuffle, seed=seed)
-
-
-def bow_dataset(vectorizer: Vectorizer, texts, labels, config, shuffle=False, seed=0):
-    """A tf.data pipeline that vectorizes n-grams batch by batch (a full multi-hot matrix would not fit)."""
-    import tensorflow as tf
-
-    texts = list(texts)
-    ds = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, np.asarray(labels)))
-    if shuffle:
-        ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(config.batch_size)
-    layer = vectorizer.layer
-    ds = ds.map(layer if labels is None else (lambda x, y: (layer(x), y)), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+                           shuffle=shuffle, seed=seed, lengths=ladder)
 
 
 def model_inputs(vectorizer, texts, labels, config, input_kind, shuffle=False, seed=0):
-    """A tf.data.Dataset of (inputs, labels) batches for ``model.fit`` (training and validation)."""
+    """(inputs, labels) batches for ``model.fit`` (training and validation), in the active backend's form."""
     if input_kind == "sequence":
         return sequence_batches(vectorizer, texts, labels, config, shuffle=shuffle, seed=seed).dataset()
-    return bow_dataset(vectorizer, texts, labels, config, shuffle=shuffle, seed=seed)
+    matrix = vectorizer.sparse_vectors(list(texts))  # (texts, vocabulary), computed once for every epoch
+    return VectorBatches(matrix, labels, batch_size=config.batch_size, shuffle=shuffle, seed=seed).dataset()
 
 
 def to_probabilities(outputs: np.ndarray) -> np.ndarray:

@@ -1,17 +1,30 @@
-"""`Vectorizer`: Keras `TextVectorization`, adapted on training text only, saved and restored identically.
+"""`Vectorizer`: text -> token ids (sequence models) or n-gram vectors (bag of words), in Python and NumPy.
 
-Two kinds:
-- ``int``: text -> token ids (0 = padding, 1 = out-of-vocabulary), lower-cased,
-  punctuation stripped, split on whitespace. Lengths are kept variable here;
-  truncation and padding happen in `lexiclass.text.batching`.
-- ``multi_hot`` / ``tf_idf`` with ``ngrams``: text -> a (max_tokens,) vector for the
-  bag-of-words model.
+It computes exactly what Keras' ``TextVectorization`` with its default
+``lower_and_strip_punctuation`` standardization and whitespace split computes (tested
+against it), so runs saved by earlier lexiclass versions load unchanged, and no Keras
+backend needs TensorFlow to turn text into model inputs:
+
+1. lower-case A-Z only (TensorFlow's ``tf.strings.lower`` is ASCII-only);
+2. delete ASCII punctuation ``!"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~``;
+3. split on runs of ASCII whitespace (space, tab, newline, CR, VT, FF);
+4. ``int``: each word's index in the vocabulary (0 = padding, 1 = out-of-vocabulary).
+   ``multi_hot`` / ``tf_idf``: every run of 1..``ngrams`` words joined by one space,
+   counted into a (vocabulary,) vector: 1.0 where present, or count x IDF; n-grams
+   outside the vocabulary land in index 0 ("[UNK]").
+
+The vocabulary is the most frequent tokens of the training texts, ties broken by the
+token in reverse code-point order, as ``TextVectorization.adapt`` orders them.
+Lengths are kept variable here; truncation and padding happen in `lexiclass.text.batching`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -21,92 +34,150 @@ from lexiclass.errors import LexiclassError
 VOCAB_FILE = "vocabulary.txt"
 SPEC_FILE = "vectorizer.json"
 IDF_FILE = "idf_weights.npy"
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_STANDARDIZE = str.maketrans({**{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+                              **{c: None for c in PUNCTUATION}})
+_SPACE = re.compile("[ \t\n\r\x0b\x0c]+")
+PAD, OOV = "", "[UNK]"
 
 
-def _text_vectorization(**kwargs):
-    # TextVectorization is built on TensorFlow's string ops whatever the Keras backend.
-    import keras
+def words(text: str) -> list[str]:
+    """The words of ``text`` as the vectorizer sees them: lower-cased A-Z, punctuation deleted, split on spaces."""
+    return [w for w in _SPACE.split(text.translate(_STANDARDIZE)) if w]
 
-    return keras.layers.TextVectorization(**kwargs)
+
+def ngrams(tokens: list[str], n: int) -> list[str]:
+    """Every run of 1..``n`` consecutive ``tokens``, joined by one space (unigrams first)."""
+    out = list(tokens)
+    for width in range(2, n + 1):
+        out.extend(" ".join(tokens[i:i + width]) for i in range(len(tokens) - width + 1))
+    return out
 
 
 class Vectorizer:
-    """Wraps one adapted ``TextVectorization`` layer; see the module docstring for the kinds."""
+    """Token ids or n-gram vectors over a vocabulary learned by `adapt`; see the module docstring.
+
+    Args:
+        output_mode: ``"int"`` (token ids), ``"multi_hot"`` or ``"tf_idf"`` (n-gram vectors).
+        max_tokens: vocabulary size, reserved tokens included (two for ``int``: padding and
+            "[UNK]"; one for the others: "[UNK]").
+        ngrams: the longest n-gram (vector modes only).
+    """
 
     def __init__(self, output_mode: str = "int", max_tokens: int = 20000, ngrams: int | None = None):
         self.output_mode = output_mode
         self.max_tokens = max_tokens
         self.ngrams = ngrams if output_mode != "int" else None
-        self.layer = None
-
-    def _make_layer(self, vocabulary=None, idf_weights=None):
-        kwargs = dict(max_tokens=self.max_tokens, output_mode=self.output_mode, vocabulary=vocabulary)
-        if self.output_mode == "int":
-            kwargs["ragged"] = True  # keep every text's own length
-        else:
-            kwargs["ngrams"] = self.ngrams
-            if self.output_mode == "tf_idf" and idf_weights is not None:
-                kwargs["idf_weights"] = idf_weights
-        return _text_vectorization(**kwargs)
-
-    def adapt(self, texts: list[str], batch_size: int = 1024) -> "Vectorizer":
-        """Build the vocabulary from ``texts`` (training texts only), showing progress."""
-        import tensorflow as tf
-
-        from lexiclass.progress import progress
-
-        texts = list(texts)
-
-        def batches():  # a generator, so the progress bar advances as TensorFlow reads
-            with progress(total=len(texts), desc="building vocabulary", unit="text") as bar:
-                for start in range(0, len(texts), batch_size):
-                    chunk = texts[start:start + batch_size]
-                    yield chunk
-                    bar.update(len(chunk))
-
-        self.layer = self._make_layer()
-        signature = tf.TensorSpec(shape=(None,), dtype=tf.string)
-        self.layer.adapt(tf.data.Dataset.from_generator(batches, output_signature=signature))
-        return self
+        self.vocabulary: list[str] | None = None  # reserved tokens first
+        self.idf_weights: np.ndarray | None = None  # (vocabulary,) float32, tf_idf only
+        self._index: dict[str, int] = {}
 
     @property
-    def vocabulary(self) -> list[str]:
-        return [str(token) for token in self.layer.get_vocabulary()]
+    def reserved(self) -> list[str]:
+        return [PAD, OOV] if self.output_mode == "int" else [OOV]
 
-    def token_ids(self, texts: list[str], batch_size: int = 4096) -> list[np.ndarray]:
-        """Variable-length int32 token ids per text (``int`` mode only)."""
-        if self.output_mode != "int":
-            raise LexiclassError("token_ids() needs an int-mode vectorizer")
-        out = []
-        for start in range(0, len(texts), batch_size):
-            ragged = self.layer(list(texts[start:start + batch_size]))
-            values = np.asarray(ragged.flat_values, dtype=np.int32)
-            splits = np.asarray(ragged.row_splits)
-            out.extend(np.split(values, splits[1:-1]))
-        return out
+    def _tokens(self, text: str) -> list[str]:
+        tokens = words(text)
+        return tokens if self.output_mode == "int" else ngrams(tokens, self.ngrams)
+
+    def _set_vocabulary(self, vocabulary: list[str], idf_weights: np.ndarray | None = None) -> "Vectorizer":
+        self.vocabulary = list(vocabulary)
+        self._index = {token: i for i, token in enumerate(self.vocabulary)}
+        self.idf_weights = idf_weights
+        return self
+
+    def adapt(self, texts: list[str]) -> "Vectorizer":
+        """Build the vocabulary (and IDF weights) from ``texts`` (training texts only), showing progress."""
+        from lexiclass.progress import progress
+
+        counts, documents = Counter(), Counter()
+        texts = list(texts)
+        for text in progress(texts, total=len(texts), desc="building vocabulary", unit="text"):
+            tokens = self._tokens(text)
+            counts.update(tokens)
+            if self.output_mode == "tf_idf":
+                documents.update(set(tokens))
+        # Most frequent first; ties by the token itself, in reverse order (TextVectorization's order).
+        learned = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        learned = [token for token, _ in learned[:max(self.max_tokens - len(self.reserved), 0)]]
+        idf = None
+        if self.output_mode == "tf_idf":
+            idf = np.array([math.log(1 + len(texts) / (1 + documents[t])) for t in learned], dtype=np.float32)
+            # "[UNK]" gets the mean IDF: the real one is unknown after a single pass.
+            idf = np.concatenate([[idf.mean() if len(idf) else 0.0], idf]).astype(np.float32)
+        return self._set_vocabulary(self.reserved + learned, idf)
+
+    def _require(self, *modes: str) -> None:
+        if self.vocabulary is None:
+            raise LexiclassError("the vectorizer has no vocabulary yet: adapt() or load() it first")
+        if self.output_mode not in modes:
+            raise LexiclassError(f"this needs a {' or '.join(modes)} vectorizer, not {self.output_mode}")
+
+    def token_ids(self, texts: list[str]) -> list[np.ndarray]:
+        """Variable-length int32 token ids per text (``int`` mode only); 1 for a word not in the vocabulary."""
+        self._require("int")
+        get = self._index.get
+        return [np.array([get(w, 1) for w in words(text)], dtype=np.int32) for text in texts]
+
+    def sparse_vectors(self, texts: list[str]):
+        """(len(texts), vocabulary) float32 CSR matrix of n-gram vectors (vector modes only)."""
+        import scipy.sparse
+
+        self._require("multi_hot", "tf_idf")
+        get = self._index.get
+        indptr, indices, values = [0], [], []
+        for text in texts:
+            found = Counter(get(token, 0) for token in self._tokens(text))  # index -> count
+            indices.extend(found)
+            values.extend(found.values())
+            indptr.append(len(indices))
+        indices = np.asarray(indices, dtype=np.int32)
+        if self.output_mode == "multi_hot":
+            values = np.ones(len(indices), dtype=np.float32)
+        else:
+            values = np.asarray(values, dtype=np.float32) * self.idf_weights[indices]
+        matrix = scipy.sparse.csr_matrix((values, indices, np.asarray(indptr, dtype=np.int64)),
+                                         shape=(len(texts), len(self.vocabulary)))
+        matrix.sort_indices()
+        return matrix
 
     def vectors(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), max_tokens) float32 n-gram vectors (bag-of-words modes only)."""
-        return np.asarray(self.layer(list(texts)), dtype=np.float32)
+        """(len(texts), vocabulary) float32 n-gram vectors (vector modes only)."""
+        return self.sparse_vectors(texts).toarray()
+
+    def keras_layer(self):
+        """An equivalent Keras ``TextVectorization`` layer (TensorFlow; used to export a SavedModel)."""
+        import keras
+
+        self._require("int", "multi_hot", "tf_idf")
+        # TextVectorization adds padding and "[UNK]" to an int vocabulary itself; it accepts "[UNK]" first otherwise.
+        vocabulary = self.vocabulary[2:] if self.output_mode == "int" else self.vocabulary
+        kwargs = dict(max_tokens=self.max_tokens, output_mode=self.output_mode, vocabulary=vocabulary)
+        if self.output_mode == "int":
+            kwargs["ragged"] = True  # every text keeps its own length
+        else:
+            kwargs["ngrams"] = self.ngrams
+            if self.output_mode == "tf_idf":
+                kwargs["idf_weights"] = self.idf_weights
+        return keras.layers.TextVectorization(**kwargs)
 
     # --- persistence ------------------------------------------------------------------
     def spec(self) -> dict:
         return {"output_mode": self.output_mode, "max_tokens": self.max_tokens, "ngrams": self.ngrams}
 
     def save(self, directory: str | os.PathLike) -> None:
+        import io
+
         from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
 
+        self._require("int", "multi_hot", "tf_idf")
         directory = Path(directory)
         # One token per line: tokens never contain newlines (splitting is on whitespace).
         atomic_write_text(directory / VOCAB_FILE, "\n".join(self.vocabulary) + "\n")
         atomic_write_text(directory / SPEC_FILE, json.dumps(self.spec(), indent=2) + "\n")
         if self.output_mode == "tf_idf":
-            import io
-
-            store = {}
-            self.layer.save_own_variables(store)  # the public way to read the adapted IDF weights
             buf = io.BytesIO()
-            np.save(buf, np.asarray(store["idf_weights"], dtype=np.float32))
+            np.save(buf, np.asarray(self.idf_weights, dtype=np.float32))
             atomic_write_bytes(directory / IDF_FILE, buf.getvalue())
 
     @classmethod
@@ -114,18 +185,10 @@ class Vectorizer:
         """Restore a saved vectorizer; every file is checked and a damaged one named in a one-line error."""
         directory = Path(directory)
         spec = _read_spec(directory / SPEC_FILE)
-        vocabulary = _read_vocabulary(directory / VOCAB_FILE, spec)
         self = cls(spec["output_mode"], spec["max_tokens"], spec["ngrams"])
-        idf = None
-        if self.output_mode == "tf_idf":
-            idf = _read_idf(directory / IDF_FILE, len(vocabulary))
-        if self.output_mode == "int":
-            vocabulary = vocabulary[2:]  # TextVectorization adds the padding "" and OOV "[UNK]" tokens itself
-        try:
-            self.layer = self._make_layer(vocabulary=vocabulary, idf_weights=idf)
-        except Exception as exc:  # TextVectorization's own checks (e.g. a token it reserves)
-            raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
-        return self
+        vocabulary = _read_vocabulary(directory / VOCAB_FILE, spec)
+        idf = _read_idf(directory / IDF_FILE, len(vocabulary)) if self.output_mode == "tf_idf" else None
+        return self._set_vocabulary(vocabulary, None if idf is None else idf.astype(np.float32))
 
 
 def _read_spec(path: Path) -> dict:
