@@ -23,6 +23,7 @@ import os
 import sys
 import warnings
 
+from lexiclass.backend import BACKENDS, select as select_backend
 from lexiclass.config import CHOICES, TrainConfig, describe
 from lexiclass.data.row_stream import FORMATS
 from lexiclass.errors import LexiclassError
@@ -32,12 +33,13 @@ DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", 
                  "val_fraction", "test_fraction", "split_seed", "limit")
 
 
-def _quiet_start(verbose: bool) -> None:
+def _quiet_start(verbose: bool, required: bool = True) -> None:
     """Hide TensorFlow's C++ start-up lines (absl, oneDNN) unless ``--verbose``.
 
     They are written to file descriptor 2 while TensorFlow loads, before any log level
     applies, so stderr is pointed at /dev/null for the import only; Python errors raised
-    by the import still reach the user through the normal error path.
+    by the import still reach the user through the normal error path. ``required=False``:
+    a missing TensorFlow is fine (JAX and PyTorch backends).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if verbose:
@@ -46,6 +48,9 @@ def _quiet_start(verbose: bool) -> None:
     try:
         os.dup2(null, 2)
         import tensorflow  # noqa: F401
+    except ImportError:
+        if required:
+            raise
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -332,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     output = common.add_argument_group("output")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes, only results and errors")
     output.add_argument("-v", "--verbose", action="store_true", help="also TensorFlow's start-up and log lines")
+    # The commands that run a Keras model also take the backend it runs on.
+    keras_common = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[common])
+    keras_common.add_argument_group("backend").add_argument(
+        "--backend", choices=BACKENDS, default=None,
+        help="the Keras backend models run on (default: $KERAS_BACKEND, else tensorflow); any run folder loads "
+             "on any backend; jax and torch need the lexiclass[jax] / lexiclass[torch] extras")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("data", parents=[common], help="load a dataset and print its split sizes",
@@ -344,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lexiclass.models.registry import MODELS
 
     models = "\n".join(f"  {name:<24}{spec.description}" for name, spec in MODELS.items())
-    p = sub.add_parser("train", parents=[common], help="train a model and write a run directory",
+    p = sub.add_parser("train", parents=[keras_common], help="train a model and write a run directory",
                        usage="lexiclass train --out RUN_DIR [--model NAME] [--dataset PATH] [--config FILE] "
                              "[options]",
                        formatter_class=_RawHelpFormatter,
@@ -362,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", parents=[common],
+    p = sub.add_parser("evaluate", parents=[keras_common],
                        help="reload a run and score its test split",
                        description="Reload a run and score its own test split (or another dataset's); "
                                    "the stored test accuracy is printed beside it.")
@@ -374,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", parents=[common],
+    p = sub.add_parser("predict", parents=[keras_common],
                        help="predict labels for texts or a file",
                        description="Predict labels for texts given as arguments, for one text per line on "
                                    'stdin ("-"), or for every row of a file (--input).')
@@ -403,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="texts as arguments: JSON lines or an aligned table")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("serve", parents=[common],
+    p = sub.add_parser("serve", parents=[keras_common],
                        help="serve a run over HTTP (FastAPI + uvicorn)",
                        description="Serve a run over HTTP: a page to try it at /, POST /predict, POST /explain, "
                                    "GET /health, GET /metadata, API docs at /docs (all offline).")
@@ -423,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a request not answered within this many seconds gets 504")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("tune", parents=[common], help="search settings on validation; train the best",
+    p = sub.add_parser("tune", parents=[keras_common], help="search settings on validation; train the best",
                        usage="lexiclass tune --space SPACE.toml --trials N --out DIR [--model NAME] "
                              "[--dataset PATH] [options]",
                        description="Train --trials runs over the settings in --space, pick the best by validation "
@@ -444,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p)
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("export", parents=[common], help="export a run to run without lexiclass",
+    p = sub.add_parser("export", parents=[keras_common], help="export a run to run without lexiclass",
                        description="Export a run: a TensorFlow SavedModel that takes raw strings (servable by "
                                    "TensorFlow Serving), or an ONNX model of the network with its vocabulary and "
                                    "a tokenizing recipe. See docs/export.md.")
@@ -456,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("explain", parents=[common], help="attention maps and token importances for a text",
+    p = sub.add_parser("explain", parents=[keras_common], help="attention maps and token importances for a text",
                        description="Print why a run predicts what it does for TEXT; files are written only "
                                    "where asked.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (from lexiclass train --out)")
@@ -490,8 +501,13 @@ def main(argv: list[str] | None = None) -> int:
                                                               file=sys.stderr)
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)  # notes, not results
+    logging.getLogger("jax").setLevel(logging.WARNING)  # not JAX's notes on looking for a TPU
+    backend_before = os.environ.get("KERAS_BACKEND")
     try:
-        _quiet_start(args.verbose)
+        if hasattr(args, "backend"):  # `data` needs no Keras
+            backend = select_backend(args.backend)
+            # Keras imports TensorFlow whenever it is installed, even on JAX or PyTorch (to save models).
+            _quiet_start(args.verbose, required=backend == "tensorflow")
         return args.func(args)
     except LexiclassError as exc:
         print(f"lexiclass {args.command}: error: {_one_line(exc)}", file=sys.stderr)
@@ -508,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lexiclass {args.command}: error: {where}{exc.strerror or exc}{kept}", file=sys.stderr)
         return 2
     finally:
+        if backend_before is None:
+            os.environ.pop("KERAS_BACKEND", None)
+        else:
+            os.environ["KERAS_BACKEND"] = backend_before
         progress.configure(enabled=was_enabled)
         warnings.showwarning = show_warning
 

@@ -158,6 +158,16 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None):
     if outputs != expected:
         raise LexiclassError(f"{path} gives {outputs} outputs per text but labels.json names {num_classes} "
                              f"classes (expected {expected}); the run's files do not belong together")
+    return on_this_backend(model)
+
+
+def on_this_backend(model):
+    """A loaded model set to compile the way this backend runs best: a run trained with JAX's ``jax.jit``
+    must not ask PyTorch for ``torch.compile`` (see `lexiclass.backend.jit_compile`)."""
+    from lexiclass.backend import jit_compile
+
+    if getattr(model, "compiled", False):
+        model.jit_compile = jit_compile(bool(getattr(model, "jit_compile", False)))
     return model
 
 

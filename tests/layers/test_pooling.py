@@ -9,16 +9,16 @@ from lexiclass.layers import MaskedGlobalMaxPooling1D
 def test_padding_never_enters_the_max():
     x = np.array([[[1.0, -5.0], [2.0, -4.0], [100.0, 100.0]]], dtype="float32")  # last step is padding
     mask = np.array([[True, True, False]])
-    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    out = keras.ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(x, mask=mask))
     np.testing.assert_array_equal(out, [[2.0, -4.0]])
     # Keras' own layer takes no mask, so padding enters its max: the pitfall this layer exists for.
-    assert np.asarray(keras.layers.GlobalMaxPooling1D()(x))[0, 0] == 100.0
+    assert keras.ops.convert_to_numpy(keras.layers.GlobalMaxPooling1D()(x))[0, 0] == 100.0
 
 
 def test_without_mask_it_is_a_plain_max_and_empty_rows_pool_to_zero():
     x = np.array([[[1.0], [3.0]], [[-2.0], [-1.0]]], dtype="float32")
-    np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(x)), [[3.0], [-1.0]])
-    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=np.array([[False, False], [True, False]])))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(x)), [[3.0], [-1.0]])
+    out = keras.ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(x, mask=np.array([[False, False], [True, False]])))
     np.testing.assert_array_equal(out, [[0.0], [-2.0]])
 
 

@@ -14,13 +14,13 @@ def test_shape_and_mask(encoding):
     ids = np.array([[4, 5, 0, 0], [1, 2, 3, 9]])
     out = layer(ids)
     assert tuple(out.shape) == (2, 4, 6)
-    np.testing.assert_array_equal(np.asarray(layer.compute_mask(ids)), ids != 0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.compute_mask(ids)), ids != 0)
 
 
 def test_output_is_token_plus_position_embedding():
     layer = PositionalEmbedding(10, 50, 6)
     ids = np.array([[7, 7, 7]])
-    out = np.asarray(layer(ids))
+    out = keras.ops.convert_to_numpy(layer(ids))
     tokens = layer.token_embeddings.get_weights()[0]
     positions = layer.position_embeddings.get_weights()[0]
     np.testing.assert_allclose(out[0], tokens[7] + positions[:3], atol=1e-6)
@@ -44,8 +44,8 @@ def test_sinusoidal_positions_have_no_weights():
 
 def test_a_text_gets_the_same_vectors_whatever_padding_follows():
     layer = PositionalEmbedding(20, 50, 6)
-    short = np.asarray(layer(np.array([[3, 4, 5]])))
-    long = np.asarray(layer(np.array([[3, 4, 5] + [0] * 12])))
+    short = keras.ops.convert_to_numpy(layer(np.array([[3, 4, 5]])))
+    long = keras.ops.convert_to_numpy(layer(np.array([[3, 4, 5] + [0] * 12])))
     np.testing.assert_allclose(short, long[:, :3], atol=0)
 
 

@@ -23,7 +23,7 @@ def test_attention_scores_ignore_padding():
     x = np.random.default_rng(1).normal(size=(2, 6, 8)).astype("float32")
     mask = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=bool)
     _, scores = layer(x, mask=mask, return_attention_scores=True)
-    scores = np.asarray(scores)  # (batch, heads, seq, seq)
+    scores = keras.ops.convert_to_numpy(scores)  # (batch, heads, seq, seq)
     assert scores.shape == (2, 2, 6, 6)
     np.testing.assert_allclose(scores[0, :, :3, 3:], 0, atol=1e-7)
     np.testing.assert_allclose(scores.sum(-1), 1, atol=1e-5)
@@ -36,7 +36,7 @@ def test_real_positions_do_not_depend_on_padding():
     short = layer(real, mask=np.ones((1, 4), bool))
     padded = np.concatenate([real, rng.normal(size=(1, 9, 8)).astype("float32")], axis=1)
     long = layer(padded, mask=np.array([[1] * 4 + [0] * 9], bool))
-    np.testing.assert_allclose(np.asarray(short), np.asarray(long)[:, :4], atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(short), keras.ops.convert_to_numpy(long)[:, :4], atol=1e-5)
 
 
 def test_mask_propagates_through_a_model():
@@ -46,7 +46,7 @@ def test_mask_propagates_through_a_model():
     model = keras.Model(tokens, x)
     ids = np.array([[3, 4, 0, 0]])
     out_mask = model.layers[-1].compute_mask(None, mask=ids != 0)
-    np.testing.assert_array_equal(np.asarray(out_mask), ids != 0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(out_mask), ids != 0)
 
 
 def test_training_step_changes_weights():

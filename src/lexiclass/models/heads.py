@@ -16,11 +16,13 @@ def classification_head(x, num_classes: int):
 
 
 def compile_model(model: keras.Model, num_classes: int, config) -> keras.Model:
+    from lexiclass.backend import jit_compile
+
     loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(
         optimizer=keras.optimizers.RMSprop(learning_rate=config.learning_rate),
         loss=loss,
         metrics=["accuracy"],
-        jit_compile=config.jit_compile,
+        jit_compile=jit_compile(config.jit_compile),
     )
     return model

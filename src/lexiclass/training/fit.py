@@ -24,12 +24,13 @@ log = logging.getLogger(__name__)
 
 def _versions() -> dict:
     import keras
-    import tensorflow as tf
 
     import lexiclass
+    from lexiclass.backend import version
 
-    return {"lexiclass": lexiclass.__version__, "keras": keras.__version__, "tensorflow": tf.__version__,
-            "python": platform.python_version(), "backend": keras.backend.backend()}
+    # "backend" names the Keras backend the run was trained on; "backend_version" its package's version.
+    return {"lexiclass": lexiclass.__version__, "keras": keras.__version__, "python": platform.python_version(),
+            "backend": keras.backend.backend(), "backend_version": version().split(" ", 1)[1]}
 
 
 def _recover_swap(out: Path) -> None:
@@ -235,7 +236,7 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
 
         register()  # the custom layers, for load_model
 
-        model = keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"])
+        model = rd.on_this_backend(keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"]))
         log.info("resuming after epoch %d of %d", initial_epoch, epochs)
     else:
         model = compile_model(spec.build(config, data.num_classes, vectorizer.vocabulary), data.num_classes, config)
