@@ -92,3 +92,50 @@ def test_runs_from_jax_and_torch_need_no_tensorflow_and_predict_the_same_on_ever
     for name in (Path(r).name for r in jax_runs):  # JAX's runs, loaded by PyTorch
         np.testing.assert_allclose(torch["runs"][name]["probabilities"], jax["runs"][name]["probabilities"],
                                    atol=1e-5, err_msg=name)
+
+
+# --- slow: every backend, the full layer and model tests, and real reviews ------------
+
+@pytest.mark.slow
+@needs_other_backends
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_layer_model_and_text_tests_pass_on_the_backend(backend):
+    """The default run covers TensorFlow; the same test files run here on JAX and PyTorch."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                           "tests/layers", "tests/models/test_models.py", "tests/text"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"{backend}:\n{proc.stdout[-5000:]}"
+    assert " passed" in proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+@needs_other_backends
+def test_imdb_positional_transformer_on_each_backend_loads_on_the_other_two(shared_imdb_archive, tmp_path):
+    """One epoch on 2,000 IMDB reviews per backend (the model's default size); every run then predicts the same
+    probabilities on all three backends."""
+    settings = json.dumps({"dataset": "imdb", "imdb_archive": shared_imdb_archive, "limit": 2000, "epochs": 1,
+                           "max_tokens": 20000, "sequence_length": 600, "embed_dim": 256, "dense_dim": 32,
+                           "num_heads": 2, "batch_size": 32, "learning_rate": 1e-3, "bucket_multiple": 8})
+    common = ["--runs", str(tmp_path), "--settings", settings]
+    run = {b: str(tmp_path / f"{b}-positional-transformer") for b in BACKENDS}
+    results = {"tensorflow": run_worker("tensorflow", tmp_path / "tf.json", *common, "--train",
+                                        "positional-transformer")}
+    results["jax"] = run_worker("jax", tmp_path / "jax.json", *common, "--train", "positional-transformer",
+                                "--load", run["tensorflow"])
+    results["torch"] = run_worker("torch", tmp_path / "torch.json", *common, "--train", "positional-transformer",
+                                  "--load", run["tensorflow"], run["jax"])
+    again = {"tensorflow": run_worker("tensorflow", tmp_path / "tf2.json", "--load", run["jax"], run["torch"]),
+             "jax": run_worker("jax", tmp_path / "jax2.json", "--load", run["torch"])}
+    for trained_on in BACKENDS:
+        name = Path(run[trained_on]).name
+        own = np.array(results[trained_on]["runs"][name]["probabilities"])
+        assert results[trained_on]["runs"][name]["trained_on"] == trained_on
+        for loaded_on in BACKENDS:
+            if loaded_on == trained_on:
+                continue
+            found = [r["runs"][name] for r in (results[loaded_on], again.get(loaded_on, {"runs": {}}))
+                     if name in r["runs"]]
+            assert len(found) == 1, (name, loaded_on)
+            np.testing.assert_allclose(found[0]["probabilities"], own, atol=1e-5,
+                                       err_msg=f"{trained_on} run on {loaded_on}")

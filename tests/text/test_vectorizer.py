@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lexiclass.text.vectorizer import Vectorizer
+from lexiclass.text.vectorizer import Vectorizer, words
 
 TRAIN = ["The movie was great, great fun!", "A boring movie.", "Great acting; boring plot", "fun fun fun"]
 
@@ -61,3 +61,8 @@ def test_tf_idf_weights_rarer_ngrams_higher():
     vocab = vec.vocabulary
     row = vec.vectors(["movie acting"])[0]
     assert row[vocab.index("acting")] > row[vocab.index("movie")] > 0
+
+
+def test_words_are_ascii_lowercased_and_split_on_ascii_space_only():
+    # TensorFlow lower-cases A-Z only and splits on ASCII white space: so does lexiclass.
+    assert words("ÉCOLE Straße\u00a0NBSP A-B") == ["École", "straße\u00a0nbsp", "ab"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lexiclass.text.vectorizer import Vectorizer, words
+from lexiclass.text.vectorizer import Vectorizer
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TextVectorization needs TensorFlow")
 
@@ -58,7 +58,3 @@ def test_ngram_vectors_equal_text_vectorization(texts, mode):
     expected = np.asarray(ours.keras_layer()(texts))  # (texts, vocabulary)
     np.testing.assert_allclose(ours.vectors(texts), expected, rtol=1e-6)
 
-
-def test_words_are_ascii_lowercased_and_split_on_ascii_space_only():
-    # TensorFlow lower-cases A-Z only and splits on ASCII white space: so does lexiclass.
-    assert words("ÉCOLE Straße\u00a0NBSP A-B") == ["École", "straße\u00a0nbsp", "ab"]
