@@ -54,6 +54,10 @@ MODELS = {
         ModelSpec("nbsvm-ensemble", "text", 1, _lazy("nbsvm", "NBSVMEnsembleClassifier.from_config"),
                   "average of a word 1-3-gram NBSVM and a character 3-6-gram NBSVM",
                   load=_lazy("nbsvm", "NBSVMEnsembleClassifier.load")),
+        ModelSpec("nbsvm-docvec", "text", 1, _lazy("docvec", "NBSVMDocVecClassifier.from_config"),
+                  "nbsvm-ensemble mixed with PV-DBOW document vectors (word 1-2-gram targets) learned on the "
+                  "training texts plus, on IMDB, the 50,000 unlabelled reviews (needs gensim)",
+                  load=_lazy("docvec", "NBSVMDocVecClassifier.load")),
     )
 }
 MODEL_NAMES = tuple(MODELS)

@@ -1,0 +1,296 @@
+"""NBSVM ensemble + document vectors learned on unlabelled text (issue 14).
+
+`NBSVMDocVecClassifier` adds a second, dense view of each text to `NBSVMEnsembleClassifier`:
+a paragraph vector (PV-DBOW, Le and Mikolov 2014) trained to predict the text's words and
+word bigrams, as in the "DV-ngram" models of Li et al. (2016). The vector model is trained
+without labels, on the unlabelled texts given to the classifier (for IMDB, the 50,000
+``train/unsup`` reviews) plus the training texts. Every labelled or new text then gets its
+vector by inference against the frozen n-gram output weights (training texts too, so that
+training and prediction see vectors made the same way). A logistic regression on the
+L2-normalised vectors gives a second probability; the two are mixed in log space:
+``log p = (1 - w) log p_nbsvm + w log p_docvec`` (renormalised), ``w = docvec_weight``.
+
+Saved pickle-free: the NBSVM ensemble in its own folder, the vector model as its vocabulary
+(JSON words and counts) and output weights (``.npz``), the head as arrays.
+Needs gensim (the ``docvec`` extra).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from lexiclass.atomic import write_text as atomic_write_text
+from lexiclass.errors import ConfigError, LexiclassError
+from lexiclass.models.nbsvm import (NBSVMEnsembleClassifier, _check_labels, _check_texts, _class_weight, _read_json,
+                                    _write_npz, word_tokens)
+from lexiclass.progress import progress
+
+log = logging.getLogger(__name__)
+
+FORMAT = "lexiclass-nbsvm-docvec"
+FORMAT_VERSION = 1
+META_FILE = "docvec.json"
+VOCAB_FILE = "docvec-vocabulary.json"
+WEIGHTS_FILE = "docvec-weights.npz"
+NBSVM_DIR = "nbsvm-ensemble"
+
+
+def _gensim():
+    try:
+        from gensim.models.doc2vec import Doc2Vec, TaggedDocument
+    except ImportError:
+        raise ConfigError("the nbsvm-docvec model needs gensim: pip install 'lexiclass[docvec]'") from None
+    return Doc2Vec, TaggedDocument
+
+
+def docvec_tokens(text: str, ngrams: int = 2) -> list[str]:
+    """The vector model's targets: the word tokens of `word_tokens`, then their 2..ngrams-grams joined by spaces."""
+    words = word_tokens(text)
+    out = list(words)
+    for n in range(2, ngrams + 1):
+        out += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return out
+
+
+def imdb_unlabeled_texts(archive=None) -> list[str]:
+    """The 50,000 reviews of IMDB's ``train/unsup`` folder, in file-name order."""
+    from lexiclass.data.imdb import locate_imdb
+
+    folder = locate_imdb(archive) / "train" / "unsup"
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".txt"))
+    return [(folder / n).read_text(encoding="utf-8") for n in names]
+
+
+class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
+    """`NBSVMEnsembleClassifier` mixed with a logistic regression on PV-DBOW document vectors.
+
+    Parameters: ``nbsvm`` (an unfitted `NBSVMEnsembleClassifier`; default settings if None);
+    ``unlabeled_texts`` (texts without labels for the vector model; not saved); ``dim``,
+    ``epochs``, ``ngrams``, ``min_count``, ``sample``, ``negative``, ``alpha`` of the vector
+    model; ``infer_epochs`` per inferred text; ``head_c`` of the head; ``docvec_weight`` (w
+    above); ``seed``; ``n_jobs`` threads; ``class_weight`` ("balanced" or None) for the head.
+    """
+
+    def __init__(self, nbsvm: NBSVMEnsembleClassifier | None = None, unlabeled_texts=None, dim: int = 100,
+                 epochs: int = 10, ngrams: int = 2, min_count: int = 3, sample: float = 1e-4, negative: int = 5,
+                 alpha: float = 0.025, infer_epochs: int = 10, head_c: float = 1.0, docvec_weight: float = 0.4,
+                 seed: int = 1337, n_jobs: int | None = None, class_weight: str | None = None):
+        self.nbsvm = nbsvm
+        self.unlabeled_texts = unlabeled_texts
+        self.dim = dim
+        self.epochs = epochs
+        self.ngrams = ngrams
+        self.min_count = min_count
+        self.sample = sample
+        self.negative = negative
+        self.alpha = alpha
+        self.infer_epochs = infer_epochs
+        self.head_c = head_c
+        self.docvec_weight = docvec_weight
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.class_weight = class_weight
+
+    _SAVED = ("dim", "epochs", "ngrams", "min_count", "sample", "negative", "alpha", "infer_epochs", "head_c",
+              "docvec_weight", "seed", "n_jobs", "class_weight")
+
+    @classmethod
+    def from_config(cls, config) -> "NBSVMDocVecClassifier":
+        """The NBSVM part from the same settings as ``nbsvm-ensemble``; on IMDB (``--dataset imdb``) the
+        vector model also learns from the 50,000 unlabelled ``train/unsup`` reviews."""
+        unlabeled = imdb_unlabeled_texts(config.imdb_archive) if config.dataset == "imdb" else None
+        return cls(nbsvm=NBSVMEnsembleClassifier.from_config(config), unlabeled_texts=unlabeled, seed=config.seed,
+                   class_weight=_class_weight(config))
+
+    def _check_params(self) -> None:
+        for name in ("dim", "epochs", "ngrams", "min_count", "negative", "infer_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LexiclassError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= float(self.docvec_weight) <= 1.0:
+            raise LexiclassError(f"docvec_weight must be between 0 and 1, got {self.docvec_weight!r}")
+        if not float(self.head_c) > 0 or not float(self.alpha) > 0 or not float(self.sample) >= 0:
+            raise LexiclassError("head_c and alpha must be > 0 and sample >= 0")
+
+    # --- the vector model -------------------------------------------------------------------
+    def _new_vector_model(self, workers: int):
+        Doc2Vec, _ = _gensim()
+        return Doc2Vec(vector_size=self.dim, dm=0, dbow_words=0, negative=self.negative, hs=0,
+                       min_count=self.min_count, sample=self.sample, alpha=self.alpha, epochs=self.epochs,
+                       workers=workers, seed=self.seed)
+
+    def _workers(self) -> int:
+        if self.n_jobs:
+            return int(self.n_jobs)
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            return max(1, os.cpu_count() or 1)
+
+    def _fit_vectors(self, texts: list[str]) -> None:
+        _, TaggedDocument = _gensim()
+        unlabeled = _check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
+        corpus = [TaggedDocument(docvec_tokens(t, self.ngrams), [i]) for i, t in enumerate(list(unlabeled) + texts)]
+        model = self._new_vector_model(self._workers())
+        model.build_vocab(corpus)
+        if len(model.wv) == 0:
+            raise LexiclassError(f"the document-vector model found no token seen {self.min_count} times or more")
+        log.info("document vectors: %d texts (%d unlabelled), %d n-grams, %d epochs", len(corpus), len(unlabeled),
+                 len(model.wv), self.epochs)
+        model.train(corpus, total_examples=len(corpus), epochs=self.epochs)
+        self.vector_model_ = model
+        self.n_unlabeled_ = len(unlabeled)
+
+    def transform(self, texts) -> np.ndarray:
+        """(n, dim) L2-normalised document vectors, inferred with the frozen output weights."""
+        self._check_fitted()
+        texts = _check_texts(texts)
+        model, epochs = self.vector_model_, self.infer_epochs
+
+        def one(text):
+            words = docvec_tokens(text, self.ngrams)
+            # Reseeded per text, so that with one thread (n_jobs=1) the same text always gets the same
+            # vector; with several threads the negative samples may mix seeds (vectors differ slightly).
+            model.random = np.random.RandomState(int.from_bytes(
+                hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=4).digest(), "little"))
+            return model.infer_vector(words, epochs=epochs)
+
+        with progress(total=len(texts), desc="inferring document vectors", unit="text") as bar:
+            def counted(text):
+                vector = one(text)
+                bar.update(1)
+                return vector
+            workers = min(self._workers(), len(texts))
+            if workers <= 1:
+                vectors = [counted(t) for t in texts]
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:  # gensim's inner loop releases the GIL
+                    vectors = list(pool.map(counted, texts, chunksize=64))
+        x = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        return x / np.where(norms > 0, norms, 1.0)
+
+    # --- classifier -------------------------------------------------------------------------
+    def fit(self, texts, labels) -> "NBSVMDocVecClassifier":
+        self._check_params()
+        texts = _check_texts(texts)
+        labels, _ = _check_labels(labels, len(texts))
+        nbsvm = NBSVMEnsembleClassifier(**(self.nbsvm.get_params() if self.nbsvm is not None else {}))
+        nbsvm.fit(texts, labels)
+        self._fit_vectors(texts)
+        head = LogisticRegression(C=self.head_c, max_iter=2000, class_weight=self.class_weight)
+        head.fit(self.transform(texts), labels)
+        self.nbsvm_ = nbsvm
+        self.head_coef_ = head.coef_.astype(np.float64)
+        self.head_intercept_ = head.intercept_.astype(np.float64)
+        self.classes_ = nbsvm.classes_
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "vector_model_"):
+            raise LexiclassError(f"this {type(self).__name__} is not trained yet: call fit() or load() first")
+
+    def docvec_proba(self, texts) -> np.ndarray:
+        """The head's probabilities alone, (n, K)."""
+        scores = self.transform(texts) @ self.head_coef_.T + self.head_intercept_
+        if scores.shape[1] == 1:  # binary: one column of log-odds
+            scores = np.hstack([np.zeros_like(scores), scores])
+        scores -= scores.max(axis=1, keepdims=True)
+        p = np.exp(scores)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, texts) -> np.ndarray:
+        self._check_fitted()
+        texts = _check_texts(texts)
+        w = float(self.docvec_weight)
+        tiny = np.finfo(np.float64).tiny
+        mixed = ((1 - w) * np.log(np.maximum(self.nbsvm_.predict_proba(texts), tiny))
+                 + w * np.log(np.maximum(self.docvec_proba(texts), tiny)))
+        mixed -= mixed.max(axis=1, keepdims=True)
+        p = np.exp(mixed)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, texts) -> np.ndarray:
+        return np.argmax(self.predict_proba(texts), axis=1)
+
+    # --- persistence ------------------------------------------------------------------------
+    def save(self, directory) -> Path:
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.nbsvm_.save(directory / NBSVM_DIR)
+        wv = self.vector_model_.wv
+        words = list(wv.index_to_key)
+        counts = [int(wv.get_vecattr(w, "count")) for w in words]
+        atomic_write_text(directory / VOCAB_FILE, json.dumps({"words": words, "counts": counts}, ensure_ascii=False))
+        _write_npz(directory / WEIGHTS_FILE, syn1neg=np.ascontiguousarray(self.vector_model_.syn1neg, dtype=np.float32),
+                   head_coef=self.head_coef_, head_intercept=self.head_intercept_)
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
+                "num_classes": len(self.classes_), "unlabeled_texts_used": self.n_unlabeled_,
+                "hyperparameters": {k: getattr(self, k) for k in self._SAVED}}
+        atomic_write_text(directory / META_FILE, json.dumps(meta, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory) -> "NBSVMDocVecClassifier":
+        directory = Path(directory)
+        meta = _read_json(directory / META_FILE)
+        if meta.get("format") != FORMAT:
+            raise LexiclassError(f"{directory / META_FILE}: not a lexiclass nbsvm-docvec model "
+                                 f"(format {meta.get('format')!r})")
+        if meta.get("version") != FORMAT_VERSION:
+            raise LexiclassError(f"{directory / META_FILE}: format version {meta.get('version')!r} is not supported")
+        model = cls(**meta["hyperparameters"])
+        model._check_params()
+        vocab = _read_json(directory / VOCAB_FILE)
+        words, counts = vocab.get("words"), vocab.get("counts")
+        if (not isinstance(words, list) or not isinstance(counts, list) or len(words) != len(counts) or not words
+                or not all(isinstance(w, str) for w in words) or not all(isinstance(c, int) and c > 0 for c in counts)
+                or len(set(words)) != len(words)):
+            raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: expected unique words with positive counts")
+        try:
+            with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as weights:
+                syn1neg, coef, intercept = weights["syn1neg"], weights["head_coef"], weights["head_intercept"]
+        except FileNotFoundError:
+            raise LexiclassError(f"{directory / WEIGHTS_FILE} is missing: is {directory} a saved model?") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
+        num_classes = int(meta["num_classes"])
+        rows = 1 if num_classes == 2 else num_classes
+        if (syn1neg.shape != (len(words), model.dim) or coef.shape != (rows, model.dim) or intercept.shape != (rows,)
+                or not all(np.all(np.isfinite(a)) for a in (syn1neg, coef, intercept))):
+            raise LexiclassError(f"{directory}: the document-vector weights do not match the vocabulary "
+                                 f"({len(words)} n-grams, {model.dim} dimensions) or are not finite")
+        # Rebuild the vector model from its vocabulary: the same counts give the same frequent-word
+        # downsampling and negative-sampling table; then put back the trained output weights.
+        vector_model = model._new_vector_model(1)
+        vector_model.min_count = 1
+        # gensim sorts by descending count and puts equal counts in reverse insertion order: inserting
+        # the saved (already sorted) list backwards gives back the saved order, hence the same
+        # negative-sampling table.
+        vector_model.build_vocab_from_freq(dict(zip(reversed(words), reversed(counts))))
+        rows = [vector_model.wv.key_to_index.get(w, -1) for w in words]  # equal counts may come back reordered
+        if sorted(rows) != list(range(len(words))):
+            raise LexiclassError(f"{directory / VOCAB_FILE}: the vocabulary did not rebuild from its counts")
+        restored = np.empty_like(syn1neg, dtype=np.float32)
+        restored[rows] = syn1neg
+        vector_model.syn1neg = restored
+        model.vector_model_ = vector_model
+        model.n_unlabeled_ = int(meta.get("unlabeled_texts_used", 0))
+        model.nbsvm_ = NBSVMEnsembleClassifier.load(directory / NBSVM_DIR)
+        if len(model.nbsvm_.classes_) != num_classes:
+            raise LexiclassError(f"{directory}: the NBSVM part has {len(model.nbsvm_.classes_)} classes, "
+                                 f"the document-vector head {num_classes}")
+        model.head_coef_, model.head_intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
+        model.classes_ = model.nbsvm_.classes_
+        return model

@@ -1,0 +1,139 @@
+"""nbsvm-docvec: NBSVM ensemble mixed with PV-DBOW document vectors learned with unlabelled texts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gensim")
+
+from lexiclass.config import TrainConfig  # noqa: E402
+from lexiclass.errors import LexiclassError  # noqa: E402
+from lexiclass.models.docvec import NBSVMDocVecClassifier, docvec_tokens  # noqa: E402
+from lexiclass.models.nbsvm import NBSVMEnsembleClassifier  # noqa: E402
+from tests.conftest import make_dataset, make_texts, write_csv  # noqa: E402
+
+FOUR = ("neg", "pos", "mixed", "odd")
+
+
+def small(**kw):
+    # Short character n-grams and a small vector model keep the fits to a second or two; one thread
+    # makes inferred vectors reproducible.
+    params = dict(nbsvm=NBSVMEnsembleClassifier(char_min_n=2, char_ngrams=4), dim=16, epochs=5, min_count=1,
+                  infer_epochs=5, n_jobs=1)
+    params.update(kw)
+    return NBSVMDocVecClassifier(**params)
+
+
+@pytest.fixture(scope="module")
+def four_class():
+    data = make_dataset(FOUR)
+    unlabeled = make_texts(100, list(FOUR), seed=9)[0] + ["zzunseenword appears only unlabelled"] * 3
+    return small(unlabeled_texts=unlabeled).fit(data.train_texts, data.train_labels), data
+
+
+def test_tokens_are_words_then_bigrams():
+    assert docvec_tokens("Not good!<br />Bad.", 2) == ["not", "good", "!", "bad", "not good", "good !", "! bad"]
+    assert docvec_tokens("a b c", 1) == ["a", "b", "c"]
+
+
+def test_four_classes_probabilities_and_accuracy(four_class):
+    model, data = four_class
+    p = model.predict_proba(data.val_texts)
+    assert p.shape == (len(data.val_texts), 4)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-9)
+    assert (model.predict(data.val_texts) == data.val_labels).mean() > 0.8
+    assert model.head_coef_.shape == (4, 16)
+
+
+def test_vector_model_learns_from_the_unlabelled_texts(four_class):
+    model, _ = four_class
+    assert model.n_unlabeled_ == 103
+    assert "zzunseenword" in model.vector_model_.wv.key_to_index  # a word found only in unlabelled text
+
+
+def test_weight_zero_is_the_nbsvm_and_one_is_the_vector_head(four_class):
+    model, data = four_class
+    texts = data.val_texts[:20]
+    try:
+        model.docvec_weight = 0.0
+        np.testing.assert_allclose(model.predict_proba(texts), model.nbsvm_.predict_proba(texts), atol=1e-9)
+        model.docvec_weight = 1.0
+        np.testing.assert_allclose(model.predict_proba(texts), model.docvec_proba(texts), atol=1e-9)
+        model.docvec_weight = 0.5  # log-space mix: the geometric mean, renormalised
+        a, b = model.nbsvm_.predict_proba(texts), model.docvec_proba(texts)
+        expected = np.sqrt(a * b) / np.sqrt(a * b).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-9)
+    finally:
+        model.docvec_weight = 0.4
+
+
+def test_inferred_vectors_are_normalised_and_reproducible(four_class):
+    model, data = four_class
+    x = model.transform(data.val_texts[:10])
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(model.transform(data.val_texts[9::-1])[::-1], x)  # order does not matter
+
+
+def test_save_load_is_pickle_free_and_identical(four_class, tmp_path):
+    model, data = four_class
+    model.save(tmp_path / "m")
+    for path in (tmp_path / "m").rglob("*.npz"):
+        with np.load(path, allow_pickle=False) as arrays:  # would raise on pickled objects
+            list(arrays.values())
+    loaded = NBSVMDocVecClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict_proba(data.test_texts), model.predict_proba(data.test_texts))
+    meta = json.loads((tmp_path / "m" / "docvec.json").read_text())
+    assert meta["unlabeled_texts_used"] == 103 and meta["hyperparameters"]["dim"] == 16
+
+
+def test_damaged_folders_raise_clear_errors(four_class, tmp_path):
+    model, _ = four_class
+    model.save(tmp_path / "m")
+    vocab = tmp_path / "m" / "docvec-vocabulary.json"
+    saved = json.loads(vocab.read_text())
+    vocab.write_text(json.dumps({"words": saved["words"][:-1], "counts": saved["counts"][:-1]}))
+    with pytest.raises(LexiclassError, match="do not match"):
+        NBSVMDocVecClassifier.load(tmp_path / "m")
+    (tmp_path / "m" / "docvec.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(LexiclassError, match="not a lexiclass nbsvm-docvec model"):
+        NBSVMDocVecClassifier.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("params, message", [({"dim": 0}, "dim"), ({"docvec_weight": 1.5}, "docvec_weight"),
+                                             ({"head_c": 0}, "head_c")])
+def test_bad_hyperparameters(params, message):
+    with pytest.raises(LexiclassError, match=message):
+        small(**params).fit(["good film", "bad film", "great", "awful"], [1, 0, 1, 0])
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(LexiclassError, match="not trained yet"):
+        small().predict_proba(["a text"])
+
+
+def test_from_config_uses_unlabelled_reviews_only_on_imdb(monkeypatch):
+    import lexiclass.models.docvec as docvec
+
+    monkeypatch.setattr(docvec, "imdb_unlabeled_texts", lambda archive: ["unlabelled one", "unlabelled two"])
+    on_imdb = NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec"))
+    assert on_imdb.unlabeled_texts == ["unlabelled one", "unlabelled two"]
+    assert on_imdb.nbsvm.get_params() == NBSVMEnsembleClassifier.from_config(TrainConfig()).get_params()
+    on_csv = NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec", dataset="d.csv"))
+    assert on_csv.unlabeled_texts is None
+
+
+def test_trains_on_a_four_class_csv_through_the_cli(tmp_path, capsys):
+    from lexiclass.cli import main
+
+    csv_path = write_csv(tmp_path, n=200, classes=FOUR)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "nbsvm-docvec", "--dataset", str(csv_path), "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.7 and len(metrics["confusion_matrix"]) == 4
+    capsys.readouterr()
+    assert main(["predict", str(run), "weird bizarre surreal quirky film"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["label"] == "odd" and set(result["probabilities"]) == set(FOUR)
