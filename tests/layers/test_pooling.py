@@ -36,3 +36,19 @@ def test_mask_is_consumed_in_a_model_and_config_round_trips(tmp_path):
     model.save(tmp_path / "m.keras")
     np.testing.assert_array_equal(keras.models.load_model(tmp_path / "m.keras").predict(ids, verbose=0),
                                   model.predict(ids, verbose=0))
+
+
+def test_a_training_step_reaches_real_tokens_only():
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(10, 4, mask_zero=True, name="embedding")(tokens)  # (batch, seq, 4), mask (batch, seq)
+    x = MaskedGlobalMaxPooling1D()(x)  # (batch, 4)
+    model = keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(x))
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy")
+    before = model.get_layer("embedding").get_weights()[0].copy()
+    model.train_on_batch(np.array([[1, 2, 0, 0], [3, 0, 0, 0]]), np.array([1.0, 0.0]))
+    after = model.get_layer("embedding").get_weights()[0]
+    changed = np.abs(after - before).max(axis=1) > 0  # (10,) which token rows the step moved
+    assert not changed[0]  # padding never takes part in the max
+    assert not changed[4:].any()  # tokens not in the batch
+    assert changed[3]  # the only token of the second text is its max everywhere
