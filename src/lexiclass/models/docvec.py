@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from lexiclass.atomic import write_text as atomic_write_text
 from lexiclass.errors import ConfigError, LexiclassError
 from lexiclass.models.nbsvm import (NBSVMEnsembleClassifier, _check_labels, _check_texts, _class_weight, _read_json,
-                                    _write_npz, word_tokens)
+                                    _write_npz, read_meta, word_tokens)
 from lexiclass.progress import progress
 
 log = logging.getLogger(__name__)
@@ -244,12 +244,7 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, directory) -> "NBSVMDocVecClassifier":
         directory = Path(directory)
-        meta = _read_json(directory / META_FILE)
-        if meta.get("format") != FORMAT:
-            raise LexiclassError(f"{directory / META_FILE}: not a lexiclass nbsvm-docvec model "
-                                 f"(format {meta.get('format')!r})")
-        if meta.get("version") != FORMAT_VERSION:
-            raise LexiclassError(f"{directory / META_FILE}: format version {meta.get('version')!r} is not supported")
+        meta = read_meta(directory / META_FILE, FORMAT, "nbsvm-docvec model", (FORMAT_VERSION,))
         model = cls(**meta["hyperparameters"])
         model._check_params()
         vocab = _read_json(directory / VOCAB_FILE)

@@ -376,6 +376,17 @@ def _read_json(path: Path) -> dict:
         raise LexiclassError(f"cannot read {path}: {exc}") from exc
 
 
+def read_meta(path: Path, format_name: str, what: str, versions) -> dict:
+    """A saved model's JSON header, checked to be ``format_name`` in one of ``versions``; one-line errors."""
+    meta = _read_json(path)
+    if meta.get("format") != format_name:
+        raise LexiclassError(f"{path}: not a lexiclass {what} (format {meta.get('format')!r})")
+    if meta.get("version") not in versions:
+        raise LexiclassError(f"{path}: format version {meta.get('version')!r} is not supported "
+                             f"(this lexiclass reads versions {', '.join(map(str, versions))})")
+    return meta
+
+
 def _probabilities(logits: np.ndarray) -> np.ndarray:
     """(n, M) log-odds -> (n, K) probabilities; M = 1 means binary (K = 2)."""
     if logits.shape[1] == 1:
@@ -750,12 +761,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, directory) -> "NBSVMClassifier":
         directory = Path(directory)
-        meta = _read_json(directory / META_FILE)
-        if meta.get("format") != FORMAT:
-            raise LexiclassError(f"{directory / META_FILE}: not a lexiclass NBSVM model (format {meta.get('format')!r})")
-        if meta.get("version") not in READABLE_VERSIONS:
-            raise LexiclassError(f"{directory / META_FILE}: format version {meta.get('version')!r} is not supported "
-                                 f"(this lexiclass reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+        meta = read_meta(directory / META_FILE, FORMAT, "NBSVM model", READABLE_VERSIONS)
         model = cls(**meta["hyperparameters"])
         model._check_params()
         vocabulary = _read_json(directory / VOCAB_FILE)
@@ -980,13 +986,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, directory) -> "NBSVMEnsembleClassifier":
         directory = Path(directory)
-        meta = _read_json(directory / ENSEMBLE_FILE)
-        if meta.get("format") != ENSEMBLE_FORMAT:
-            raise LexiclassError(f"{directory / ENSEMBLE_FILE}: not a lexiclass NBSVM ensemble "
-                                 f"(format {meta.get('format')!r})")
-        if meta.get("version") not in READABLE_VERSIONS:
-            raise LexiclassError(f"{directory / ENSEMBLE_FILE}: format version {meta.get('version')!r} is not "
-                                 f"supported (this lexiclass reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+        meta = read_meta(directory / ENSEMBLE_FILE, ENSEMBLE_FORMAT, "NBSVM ensemble", READABLE_VERSIONS)
         model = cls(**meta["hyperparameters"])
         names = meta.get("members")
         if not isinstance(names, list) or not names or not all(
