@@ -52,12 +52,10 @@ def select(name: str | None) -> str:
 
 
 def version() -> str:
-    """The active backend package's version, e.g. ``"jax 0.10.2"``."""
+    """The active backend package's version, e.g. ``"0.10.2"`` on JAX."""
     import keras
 
-    name = keras.backend.backend()
-    module = importlib.import_module(name)
-    return f"{name} {module.__version__}"
+    return importlib.import_module(keras.backend.backend()).__version__
 
 
 def jit_compile(requested_jit: bool) -> bool:

@@ -30,7 +30,7 @@ def _versions() -> dict:
 
     # "backend" names the Keras backend the run was trained on; "backend_version" its package's version.
     return {"lexiclass": lexiclass.__version__, "keras": keras.__version__, "python": platform.python_version(),
-            "backend": keras.backend.backend(), "backend_version": version().split(" ", 1)[1]}
+            "backend": keras.backend.backend(), "backend_version": version()}
 
 
 def _recover_swap(out: Path) -> None:
