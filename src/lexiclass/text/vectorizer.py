@@ -39,6 +39,7 @@ _STANDARDIZE = str.maketrans({**{chr(c): chr(c + 32) for c in range(ord("A"), or
                               **{c: None for c in PUNCTUATION}})
 _SPACE = re.compile("[ \t\n\r\x0b\x0c]+")
 PAD, OOV = "", "[UNK]"
+PROGRESS_MIN_TEXTS = 5000  # about a second of n-gram counting: below this no progress bar
 
 
 def words(text: str) -> list[str]:
@@ -123,10 +124,14 @@ class Vectorizer:
         """(len(texts), vocabulary) float32 CSR matrix of n-gram vectors (vector modes only)."""
         import scipy.sparse
 
+        from lexiclass.progress import progress
+
         self._require("multi_hot", "tf_idf")
         get = self._index.get
         indptr, indices, values = [0], [], []
-        for text in texts:
+        # A training set takes seconds (once per fit); a prediction batch stays silent.
+        quiet = {"disable": True} if len(texts) < PROGRESS_MIN_TEXTS else {}
+        for text in progress(texts, total=len(texts), desc="n-gram vectors", unit="text", **quiet):
             found = Counter(get(token, 0) for token in self._tokens(text))  # index -> count
             indices.extend(found)
             values.extend(found.values())
