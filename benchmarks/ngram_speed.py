@@ -36,7 +36,7 @@ Example (the commands behind docs/performance.md, "N-gram models")::
 
     .venv/bin/python benchmarks/ngram_speed.py --task imdb --paths new tfidf old
     .venv/bin/python benchmarks/ngram_speed.py --task topics20 --paths new new-liblinear tfidf
-    .venv/bin/python benchmarks/ngram_speed.py --task score   # old vs new scoring only, one process
+    .venv/bin/python benchmarks/ngram_speed.py --task score   # scoring speed only, one process
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from machine import cpu_model
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = "/work/shared/data/aclImdb_v1.tar.gz"
 BASE = "123e020"  # the last commit with the pre-issue-12 nbsvm.py
+NUMPY_BASE = "23b5c45"  # the last commit counting n-grams with whole-array NumPy (before lexiclass.text.ngrams)
 SEED = 1337
 PATHS = ("old", "new", "new-serial", "new-liblinear", "new-prune", "tfidf")
 
@@ -99,13 +100,13 @@ def topics20(archive: str, n_train: int = 11_314, n_test: int = 7_532, classes: 
 
 
 # --- candidates ---------------------------------------------------------------------------
-def old_module():
-    """The pre-issue-12 nbsvm.py, from git, as a module of its own (baseline only)."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASE}:src/lexiclass/models/nbsvm.py"],
+def old_module(commit: str = BASE):
+    """nbsvm.py as it was at ``commit``, from git, as a module of its own (baseline only)."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:src/lexiclass/models/nbsvm.py"],
                             check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "nbsvm_old.py"
+    path = Path(tempfile.mkdtemp()) / f"nbsvm_{commit}.py"
     path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("nbsvm_old", path)
+    spec = importlib.util.spec_from_file_location(f"nbsvm_{commit}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -198,9 +199,14 @@ def child(task: str, path: str, archive: str, refit: bool, min_abs_ratio: float,
     return row
 
 
-def score_only(archive: str, n_train: int, n_score: int, repeats: int) -> None:
-    """Old vs new scoring speed in one process: both fitted on the same ``n_train`` IMDB
-    reviews, then scoring the same ``n_score`` test reviews, alternating, ``repeats`` times."""
+SCORERS = ("old", "numpy", "new", "new-serial", "tfidf")
+
+
+def score_only(archive: str, n_train: int, n_score: int, repeats: int, paths) -> None:
+    """Scoring speed in one process: every path fitted on the same ``n_train`` IMDB reviews,
+    then scoring the same ``n_score`` test reviews, alternating, ``repeats`` times. The first
+    path is the baseline of the ratios. ``numpy`` is nbsvm.py at NUMPY_BASE (whole-array NumPy
+    counting), ``old`` at BASE (CountVectorizer), ``new`` today's compiled counting."""
     from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
     from lexiclass.progress import configure
 
@@ -210,27 +216,32 @@ def score_only(archive: str, n_train: int, n_score: int, repeats: int) -> None:
     pick = np.random.default_rng(SEED).permutation(len(x))[:n_train]
     x, y = [x[i] for i in pick], y[pick]
     texts = [test_x[i] for i in np.random.default_rng(SEED + 1).permutation(len(test_x))[:n_score]]
-    models = {"old": old_module().NBSVMEnsembleClassifier().fit(x, y), "new": NBSVMEnsembleClassifier().fit(x, y),
-              "new n_jobs=1": NBSVMEnsembleClassifier(n_jobs=1).fit(x, y)}
+    makers = {"old": lambda: old_module().NBSVMEnsembleClassifier(),
+              "numpy": lambda: old_module(NUMPY_BASE).NBSVMEnsembleClassifier(),
+              "new": NBSVMEnsembleClassifier, "new-serial": lambda: NBSVMEnsembleClassifier(n_jobs=1),
+              "tfidf": TfidfLogReg}
+    models = {name: makers[name]().fit(x, y) for name in paths}
+    models[paths[0]].predict_proba(texts[:10])  # warm-up: compiled kernels load from numba's cache
+    for model in models.values():
+        model.predict_proba(texts[:10])
     rates = {name: ([], []) for name in models}
-    agree = None
+    probas = {}
     for _ in range(repeats):
         for name, model in models.items():
             started, cpu = time.perf_counter(), time.process_time()
-            proba = model.predict_proba(texts)
+            probas[name] = model.predict_proba(texts)
             rates[name][0].append(len(texts) / (time.perf_counter() - started))
             rates[name][1].append(len(texts) / (time.process_time() - cpu))
-            if name == "old":
-                reference = proba
-            elif agree is None:
-                agree = float(np.mean(proba.argmax(1) == reference.argmax(1)))
+    base = paths[0]
     print(f"scoring {n_score} IMDB test reviews, models fitted on {n_train} train reviews, {repeats} alternating "
-          f"runs (medians); new and old agree on {agree:.2%} of predictions")
-    old_wall, old_cpu = (statistics.median(v) for v in rates["old"])
+          f"runs (medians); baseline {base}")
+    base_wall, base_cpu = (statistics.median(v) for v in rates[base])
     for name, (wall, cpu) in rates.items():
         wall, cpu = statistics.median(wall), statistics.median(cpu)
-        print(f"{name:<13} {wall:8.0f} reviews/s ({wall / old_wall:5.1f}x old)  {cpu:8.0f} reviews per CPU s "
-              f"({cpu / old_cpu:5.1f}x old)")
+        diff = np.abs(probas[name] - probas[base]).max()
+        agree = np.mean(probas[name].argmax(1) == probas[base].argmax(1))
+        print(f"{name:<11} {wall:8.0f} reviews/s ({wall / base_wall:5.2f}x)  {cpu:8.0f} reviews per CPU s "
+              f"({cpu / base_cpu:5.2f}x)  max |p - p_{base}| {diff:.1e}, same class {agree:.2%}")
 
 
 def main(argv=None) -> int:
@@ -239,6 +250,8 @@ def main(argv=None) -> int:
                         help="score: old vs new scoring speed only, in one process (--score-train, --score-texts)")
     parser.add_argument("--score-train", type=int, default=2000)
     parser.add_argument("--score-texts", type=int, default=2000)
+    parser.add_argument("--score-paths", nargs="+", choices=SCORERS, default=["numpy", "new", "new-serial", "tfidf"],
+                        help="score: the scorers to compare; the first is the baseline of the ratios")
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=["new", "tfidf", "old"])
     parser.add_argument("--archive", default=ARCHIVE)
     parser.add_argument("--no-refit", action="store_true", help="imdb: skip the refit on train + validation")
@@ -253,7 +266,7 @@ def main(argv=None) -> int:
         return 0
     print(f"CPU: {cpu_model()} x {os.cpu_count()}; command: {' '.join([sys.executable] + sys.argv)}")
     if args.task == "score":
-        score_only(args.archive, args.score_train, args.score_texts, max(3, args.score_repeats))
+        score_only(args.archive, args.score_train, args.score_texts, max(3, args.score_repeats), args.score_paths)
         return 0
     rows = []
     for path in args.paths:

@@ -30,14 +30,10 @@ since the norm ``|r * x|`` is needed at prediction time.
 
 Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"):
 
-- n-grams are counted without Python strings: each batch of texts becomes one array of
-  code points, a polynomial prefix hash gives every substring's 64-bit key in a few
-  NumPy operations, and the vocabulary is an open-addressing hash table of keys
-  (`_KeyTable`) probed with whole-array gathers. The features are exactly
-  scikit-learn ``CountVectorizer``'s (same tokens, same n-grams, same whitespace
-  rule; tested); only a key collision could merge two n-grams (see `_KeyTable`: about
-  one wrong feature in 10^12 n-grams scored). The vocabulary file still lists the
-  n-gram strings, so version-1 folders load as they are.
+- n-grams are counted by compiled loops over the texts' code points (`lexiclass.text.ngrams`):
+  every n-gram is a 64-bit key looked up in a hash table of the vocabulary, never a Python
+  string. The features are exactly scikit-learn ``CountVectorizer``'s (tested); the
+  vocabulary file still lists the n-gram strings, so version-1 folders load as they are.
 - texts are counted and scored in chunks of ``chunk_size`` texts, so memory for
   scoring is bounded whatever the number of texts.
 - the training matrix is kept once, as int32 column indices; each model's scaled,
@@ -59,7 +55,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,6 +66,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.errors import DataError, LexiclassError
+from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, clean_text, string_keys, word_tokens  # noqa: F401
 from lexiclass.progress import progress
 from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
 
@@ -82,166 +78,8 @@ META_FILE = "nbsvm.json"
 VOCAB_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.npz"
 ENSEMBLE_FILE = "ensemble.json"
-ANALYZERS = ("word", "char")
 SOLVERS = ("lbfgs", "liblinear")
-
-# IMDB reviews carry HTML line breaks ("<br /><br />"); left in, "br" becomes the most
-# frequent token and pollutes every n-gram that spans a paragraph break.
-_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-# Words (letters and digits in any script, with an inner apostrophe kept: "don't",
-# "isn't") plus "!" and "?", which carry sentiment ("awful!!", "why?") that a
-# punctuation-stripping tokenizer throws away.
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[!?]")
-
-
-def clean_text(text: str) -> str:
-    """Lower-case ``text`` and replace HTML line breaks with spaces (both analyzers use this)."""
-    return _HTML_BREAK.sub(" ", text.lower())
-
-
-def word_tokens(text: str) -> list[str]:
-    """The word analyzer's tokens: see `_TOKEN`."""
-    return _TOKEN.findall(clean_text(text))
-
-
-# --- n-gram keys without Python strings -------------------------------------------------
-# scikit-learn's char analyzer collapses runs of two or more whitespace characters to one
-# space (a single newline or tab is kept as it is); the same rule here keeps the features
-# identical to CountVectorizer's, so models saved by lexiclass <= 0.1 (version 1) still load.
-_WHITE_SPACES = re.compile(r"\s\s+")
-_U64 = np.uint64
-_MASK64 = (1 << 64) - 1
-_BASE = (0x100000001B3 * 0x9E3779B1) & _MASK64 | 1  # odd, so it has an inverse modulo 2**64
-_BASE_INV = pow(_BASE, -1, 1 << 64)
-_EMPTY = _U64(_MASK64)
-_powers_cache: tuple = (0, None, None)  # (length, base**k, base**-k); replaced whole, so threads can share it
 DEFAULT_CHUNK = 1000
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``base**k`` and ``base**-k`` modulo 2**64 for k < n (cached, grown by doubling)."""
-    global _powers_cache
-    size, pw, inv = _powers_cache
-    if size < n:
-        size = max(n, 2 * size, 1 << 16)
-        pw = np.full(size, _BASE, dtype=_U64)
-        pw[0] = 1
-        inv = np.full(size, _BASE_INV, dtype=_U64)
-        inv[0] = 1
-        pw, inv = np.cumprod(pw), np.cumprod(inv)  # unsigned arithmetic wraps: exactly mod 2**64
-        _powers_cache = (size, pw, inv)
-    return pw, inv
-
-
-def _prefix_hashes(text: str) -> np.ndarray:
-    """``h[i]`` = polynomial hash of ``text[:i]`` (mod 2**64), for every i, in O(len) NumPy work.
-
-    ``h[i] = sum_{j<i} c_j base**(i-1-j)`` is ``base**(i-1) * cumsum(c_j base**-j)``, which
-    needs no sequential loop; the hash of ``text[a:b]`` is then ``h[b] - h[a] * base**(b-a)``.
-    """
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(_U64)
-    codes += _U64(1)  # so that a NUL character still changes the hash
-    pw, inv = _powers(len(codes) + 1)
-    out = np.zeros(len(codes) + 1, dtype=_U64)
-    out[1:] = np.cumsum(codes * inv[: len(codes)]) * pw[: len(codes)]
-    return out
-
-
-def _finish_keys(h: np.ndarray, length) -> np.ndarray:
-    """Spread a polynomial hash (and the string's length) over all 64 bits: one multiply and
-    one xor-shift (half of splitmix64's finaliser), so the top bits can index a hash table."""
-    z = (h + _U64((0x9E3779B97F4A7C15 * int(length)) & _MASK64) if np.isscalar(length)
-         else h + length.astype(_U64) * _U64(0x9E3779B97F4A7C15))
-    z *= _U64(0xBF58476D1CE4E5B9)
-    z ^= z >> _U64(31)
-    return z
-
-
-def _substring_keys(prefix: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """64-bit keys of ``text[start:start+length]`` (vectorised); equal strings get equal keys."""
-    if not len(start):
-        return np.zeros(0, dtype=_U64)
-    pw, _ = _powers(int(length.max()) + 1)
-    return _finish_keys(prefix[start + length] - prefix[start] * pw[length], length)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser."""
-    z = x ^ (x >> _U64(30))
-    z = z * _U64(0xBF58476D1CE4E5B9)
-    z = z ^ (z >> _U64(27))
-    z = z * _U64(0x94D049BB133111EB)
-    return z ^ (z >> _U64(31))
-
-
-def string_keys(strings: list[str]) -> np.ndarray:
-    """The key of each string, as the n-gram counters compute it (used for saved vocabularies)."""
-    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-    starts = np.zeros(len(strings), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return _substring_keys(_prefix_hashes("".join(strings)), starts, lengths)
-
-
-class _Grams:
-    """Every n-gram occurrence of a batch of texts, one part per n-gram length: in a part
-    ``(keys, docs, starts, lengths)``, ``keys[i]`` is found in text ``docs[i]`` and is the
-    string ``joined[starts[i] : starts[i] + lengths[i]]`` (``lengths`` may be one int).
-    n-grams of different parts never share a string, so no part needs the others."""
-
-    __slots__ = ("parts", "joined")
-
-    def __init__(self, parts, joined):
-        self.parts, self.joined = parts, joined
-
-
-def char_grams(texts: list[str], min_n: int, max_n: int) -> _Grams:
-    """Character n-grams (min_n..max_n) of ``clean_text(text)`` with whitespace runs collapsed."""
-    cleaned = [_WHITE_SPACES.sub(" ", clean_text(text)) for text in texts]
-    lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
-    joined = "".join(cleaned)
-    prefix = _prefix_hashes(joined)
-    doc = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
-    room = np.cumsum(lengths)[doc] - np.arange(len(joined))  # characters left in the text from here
-    pw, _ = _powers(max_n + 1)
-    parts = []
-    for n in range(min_n, max_n + 1):
-        if len(joined) < n:
-            continue
-        at = np.flatnonzero(room[: len(joined) - n + 1] >= n)
-        h = prefix[n:] - prefix[:-n] * pw[n]  # hash of joined[i:i+n] for every i, by slicing
-        parts.append((_finish_keys(h[at], n), doc[at], at, n))
-    return _Grams(parts, joined)
-
-
-def word_grams(texts: list[str], max_n: int) -> _Grams:
-    """Word n-grams (1..max_n) of `word_tokens`, each the string of its tokens joined by spaces."""
-    counts = np.zeros(len(texts), dtype=np.int64)
-    pieces = []
-    for i, text in enumerate(texts):
-        tokens = _TOKEN.findall(clean_text(text))
-        if tokens:
-            counts[i] = len(tokens)
-            pieces.append(" ".join(tokens))
-    # Tokens never contain whitespace, so in the joined string every space ends a token.
-    joined = " ".join(pieces)
-    prefix = _prefix_hashes(joined)
-    spaces = np.flatnonzero(prefix[1:] - prefix[:-1] * _U64(_BASE) == _U64(ord(" ") + 1))
-    total = int(counts.sum())
-    token_start = np.zeros(total, dtype=np.int64)
-    token_start[1:] = spaces + 1
-    token_end = np.full(total, len(joined), dtype=np.int64)
-    token_end[:-1] = spaces
-    token_doc = np.repeat(np.arange(len(texts), dtype=np.int32), counts)
-    doc_end = np.cumsum(counts)[token_doc]  # index after the text's last token
-    index = np.arange(total)
-    parts = []
-    for n in range(1, max_n + 1):
-        at = np.flatnonzero(index + n <= doc_end)
-        start = token_start[at]
-        length = token_end[at + n - 1] - start
-        parts.append((_substring_keys(prefix, start, length), token_doc[at], start, length))
-    return _Grams(parts, joined)
-
 
 def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct values, how often each occurs). NumPy 2's ``np.unique`` hashes, and was
@@ -251,63 +89,6 @@ def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.not_equal(x[1:], x[:-1], out=first[1:])
     starts = np.flatnonzero(first)
     return x[starts], np.diff(np.append(starts, len(x)))
-
-
-def _one_of_each(x: np.ndarray) -> np.ndarray:
-    """Indices of one occurrence of every distinct value of ``x``, ordered by value."""
-    order = np.argsort(x)
-    first = np.ones(len(x), dtype=bool)
-    np.not_equal(x[order[1:]], x[order[:-1]], out=first[1:])
-    return order[first]
-
-
-class _KeyTable:
-    """An open-addressing (linear probing) hash table from 64-bit n-gram keys to columns,
-    built and queried with whole-array NumPy operations.
-
-    A slot holds the key with its low bits replaced by the column (``key & ~cmask | column``),
-    so a probe is one gather; a lookup costs about 1.3 of them (load factor <= 1/2), where
-    ``searchsorted`` in a sorted array costs ~20 dependent ones. Keys are compared on their
-    64 - log2(columns) high bits (43 for 2M columns): a foreign n-gram matches a known one
-    with odds ~1e-13 per probe, about one wrong feature in 10^12 n-grams scored."""
-
-    def __init__(self, keys: np.ndarray):
-        bits = max(4, int(np.ceil(np.log2(2 * max(1, len(keys))))))  # load factor <= 1/2
-        self.shift, self.size = _U64(64 - bits), 1 << bits
-        self.cmask = _U64((1 << max(1, int(len(keys)).bit_length())) - 1)  # > every column, so no slot is EMPTY
-        self.high = ~self.cmask
-        self.slots = np.full(self.size, _EMPTY, dtype=_U64)
-        values = (keys & self.high) | np.arange(len(keys), dtype=_U64)
-        pending = np.arange(len(keys))
-        home = (keys >> self.shift).astype(np.int64)
-        step = 0
-        while len(pending):  # every pending key tries its slot home + step; one winner per free slot
-            slots = (home[pending] + step) & (self.size - 1)
-            free = np.flatnonzero(self.slots[slots] == _EMPTY)
-            winners = free[_one_of_each(slots[free])]
-            self.slots[slots[winners]] = values[pending[winners]]
-            keep = np.ones(len(pending), dtype=bool)
-            keep[winners] = False
-            pending = pending[keep]
-            step += 1
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Column of each key, -1 if absent."""
-        out = np.full(len(keys), -1, dtype=np.int32)
-        wanted = keys & self.high
-        slots = (keys >> self.shift).astype(np.int64)
-        found = self.slots[slots]  # first probe for all keys, without index arrays
-        match = (found & self.high) == wanted
-        out[match] = (found[match] & self.cmask).astype(np.int32)
-        active = np.flatnonzero(~match & (found != _EMPTY))  # another key is there: probe on
-        slots = (slots[active] + 1) & (self.size - 1)
-        while len(active):
-            found = self.slots[slots]
-            match = (found & self.high) == wanted[active]
-            out[active[match]] = (found[match] & self.cmask).astype(np.int32)
-            go_on = ~match & (found != _EMPTY)
-            active, slots = active[go_on], (slots[go_on] + 1) & (self.size - 1)
-        return out
 
 
 def _sparse_dot(indices: np.ndarray, indptr: np.ndarray, table: np.ndarray, block: int = DEFAULT_CHUNK) -> np.ndarray:
@@ -491,41 +272,18 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise LexiclassError(f"normalize must be true or false, got {self.normalize!r}")
 
-    def _grams(self, texts: list[str]) -> _Grams:
+    def _ngrams(self) -> Ngrams:
         if self.analyzer == "word":
-            return word_grams(texts, self.ngrams)
-        return char_grams(texts, self.char_min_n, self.ngrams)
+            return Ngrams("word", 1, self.ngrams)
+        return Ngrams("char", self.char_min_n, self.ngrams)
 
     def _chunks(self, n: int):
         return [(a, min(a + self.chunk_size, n)) for a in range(0, n, self.chunk_size)]
 
     # --- features --------------------------------------------------------------------
-    @staticmethod
-    def _occurrences(grams: _Grams, table: "_KeyTable", n_cols: int, on_new=None) -> np.ndarray:
-        """Distinct (text, column) pairs of the known n-grams, as sorted ``text * n_cols + column``.
-        ``on_new(cols, starts, lengths, joined)`` sees every hit first (to name new n-grams)."""
-        pieces = []
-        for keys, docs, starts, lengths in grams.parts:
-            cols = table.lookup(keys)
-            hit = np.flatnonzero(cols >= 0)
-            cols = cols[hit]
-            if on_new is not None:
-                on_new(cols, starts[hit], lengths if np.isscalar(lengths) else lengths[hit], grams.joined)
-            pieces.append(docs[hit].astype(np.int64) * n_cols + cols)
-        return _sorted_unique(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64))[0]
-
-    @staticmethod
-    def _binary_rows(pairs: np.ndarray, n_docs: int, n_cols: int):
-        """Sorted distinct ``text * n_cols + column`` pairs -> CSR (indices int32 sorted per row, indptr)."""
-        rows = pairs // n_cols
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
-        return (pairs - rows * n_cols).astype(np.int32), indptr
-
     def _rows(self, texts: list[str]):
         """CSR (indices, indptr) of known n-grams of a chunk of texts."""
-        pairs = self._occurrences(self._grams(texts), self._table_keys, self.n_features_)
-        return self._binary_rows(pairs, len(texts), self.n_features_)
+        return self._ngrams().rows(texts, self._table_keys)
 
     def transform(self, texts) -> sp.csr_matrix:
         """The binary document-n-gram matrix (texts x vocabulary), as the model sees it."""
@@ -547,13 +305,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         chunks = self._chunks(len(texts))
         with progress(total=2 * len(texts), desc=f"counting {self.analyzer} n-grams", unit="text") as bar:
             found, counts = [], []
+            ngrams = self._ngrams()
             for a, b in chunks:
-                grams = self._grams(texts[a:b])
-                # One occurrence per (text, n-gram): the pair's own 64-bit key picks them out.
-                once = [keys[_one_of_each(keys ^ _mix(docs.astype(_U64) + _U64(1)))]
-                        for keys, docs, _, _ in grams.parts]
-                keys, df = _sorted_unique(np.concatenate(once) if once else np.zeros(0, dtype=_U64))
-                del once, grams
+                keys, df = _sorted_unique(ngrams.distinct_keys(texts[a:b]))  # each text counted once
                 found.append(keys)
                 counts.append(df)
                 bar.update(b - a)
@@ -574,29 +328,15 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             if not len(keys):
                 raise DataError(f"no {self.analyzer} n-grams left to learn from (empty vocabulary); the texts may be "
                                 f"empty, or min_df={self.min_df} is too high for {len(texts)} texts")
-            vocabulary = [None] * len(keys)
-            missing = np.ones(len(keys), dtype=bool)
-            table = _KeyTable(keys)
+            names = Names(len(keys))  # each n-gram's string, from its first occurrence
+            table = KeyTable(keys)
             indices, indptrs = [], []
-
-            def name_new(cols, starts, lengths, joined):  # an occurrence of each n-gram not named yet names it
-                new = np.flatnonzero(missing[cols])
-                if len(new):
-                    first = new[_one_of_each(cols[new])]
-                    lengths = np.broadcast_to(lengths, cols.shape)
-                    for col, start, length in zip(cols[first].tolist(), starts[first].tolist(),
-                                                  lengths[first].tolist()):
-                        vocabulary[col] = joined[start : start + length]
-                    missing[cols[first]] = False
-
             for a, b in chunks:
-                pairs = self._occurrences(self._grams(texts[a:b]), table, len(keys), name_new)
-                index, indptr = self._binary_rows(pairs, b - a, len(keys))
-                del pairs
+                index, indptr = ngrams.rows(texts[a:b], table, names)
                 indices.append(index)
                 indptrs.append(indptr)
                 bar.update(b - a)
-        return keys, vocabulary, np.concatenate(indices), _stack_indptr(indptrs)
+        return keys, names.strings, np.concatenate(indices), _stack_indptr(indptrs)
 
     def _prepare(self, texts, labels) -> list:
         """Count the n-grams and compute the ratios and norms; -> one fitting job per model."""
@@ -690,7 +430,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             self._table[:, m:] = np.square(self.ratio_.T, dtype=np.float64)
         if keys is None:
             keys = string_keys(vocabulary)
-        self._table_keys = _KeyTable(keys)
+        self._table_keys = KeyTable(keys)
 
     @property
     def coef_(self) -> np.ndarray:
@@ -713,10 +453,11 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         m = len(self.intercept_)
         logits = np.empty((len(texts), m), dtype=np.float64)
 
+        ngrams = self._ngrams()
+
         def score(chunk):  # bounded memory: one chunk's n-grams at a time
             a, b = chunk
-            indices, indptr = self._rows(texts[a:b])
-            out = _sparse_dot(indices, indptr, self._table, b - a).astype(np.float64)
+            out = ngrams.score(texts[a:b], self._table_keys, self._table)
             if self._table.shape[1] > m:
                 norms = np.sqrt(out[:, m:])
                 norms[norms == 0] = 1.0
@@ -728,7 +469,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         if workers <= 1:
             for chunk in chunks:
                 score(chunk)
-        else:  # NumPy releases the GIL in the sorts, gathers and arithmetic that dominate
+        else:  # the compiled scorer releases the GIL
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(score, chunks))
         return logits + self.intercept_
