@@ -32,6 +32,7 @@ CHOICES = {
     "nb_analyzer": ("word", "char"),
     "tfidf_analyzer": ("word", "char"),
     "class_weight": ("none", "balanced"),
+    "tokenizer": ("word", "sentencepiece"),
 }
 
 
@@ -81,6 +82,9 @@ class TrainConfig:
                                       "tries (default: all)", 1)
     # --- vectorization -------------------------------------------------------------
     max_tokens: int = setting(20000, "vocabulary size, padding and out-of-vocabulary ids included", 3, 10_000_000)
+    tokenizer: str = setting("word", "token-id models and bow: whitespace words, or sub-word pieces of a "
+                                     "SentencePiece unigram model learned from the training texts (--max-tokens "
+                                     "pieces; for Korean, Japanese, ... text). nbsvm and tfidf use their own analyzers")
     sequence_length: int = setting(600, "tokens kept per text by sequence models", 1, 100_000)
     truncation: str = setting("head", "which tokens of a longer text to keep")
     ngrams: int = setting(2, "bow: n-grams of 1..N words", 1, 10)

@@ -46,17 +46,17 @@ def _predictor(predictor_or_run_dir):
 def model_tokens(predictor, text: str) -> tuple[np.ndarray, list[str]]:
     """(ids (n,), tokens) exactly as a sequence model sees ``text``: standardized, split, truncated.
 
-    Tokens are the text's own (lower-cased, punctuation-free) words, so out-of-vocabulary
-    words keep their spelling (the model sees id 1 for them).
+    Tokens are the text's own (lower-cased, punctuation-free) words, or its sub-word pieces
+    for ``--tokenizer sentencepiece`` runs, so out-of-vocabulary tokens keep their spelling
+    (the model sees id 1 for them).
     """
     from lexiclass.text.batching import truncate
-    from lexiclass.text.vectorizer import words as vectorizer_words
 
     ids = predictor.vectorizer.token_ids([text])[0]  # (all tokens,)
     if len(ids) == 0:
         raise LexiclassError("the text has no tokens (after lower-casing and stripping punctuation): "
                              f"{text[:80]!r}")
-    words = vectorizer_words(text)  # the vectorizer's own standardize + split, before the vocabulary lookup
+    words = predictor.vectorizer.tokens(text)  # the vectorizer's own standardize + split, before the lookup
     kept = truncate(np.arange(len(ids)), predictor.config.sequence_length, predictor.config.truncation)
     return ids[kept].astype(np.int32), [words[i] for i in kept]
 

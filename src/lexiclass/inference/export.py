@@ -16,7 +16,8 @@
 Both write into a temporary folder beside ``out_dir`` and rename it at the end, and check the
 export against ``lexiclass.load(run).predict_proba`` on a few probe texts (an empty one and
 one longer than the run's sequence length included) before renaming it. n-gram linear models
-(nbsvm, nbsvm-ensemble) are refused: see `TEXT_MODEL_REFUSAL`. See docs/export.md.
+(nbsvm, nbsvm-ensemble) are refused: see `TEXT_MODEL_REFUSAL`; so are ``--tokenizer
+sentencepiece`` runs (`SUBWORD_REFUSAL`). See docs/export.md.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ TEXT_MODEL_REFUSAL = (
     "hashed, NB-scaled and L2-normalised in NumPy) have no TensorFlow or ONNX Runtime equivalent; "
     "serve them with `lexiclass serve` or lexiclass.load(run).predict_proba, or export a Keras run "
     "(bow, bilstm, transformer, ...) instead")
+
+SUBWORD_REFUSAL = (
+    "--tokenizer {tokenizer!s:.40} runs cannot be exported yet: their sub-word pieces have no TextVectorization "
+    "equivalent; serve them with `lexiclass serve` or lexiclass.load(run).predict_proba")
 
 
 def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool = False,
@@ -131,9 +136,12 @@ def _refuse_text_model(run_dir: Path) -> None:
     from lexiclass.models.registry import get_model_spec
 
     rd.require_complete(run_dir)
-    model = rd.read_json(run_dir / rd.CONFIG_FILE).get("model")
+    config = rd.read_json(run_dir / rd.CONFIG_FILE)
+    model = config.get("model")
     if isinstance(model, str) and model in _model_names() and get_model_spec(model).inputs == "text":
         raise LexiclassError(TEXT_MODEL_REFUSAL.format(model=model))
+    if config.get("tokenizer", "word") != "word":
+        raise LexiclassError(SUBWORD_REFUSAL.format(tokenizer=config.get("tokenizer")))
 
 
 def _model_names():

@@ -11,8 +11,8 @@ from lexiclass.text.vectorizer import Vectorizer
 
 def make_vectorizer(config, input_kind: str) -> Vectorizer:
     if input_kind == "sequence":
-        return Vectorizer("int", config.max_tokens)
-    return Vectorizer(config.bow_mode, config.max_tokens, ngrams=config.ngrams)
+        return Vectorizer("int", config.max_tokens, tokenizer=config.tokenizer)
+    return Vectorizer(config.bow_mode, config.max_tokens, ngrams=config.ngrams, tokenizer=config.tokenizer)
 
 
 def sequence_batches(vectorizer: Vectorizer, texts, labels, config, shuffle=False, seed=0) -> SequenceBatches:

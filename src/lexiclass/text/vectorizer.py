@@ -16,6 +16,11 @@ backend needs TensorFlow to turn text into model inputs:
 The vocabulary is the most frequent tokens of the training texts, ties broken by the
 token in reverse code-point order, as ``TextVectorization.adapt`` orders them.
 Lengths are kept variable here; truncation and padding happen in `lexiclass.text.batching`.
+
+``tokenizer="sentencepiece"`` replaces step 3's words by sub-word pieces of a SentencePiece
+model learned from the training texts after steps 1-2 (`lexiclass.text.subword`): ``int``
+ids are then piece ids (still 0 = padding, 1 = out-of-vocabulary) and n-grams are runs of
+pieces. The default ``tokenizer="word"`` is the path above, unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ _STANDARDIZE = str.maketrans({**{chr(c): chr(c + 32) for c in range(ord("A"), or
                               **{c: None for c in PUNCTUATION}})
 _SPACE = re.compile("[ \t\n\r\x0b\x0c]+")
 PAD, OOV = "", "[UNK]"
+TOKENIZERS = ("word", "sentencepiece")
 PROGRESS_MIN_TEXTS = 5000  # about a second of n-gram counting: below this no progress bar
 
 
@@ -63,12 +69,18 @@ class Vectorizer:
         max_tokens: vocabulary size, reserved tokens included (two for ``int``: padding and
             "[UNK]"; one for the others: "[UNK]").
         ngrams: the longest n-gram (vector modes only).
+        tokenizer: ``"word"`` (whitespace words) or ``"sentencepiece"`` (sub-word pieces learned by `adapt`).
     """
 
-    def __init__(self, output_mode: str = "int", max_tokens: int = 20000, ngrams: int | None = None):
+    def __init__(self, output_mode: str = "int", max_tokens: int = 20000, ngrams: int | None = None,
+                 tokenizer: str = "word"):
+        if tokenizer not in TOKENIZERS:
+            raise LexiclassError(f"tokenizer {tokenizer!r} is not one of {', '.join(TOKENIZERS)}")
         self.output_mode = output_mode
         self.max_tokens = max_tokens
         self.ngrams = ngrams if output_mode != "int" else None
+        self.tokenizer = tokenizer
+        self.subword = None  # the learned `SubwordModel` (tokenizer "sentencepiece" only)
         self.vocabulary: list[str] | None = None  # reserved tokens first
         self.idf_weights: np.ndarray | None = None  # (vocabulary,) float32, tf_idf only
         self._index: dict[str, int] = {}
@@ -78,8 +90,15 @@ class Vectorizer:
         return [PAD, OOV] if self.output_mode == "int" else [OOV]
 
     def _tokens(self, text: str) -> list[str]:
-        tokens = words(text)
+        tokens = words(text) if self.subword is None else self.subword.encode_pieces(text)
         return tokens if self.output_mode == "int" else ngrams(tokens, self.ngrams)
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text``, one per `token_ids` id: words, or sub-word pieces (``▁`` starts a word).
+
+        Out-of-vocabulary tokens keep their own spelling (their id is 1).
+        """
+        return words(text) if self.subword is None else self.subword.encode_pieces(text)
 
     def _set_vocabulary(self, vocabulary: list[str], idf_weights: np.ndarray | None = None) -> "Vectorizer":
         self.vocabulary = list(vocabulary)
@@ -93,6 +112,12 @@ class Vectorizer:
 
         counts, documents = Counter(), Counter()
         texts = list(texts)
+        if self.tokenizer == "sentencepiece":
+            from lexiclass.text.subword import SubwordModel
+
+            self.subword = SubwordModel.learn(texts, self.max_tokens)
+            if self.output_mode == "int":  # the pieces are the vocabulary, in their own id order
+                return self._set_vocabulary(self.subword.pieces())
         for text in progress(texts, total=len(texts), desc="building vocabulary", unit="text"):
             tokens = self._tokens(text)
             counts.update(tokens)
@@ -117,6 +142,8 @@ class Vectorizer:
     def token_ids(self, texts: list[str]) -> list[np.ndarray]:
         """Variable-length int32 token ids per text (``int`` mode only); 1 for a word not in the vocabulary."""
         self._require("int")
+        if self.subword is not None:
+            return self.subword.encode(list(texts))
         get = self._index.get
         return [np.array([get(w, 1) for w in words(text)], dtype=np.int32) for text in texts]
 
@@ -155,6 +182,8 @@ class Vectorizer:
         import keras
 
         self._require("int", "multi_hot", "tf_idf")
+        if self.tokenizer != "word":
+            raise LexiclassError(f"a {self.tokenizer} vectorizer has no Keras TextVectorization equivalent")
         # TextVectorization adds padding and "[UNK]" to an int vocabulary itself; it accepts "[UNK]" first otherwise.
         vocabulary = self.vocabulary[2:] if self.output_mode == "int" else self.vocabulary
         kwargs = dict(max_tokens=self.max_tokens, output_mode=self.output_mode, vocabulary=vocabulary)
@@ -168,7 +197,10 @@ class Vectorizer:
 
     # --- persistence ------------------------------------------------------------------
     def spec(self) -> dict:
-        return {"output_mode": self.output_mode, "max_tokens": self.max_tokens, "ngrams": self.ngrams}
+        spec = {"output_mode": self.output_mode, "max_tokens": self.max_tokens, "ngrams": self.ngrams}
+        if self.tokenizer != "word":  # word runs keep the file earlier versions wrote
+            spec["tokenizer"] = self.tokenizer
+        return spec
 
     def save(self, directory: str | os.PathLike) -> None:
         import io
@@ -184,15 +216,23 @@ class Vectorizer:
             buf = io.BytesIO()
             np.save(buf, np.asarray(self.idf_weights, dtype=np.float32))
             atomic_write_bytes(directory / IDF_FILE, buf.getvalue())
+        if self.subword is not None:
+            self.subword.save(directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Vectorizer":
         """Restore a saved vectorizer; every file is checked and a damaged one named in a one-line error."""
         directory = Path(directory)
         spec = _read_spec(directory / SPEC_FILE)
-        self = cls(spec["output_mode"], spec["max_tokens"], spec["ngrams"])
+        self = cls(spec["output_mode"], spec["max_tokens"], spec["ngrams"], spec.get("tokenizer", "word"))
         vocabulary = _read_vocabulary(directory / VOCAB_FILE, spec)
         idf = _read_idf(directory / IDF_FILE, len(vocabulary)) if self.output_mode == "tf_idf" else None
+        if self.tokenizer == "sentencepiece":
+            from lexiclass.text.subword import SubwordModel
+
+            # An int vocabulary is the model's pieces; an n-gram vocabulary is checked by the model alone.
+            pieces = vocabulary if self.output_mode == "int" else None
+            self.subword = SubwordModel.load(directory, pieces, self.max_tokens)
         return self._set_vocabulary(vocabulary, None if idf is None else idf.astype(np.float32))
 
 
@@ -207,6 +247,9 @@ def _read_spec(path: Path) -> dict:
         raise LexiclassError(f"{path} is damaged: max_tokens {max_tokens!r} is not an integer in [3, 10,000,000]")
     if mode != "int" and (isinstance(ngrams, bool) or not isinstance(ngrams, int) or not 1 <= ngrams <= 10):
         raise LexiclassError(f"{path} is damaged: ngrams {ngrams!r} is not an integer in [1, 10]")
+    if spec.get("tokenizer", "word") not in TOKENIZERS:
+        raise LexiclassError(f"{path} is damaged: tokenizer {spec.get('tokenizer')!r} is not one of "
+                             f"{', '.join(TOKENIZERS)}")
     return spec
 
 
