@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from lexiclass.errors import ConfigError
+from lexiclass.precision import PRECISIONS
 
 CHOICES = {
     "truncation": ("head", "tail", "head+tail"),
@@ -28,7 +29,7 @@ CHOICES = {
     "bow_mode": ("multi_hot", "tf_idf"),
     "position_encoding": ("learned", "sinusoidal"),
     "monitor": ("val_loss", "val_accuracy"),
-    "precision": ("float32", "bfloat16"),
+    "precision": PRECISIONS,
     "nb_analyzer": ("word", "char"),
     "tfidf_analyzer": ("word", "char"),
     "class_weight": ("none", "balanced"),
@@ -138,7 +139,8 @@ class TrainConfig:
                                               "(0: never stop early)", 0, 10_000)
     seed: int = setting(1337, "seed of weights and shuffling", 0, SEED_MAX)
     jit_compile: bool = setting(False, "compile the model with XLA")
-    precision: str = setting("float32", "bfloat16: mixed precision (bfloat16 compute, float32 weights)")
+    precision: str = setting("float32", "bfloat16: mixed precision (bfloat16 compute, float32 weights); "
+                                        "auto: bfloat16 where the CPU has AVX512-BF16 or AMX, else float32")
 
     def __post_init__(self):
         self.validate()

@@ -4,8 +4,11 @@ import keras
 
 
 def layer_dtype(config) -> str:
-    """The dtype policy of every layer but the output: ``mixed_bfloat16`` computes in bfloat16, keeps float32 weights."""
-    return "mixed_bfloat16" if config.precision == "bfloat16" else "float32"
+    """The dtype policy of every layer but the output: ``mixed_bfloat16`` computes in bfloat16, keeps float32 weights.
+    ``auto`` is resolved here too, for models built outside `lexiclass.training.fit.train`."""
+    from lexiclass.precision import resolve
+
+    return "mixed_bfloat16" if resolve(config.precision, keras.backend.backend())[0] == "bfloat16" else "float32"
 
 
 def classification_head(x, num_classes: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -177,6 +178,14 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
 
         config, auto = select_model(config, data)
         spec = get_model_spec(config.model)
+    if config.precision == "auto" and spec.inputs != "text":  # config.json records the precision used
+        import keras
+
+        from lexiclass.precision import resolve
+
+        used, why = resolve(config.precision, keras.backend.backend())
+        config = dataclasses.replace(config, precision=used)
+        log.info("precision: %s (%s)", used, why)
     if resume and (work / rd.LABELS_FILE).exists():
         if rd.read_labels(work) != data.label_names:
             raise LexiclassError(f"--resume: the dataset's labels {data.label_names} differ from "
