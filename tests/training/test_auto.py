@@ -65,6 +65,46 @@ def test_time_budget_skips_later_candidates_and_failures_are_reported(monkeypatc
     assert winner.model == "tfidf" and winner.tfidf_analyzer == "word"
 
 
+RARE_CHARS = ("nbsvm", {"nb_analyzer": "char", "char_min_n": 1, "char_ngrams": 5, "char_min_df": 1})
+
+
+def test_nbsvm_over_rare_character_1_to_5_grams_is_tried_recorded_and_chosen_only_by_validation(monkeypatch):
+    assert RARE_CHARS in auto.CANDIDATES
+    data = make_dataset()
+    candidates = (auto.CANDIDATES[1], RARE_CHARS)
+    winner, record = auto.select_model(tiny_config("auto"), data, candidates=candidates)  # real fits
+    rows = record["candidates"]
+    assert [(r["model"], r["settings"], r["status"]) for r in rows] == [(*c, "ok") for c in candidates]
+    assert 0 <= rows[1]["accuracy"] <= 1
+    best = max(rows, key=lambda r: r["accuracy"])
+    assert record["winner"] == {"model": best["model"], "settings": best["settings"]}
+    assert winner.model == best["model"]
+    for scores in ([0.80, 0.85], [0.85, 0.80], [0.85, 0.85]):  # ties keep the cheaper, earlier candidate
+        monkeypatch.setattr(auto, "validation_score", lambda config, data, metric, it=iter(scores): next(it))
+        winner, record = auto.select_model(tiny_config("auto"), data, candidates=candidates)
+        assert [r["accuracy"] for r in record["candidates"]] == scores
+        chosen = candidates[scores.index(max(scores))]
+        assert record["winner"] == {"model": chosen[0], "settings": chosen[1]}
+        assert winner.model == chosen[0] and winner.char_min_df == chosen[1].get("char_min_df", 3)
+        if chosen is RARE_CHARS:
+            assert (winner.nb_analyzer, winner.char_min_n, winner.char_ngrams) == ("char", 1, 5)
+
+
+def test_rare_character_ngrams_are_skipped_on_long_training_texts(monkeypatch):
+    data = make_dataset()
+    chars = sum(len(t) for t in data.train_texts)
+    calls = []
+    monkeypatch.setattr(auto, "validation_score", lambda config, data, metric: calls.append(config.model) or 0.9)
+    monkeypatch.setattr(auto, "RARE_CHAR_NGRAMS_MAX_CHARS", chars - 1)
+    winner, record = auto.select_model(tiny_config("auto"), data, candidates=(auto.CANDIDATES[1], RARE_CHARS))
+    rows = record["candidates"]
+    assert rows[0]["status"] == "ok" and rows[1]["status"].startswith(f"skipped: {chars:,} training characters")
+    assert rows[1]["accuracy"] is None and calls == ["tfidf"] and winner.model == "tfidf"
+    monkeypatch.setattr(auto, "RARE_CHAR_NGRAMS_MAX_CHARS", chars)  # at the limit it still runs
+    _, record = auto.select_model(tiny_config("auto"), data, candidates=(RARE_CHARS,))
+    assert record["candidates"][0]["status"] == "ok"
+
+
 def test_imbalanced_data_is_selected_by_macro_f1():
     texts, labels = make_texts(200, ["neg", "pos"], seed=1)
     keep = np.flatnonzero((labels == 0) | (np.arange(len(labels)) % 8 == 1))  # about 1 positive in 8
