@@ -125,6 +125,54 @@ def test_from_config_uses_unlabelled_reviews_only_on_imdb(monkeypatch):
     assert on_csv.unlabeled_texts is None
 
 
+def test_unlabeled_file_feeds_the_vector_model_on_any_dataset(monkeypatch, tmp_path):
+    import lexiclass.models.docvec as docvec
+
+    monkeypatch.setattr(docvec, "imdb_unlabeled_texts", lambda archive: pytest.fail("IMDB's unsup read"))
+    txt = tmp_path / "more.txt"
+    txt.write_text("first unlabelled text\n\n   \nsecond one, with a comma\n", encoding="utf-8")
+    for dataset in ("d.csv", "imdb"):  # the file wins over IMDB's own unlabelled reviews
+        model = NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec", dataset=dataset,
+                                                              unlabeled=str(txt)))
+        assert model.unlabeled_texts == ["first unlabelled text", "second one, with a comma"]  # blanks skipped
+    jsonl = tmp_path / "more.jsonl"
+    jsonl.write_text('{"body": "from json"}\n{"body": null}\n', encoding="utf-8")
+    model = NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec", dataset="d.csv",
+                                                          unlabeled=str(jsonl), text_column="body"))
+    assert model.unlabeled_texts == ["from json"]
+
+
+@pytest.mark.parametrize("content, name, message", [
+    ("\n  \n", "blank.txt", "blank.txt: no unlabelled texts"),
+    ("text\nx\n", "other.csv", "other.csv.*'body'"),  # --text-column body is not a column
+    (None, "missing.txt", "missing.txt"),
+])
+def test_bad_unlabeled_files_name_the_file(tmp_path, content, name, message):
+    from lexiclass.errors import DataError
+
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec", dataset="d.csv", unlabeled=str(path),
+                                                      text_column="body"))
+
+
+def test_cli_unlabeled_is_used_and_saved_as_an_absolute_path(tmp_path, monkeypatch):
+    from lexiclass.cli import main
+
+    csv_path = write_csv(tmp_path, n=120, classes=FOUR)
+    (tmp_path / "unlabelled.txt").write_text("\n".join(make_texts(40, list(FOUR), seed=3)[0]) + "\n",
+                                             encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "nbsvm-docvec", "--dataset", str(csv_path), "--unlabeled", "unlabelled.txt",
+                 "--out", str(run), "-q"]) == 0
+    assert json.loads((run / "config.json").read_text())["unlabeled"] == str(tmp_path / "unlabelled.txt")
+    meta = json.loads(next(run.rglob("docvec.json")).read_text())
+    assert meta["unlabeled_texts_used"] == 40
+
+
 def test_trains_on_a_four_class_csv_through_the_cli(tmp_path, capsys):
     from lexiclass.cli import main
 

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.atomic import write_text as atomic_write_text
-from lexiclass.errors import ConfigError, LexiclassError
+from lexiclass.errors import ConfigError, DataError, LexiclassError
 from lexiclass.models.nbsvm import (NBSVMEnsembleClassifier, _check_labels, _check_texts, _class_weight, _read_json,
                                     _write_npz, read_meta, word_tokens)
 from lexiclass.progress import progress
@@ -71,6 +71,23 @@ def imdb_unlabeled_texts(archive=None) -> list[str]:
     return [(folder / n).read_text(encoding="utf-8") for n in names]
 
 
+def read_unlabeled_texts(path, text_column: str = "text") -> list[str]:
+    """The non-blank texts of a .txt (one per line), .csv, .tsv, .jsonl or .parquet file; missing
+    and blank texts are skipped (they teach the vector model nothing). Errors name file and line."""
+    from lexiclass.data.row_stream import RowStream
+
+    texts = []
+    with RowStream(path, text_column=text_column) as rows:
+        with progress(total=rows.progress_total, desc=f"reading unlabelled texts of {rows.name}",
+                      unit=rows.progress_unit, unit_scale=rows.progress_unit == "B") as bar:
+            for chunk in rows:
+                texts += [t for t in chunk.texts if t is not None and t.strip()]
+                bar.update(chunk.position - bar.n)
+    if not texts:
+        raise DataError(f"{path}: no unlabelled texts in it (every row is blank or missing)")
+    return texts
+
+
 class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
     """`NBSVMEnsembleClassifier` mixed with a logistic regression on PV-DBOW document vectors.
 
@@ -106,9 +123,15 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_config(cls, config) -> "NBSVMDocVecClassifier":
-        """The NBSVM part from the same settings as ``nbsvm-ensemble``; on IMDB (``--dataset imdb``) the
-        vector model also learns from the 50,000 unlabelled ``train/unsup`` reviews."""
-        unlabeled = imdb_unlabeled_texts(config.imdb_archive) if config.dataset == "imdb" else None
+        """The NBSVM part from the same settings as ``nbsvm-ensemble``. The vector model also learns
+        from the texts of ``--unlabeled FILE`` if given, else on IMDB (``--dataset imdb``) from the
+        50,000 unlabelled ``train/unsup`` reviews."""
+        if config.unlabeled:
+            unlabeled = read_unlabeled_texts(config.unlabeled, config.text_column)
+        elif config.dataset == "imdb":
+            unlabeled = imdb_unlabeled_texts(config.imdb_archive)
+        else:
+            unlabeled = None
         return cls(nbsvm=NBSVMEnsembleClassifier.from_config(config), unlabeled_texts=unlabeled, seed=config.seed,
                    class_weight=_class_weight(config))
 

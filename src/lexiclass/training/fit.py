@@ -133,10 +133,10 @@ def absolute_sources(config: TrainConfig) -> TrainConfig:
     saved run finds its data again from any folder (`lexiclass evaluate RUN`)."""
     from lexiclass.data import resolve_imdb_source
 
+    keys = ("unlabeled",) if config.dataset == "imdb" else ("dataset", "test_dataset", "unlabeled")
+    paths = {key: str(Path(getattr(config, key)).expanduser().resolve()) for key in keys if getattr(config, key)}
     if config.dataset == "imdb":
-        return config.updated({"imdb_archive": resolve_imdb_source(config.imdb_archive)})
-    paths = {key: str(Path(getattr(config, key)).expanduser().resolve())
-             for key in ("dataset", "test_dataset") if getattr(config, key)}
+        paths["imdb_archive"] = resolve_imdb_source(config.imdb_archive)
     return config.updated(paths)
 
 
