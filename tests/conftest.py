@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# --precision auto (the default) would compute in bfloat16 on some CPUs and float32 on others;
+# the suite's exactness checks (exports, cross-backend loads within 1e-5) are float32's, so
+# auto is pinned to float32 here and in every subprocess (tests/test_precision.py unpins it).
+os.environ.setdefault("LEXICLASS_PRECISION", "float32")
 
 import numpy as np
 import pytest

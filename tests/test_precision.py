@@ -11,6 +11,11 @@ from lexiclass.precision import cpu_flags, resolve
 from tests.conftest import make_dataset, tiny_config
 
 
+@pytest.fixture(autouse=True)
+def unpinned(monkeypatch):
+    monkeypatch.delenv("LEXICLASS_PRECISION", raising=False)  # conftest pins auto to float32 elsewhere
+
+
 @pytest.mark.parametrize("flags, backend, expected", [
     ({"avx2", "avx512f", "avx512_bf16"}, "tensorflow", "bfloat16"),
     ({"amx_bf16", "amx_tile"}, "tensorflow", "bfloat16"),
@@ -38,6 +43,20 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
     info.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 amx_bf16\n\nprocessor\t: 1\n")
     assert cpu_flags(info) == {"fpu", "avx2", "amx_bf16"}
     assert cpu_flags(tmp_path / "missing") == set()
+
+
+def test_auto_is_the_default_and_the_environment_can_pin_it(monkeypatch):
+    assert TrainConfig().precision == "auto"
+    monkeypatch.setenv("LEXICLASS_PRECISION", "float32")
+    assert resolve("auto", "tensorflow", {"amx_bf16"}) == ("float32", "auto: $LEXICLASS_PRECISION = float32")
+    monkeypatch.setenv("LEXICLASS_PRECISION", "bfloat16")
+    assert resolve("auto", "jax", set())[0] == "bfloat16"
+    assert resolve("float32", "tensorflow", set())[0] == "float32"  # an explicit choice beats the environment
+    monkeypatch.setenv("LEXICLASS_PRECISION", "auto")
+    assert resolve("auto", "tensorflow", set())[0] == "float32"
+    monkeypatch.setenv("LEXICLASS_PRECISION", "fp8")
+    with pytest.raises(ConfigError, match=r"\$LEXICLASS_PRECISION = 'fp8' is not one of auto, float32, bfloat16"):
+        resolve("auto", "tensorflow", set())
 
 
 def test_unknown_precision_is_refused():

@@ -142,8 +142,9 @@ class TrainConfig:
                                               "(0: never stop early)", 0, 10_000)
     seed: int = setting(1337, "seed of weights and shuffling", 0, SEED_MAX)
     jit_compile: bool = setting(False, "compile the model with XLA")
-    precision: str = setting("float32", "bfloat16: mixed precision (bfloat16 compute, float32 weights); "
-                                        "auto: bfloat16 where the CPU has AVX512-BF16 or AMX, else float32")
+    precision: str = setting("auto", "bfloat16: mixed precision (bfloat16 compute, float32 weights); "
+                                        "auto: bfloat16 where the CPU has AVX512-BF16 or AMX (TensorFlow backend), else "
+                                        "float32; $LEXICLASS_PRECISION overrides auto")
 
     def __post_init__(self):
         self.validate()
