@@ -152,19 +152,24 @@ def _lookup(slots, key, shift, high, cmask):
 
 @numba.njit(nogil=True, cache=True)
 def _buffers(offsets, word, min_n, max_n):
-    """Work arrays big enough for the chunk's longest text."""
+    """Work arrays big enough for the chunk's longest text: its units' spans, its n-grams' keys,
+    starts and lengths, its distinct columns, and a hash set of twice their number."""
     longest = 0
     for t in range(len(offsets) - 1):
         longest = max(longest, offsets[t + 1] - offsets[t])
     room = max(1, longest * (max_n - min_n + 1))
+    set_size = 1
+    while set_size < 2 * room:
+        set_size *= 2
     return (np.empty(longest + 1, np.int64), np.empty(longest + 1, np.int64), np.empty(room, np.uint64),
-            np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.int64))
+            np.empty(room, np.int64), np.empty(room, np.int64), np.empty(room, np.int64),
+            np.empty(set_size, np.int64))
 
 
 @numba.njit(nogil=True, cache=True)
 def _distinct_keys(codes, offsets, word, min_n, max_n):
     """The distinct n-gram keys of each text, concatenated (each text's sorted); -> (keys, per-text counts)."""
-    unit_start, unit_end, keys, starts, lengths, _ = _buffers(offsets, word, min_n, max_n)
+    unit_start, unit_end, keys, starts, lengths, _, _ = _buffers(offsets, word, min_n, max_n)
     n_texts = len(offsets) - 1
     out = np.empty(max(1, len(codes) * (max_n - min_n + 1)), np.uint64)
     counts = np.zeros(n_texts, np.int64)
@@ -182,32 +187,41 @@ def _distinct_keys(codes, offsets, word, min_n, max_n):
 
 
 @numba.njit(nogil=True, cache=True)
-def _text_columns(codes, start, end, word, min_n, max_n, slots, shift, high, cmask, buffers, seen, stamp, named,
-                  new):
+def _text_columns(codes, start, end, word, min_n, max_n, slots, shift, high, cmask, buffers, named, new):
     """Distinct known columns of one text into buffers[5], in order of first occurrence; -> how
-    many. ``seen[col] == stamp`` marks the columns met in this text already (a stamp per text,
-    so the array is never cleared). With a non-empty ``named``, a column seen for the first
+    many. Repeats are found in a hash set sized to the text (buffers[6]), so the cost follows
+    the text, not the vocabulary. With a non-empty ``named``, a column seen for the first
     time is marked and appended to ``new`` as (column, first code, length): new[0, 0] counts
     the entries, from row 1 on."""
-    unit_start, unit_end, keys, starts, lengths, cols = buffers
+    unit_start, unit_end, keys, starts, lengths, cols, found = buffers
     n = _text_keys(codes, start, end, word, min_n, max_n, unit_start, unit_end, keys, starts, lengths)
+    size = 1
+    while size < 2 * n:  # load factor <= 1/2
+        size *= 2
+    found[:size] = -1
     distinct = 0
     for i in range(n):
         col = _lookup(slots, keys[i], shift, high, cmask)
-        if col >= 0 and seen[col] != stamp:
-            seen[col] = stamp
-            cols[distinct] = col
-            distinct += 1
-            if len(named) and not named[col]:
-                named[col] = True
-                at = new[0, 0] + 1
-                new[at, 0], new[at, 1], new[at, 2] = col, starts[i], lengths[i]
-                new[0, 0] = at
+        if col < 0:
+            continue
+        slot = np.int64((_U64(col) * _GOLDEN) >> _SHIFT31) & (size - 1)
+        while found[slot] != -1 and found[slot] != col:
+            slot = (slot + 1) & (size - 1)
+        if found[slot] == col:
+            continue  # met earlier in this text
+        found[slot] = col
+        cols[distinct] = col
+        distinct += 1
+        if len(named) and not named[col]:
+            named[col] = True
+            at = new[0, 0] + 1
+            new[at, 0], new[at, 1], new[at, 2] = col, starts[i], lengths[i]
+            new[0, 0] = at
     return distinct
 
 
 @numba.njit(nogil=True, cache=True)
-def _columns(codes, offsets, word, min_n, max_n, slots, shift, high, cmask, n_columns, named):
+def _columns(codes, offsets, word, min_n, max_n, slots, shift, high, cmask, named):
     """The binary document-n-gram rows of a chunk as CSR (indices int32, indptr int64), and the
     columns it named (see `_text_columns`)."""
     buffers = _buffers(offsets, word, min_n, max_n)
@@ -216,10 +230,9 @@ def _columns(codes, offsets, word, min_n, max_n, slots, shift, high, cmask, n_co
     indices = np.empty(bound, np.int32)
     indptr = np.zeros(n_texts + 1, np.int64)
     new = np.zeros((bound + 1 if len(named) else 1, 3), np.int64)
-    seen = np.full(n_columns, -1, np.int64)
     for t in range(n_texts):
         k = _text_columns(codes, offsets[t], offsets[t + 1], word, min_n, max_n, slots, shift, high, cmask, buffers,
-                          seen, t, named, new)
+                          named, new)
         at = indptr[t]
         indices[at : at + k] = np.sort(buffers[5][:k])  # sorted rows: a canonical CSR matrix
         indptr[t + 1] = at + k
@@ -227,17 +240,16 @@ def _columns(codes, offsets, word, min_n, max_n, slots, shift, high, cmask, n_co
 
 
 @numba.njit(nogil=True, cache=True)
-def _score(codes, offsets, word, min_n, max_n, slots, shift, high, cmask, n_columns, table):
+def _score(codes, offsets, word, min_n, max_n, slots, shift, high, cmask, table):
     """``B @ table`` for the chunk's binary rows ``B``, without building B: (texts, table columns) float64."""
     buffers = _buffers(offsets, word, min_n, max_n)
     n_texts = len(offsets) - 1
     out = np.zeros((n_texts, table.shape[1]), np.float64)
     none_named = np.zeros(0, np.bool_)
     no_new = np.zeros((1, 3), np.int64)
-    seen = np.full(n_columns, -1, np.int64)
     for t in range(n_texts):
         k = _text_columns(codes, offsets[t], offsets[t + 1], word, min_n, max_n, slots, shift, high, cmask, buffers,
-                          seen, t, none_named, no_new)
+                          none_named, no_new)
         cols = buffers[5]
         for i in range(k):
             row = table[cols[i]]
@@ -295,11 +307,10 @@ class KeyTable:
         self.cmask = _U64((1 << max(1, int(len(keys)).bit_length())) - 1)  # > every column: no slot equals EMPTY
         self.high = ~self.cmask
         self.slots = np.full(1 << bits, _EMPTY, dtype=_U64)
-        self.size = len(keys)
         _fill_table(self.slots, keys, self.shift, self.high)
 
     def _args(self):
-        return self.slots, self.shift, self.high, self.cmask, self.size
+        return self.slots, self.shift, self.high, self.cmask
 
 
 class Names:
