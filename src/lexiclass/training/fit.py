@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import platform
@@ -184,7 +183,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         from lexiclass.precision import resolve
 
         used, why = resolve(config.precision, keras.backend.backend())
-        config = dataclasses.replace(config, precision=used)
+        config = config.updated({"precision": used})
         log.info("precision: %s (%s)", used, why)
     if resume and (work / rd.LABELS_FILE).exists():
         if rd.read_labels(work) != data.label_names:
