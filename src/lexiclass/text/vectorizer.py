@@ -90,7 +90,7 @@ class Vectorizer:
         return [PAD, OOV] if self.output_mode == "int" else [OOV]
 
     def _tokens(self, text: str) -> list[str]:
-        tokens = words(text) if self.subword is None else self.subword.encode_pieces(text)
+        tokens = self.tokens(text)
         return tokens if self.output_mode == "int" else ngrams(tokens, self.ngrams)
 
     def tokens(self, text: str) -> list[str]:
