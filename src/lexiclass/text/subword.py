@@ -30,6 +30,7 @@ stops with one line naming the file.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 from pathlib import Path
@@ -38,6 +39,7 @@ import numpy as np
 
 from lexiclass.errors import LexiclassError
 
+log = logging.getLogger(__name__)
 MODEL_FILE = "sentencepiece.model"
 SEED = 1337
 TRAIN_CHUNK_WORDS = 256  # long texts are learned from in chunks of whole words (SentencePiece skips long lines)
@@ -79,9 +81,13 @@ class SubwordModel:
         """Learn at most ``max_tokens`` pieces (padding and "[UNK]" included) from ``texts`` (training texts only)."""
         import sentencepiece as spm
 
+        texts = list(texts)
         chunks = list(_chunks(texts))
         if not chunks:
             raise LexiclassError("the training texts have no words: a sub-word vocabulary cannot be learned")
+        # SentencePiece reports no progress while it learns; say what it is doing and on how much.
+        log.info("learning a sub-word vocabulary of up to %d pieces from %d texts (SentencePiece; "
+                 "no progress shown while it runs)", max_tokens, len(texts))
         spm.set_random_generator_seed(SEED)
         buffer = io.BytesIO()
         try:
