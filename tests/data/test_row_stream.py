@@ -102,6 +102,15 @@ def test_stdin_with_a_format():
         assert [c.texts for c in stream] == [["a"]]
 
 
+def test_other_encodings_are_decoded_line_by_line(tmp_path):
+    korean = "문장 하나\n둘째, 문장\n"
+    assert read_all(write(tmp_path, "k.txt", korean.encode("cp949")), encoding="cp949")[0] == ["문장 하나", "둘째, 문장"]
+    # latin-1: bytes that look like a UTF-8 byte-order mark are text there, not a mark
+    assert read_all(write(tmp_path, "l.csv", "text\n\xef\xbb\xbfcaf\xe9\n".encode("latin-1")),
+                    encoding="latin-1")[0] == ["\xef\xbb\xbfcaf\xe9"]
+    assert read_all(write(tmp_path, "r.txt", b"ok\nbad \xff\n"), encoding_errors="replace")[0] == ["ok", "bad \ufffd"]
+
+
 BAD = [
     # (file name, content, options, parts of the message)
     ("a.csv", "body,n\nx,1\n", {}, ["a.csv", "no column 'text'", "columns: body, n"]),
@@ -121,6 +130,10 @@ BAD = [
     ("a.jsonl", '{"text": "a"}\n{"text": "b", "new": 1}\n', {}, ["line 2", "field 'new'", "first object"]),
     ("a.jsonl", '{"text": "a"}\n{"text": "x \\ud800 y"}\n', {}, ["a.jsonl, line 2", "field 'text'", "lone UTF-16 surrogate"]),
     ("a.xlsx", "x", {}, ["a.xlsx", "unsupported input type '.xlsx'"]),
+    ("k.txt", "좋다\n".encode("cp949"), {}, ["k.txt, line 1", "not valid UTF-8"]),
+    ("k.txt", "\ud55c\n".encode("utf-8"), {"encoding": "ascii"}, ["k.txt, line 1", "not valid ascii"]),
+    ("u.txt", "x\n".encode("utf-16"), {"encoding": "utf-16"}, ["u.txt", "cannot be read line by line", "iconv"]),
+    ("n.txt", "x\n", {"encoding": "no-such-codec"}, ["unknown encoding 'no-such-codec'"]),
 ]
 
 

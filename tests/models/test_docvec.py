@@ -173,6 +173,37 @@ def test_cli_unlabeled_is_used_and_saved_as_an_absolute_path(tmp_path, monkeypat
     assert meta["unlabeled_texts_used"] == 40
 
 
+def test_unlabeled_file_is_read_with_the_datasets_encoding(tmp_path):
+    from lexiclass.errors import DataError
+
+    path = tmp_path / "k.txt"
+    path.write_bytes("재미있는 영화\n지루한 영화\n".encode("cp949"))
+    config = TrainConfig(model="nbsvm-docvec", dataset="d.csv", unlabeled=str(path), encoding="cp949")
+    assert NBSVMDocVecClassifier.from_config(config).unlabeled_texts == ["재미있는 영화", "지루한 영화"]
+    with pytest.raises(DataError, match=r"k\.txt, line 1: bytes not valid UTF-8"):
+        NBSVMDocVecClassifier.from_config(config.updated({"encoding": "utf-8"}))
+
+
+def test_cli_unlabeled_from_stdin_is_read_once_for_fit_and_refit(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    import lexiclass.models.docvec as docvec
+    from lexiclass.cli import main
+
+    monkeypatch.setattr(docvec, "_STDIN_TEXTS", None)
+    lines = make_texts(30, list(FOUR), seed=4)[0]
+    stdin = io.TextIOWrapper(io.BytesIO(("\n".join(lines) + "\n\n").encode("utf-8")), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "nbsvm-docvec", "--dataset", str(write_csv(tmp_path, n=120, classes=FOUR)),
+                 "--unlabeled", "-", "--refit-on-val", "--out", str(run), "-q"]) == 0
+    assert stdin.buffer.read() == b""  # consumed by the first fit; the refit reused what it read
+    assert json.loads((run / "config.json").read_text())["unlabeled"] == "-"  # stdin, not a file named "-"
+    meta = json.loads(next(run.rglob("docvec.json")).read_text())
+    assert meta["unlabeled_texts_used"] == 30
+
+
 def test_trains_on_a_four_class_csv_through_the_cli(tmp_path, capsys):
     from lexiclass.cli import main
 

@@ -9,6 +9,9 @@ Formats (from the suffix, or ``input_format``):
 - ``parquet``: record batches from pyarrow's ``ParquetFile.iter_batches``.
 
 ``-`` reads stdin (one text per line unless ``input_format`` says otherwise).
+Text is UTF-8 unless ``encoding`` names another codec that keeps ASCII bytes as they are
+(latin-1, cp1252, cp949, euc-kr, ...): lines are split on the newline byte before they are
+decoded, which UTF-16 and UTF-32 do not allow.
 Every problem is a `DataError` that names the file and the line (or parquet row) and
 field; the first bad row stops the stream.
 """
@@ -69,6 +72,20 @@ def detect_format(path, input_format: str | None = None) -> str:
     return SUFFIX_FORMATS[suffix]
 
 
+def _line_codec(encoding: str, errors: str, name: str) -> str:
+    """The codec to decode each line with; refuses codecs whose lines cannot be split on b"\\n"."""
+    from lexiclass.data.user_files import check_encoding
+
+    codec = check_encoding(encoding, errors)
+    if codec == "utf-8-sig":  # the stream drops a leading byte-order mark itself
+        return "utf-8"
+    if "\n\r,\t\"{}a".encode(codec, "strict") != b"\n\r,\t\"{}a":
+        raise DataError(f"{name}: encoding {encoding!r} cannot be read line by line (a newline is not the byte"
+                        " 0x0A in it); convert the file to UTF-8 first, e.g. iconv -f "
+                        f"{encoding} -t utf-8")
+    return codec
+
+
 def _set_csv_field_limit() -> None:
     # The default limit (131,072 characters) rejects long reviews; the largest the C long allows.
     limit = sys.maxsize
@@ -89,12 +106,14 @@ class RowStream:
     """
 
     def __init__(self, path, text_column: str = "text", id_column: str | None = None,
-                 input_format: str | None = None, chunk_rows: int = 2048, stdin=None):
+                 input_format: str | None = None, chunk_rows: int = 2048, stdin=None, encoding: str = "utf-8",
+                 encoding_errors: str = "strict"):
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
         self.format = detect_format(path, input_format)
         self.is_stdin = str(path) == "-"
         self.name = "<stdin>" if self.is_stdin else str(path)
+        self.encoding, self.encoding_errors = _line_codec(encoding, encoding_errors, self.name), encoding_errors
         self.text_column, self.id_column, self.chunk_rows = text_column, id_column, chunk_rows
         self.columns: list[str] = []
         self.arrow_schema = None
@@ -186,14 +205,15 @@ class RowStream:
     def _decoded_lines(self):
         """Lines as str with their endings, decoded one by one so a bad byte names its line."""
         for raw in self._file:
-            if self._line == 0 and raw.startswith(BOM):
+            if self._line == 0 and self.encoding == "utf-8" and raw.startswith(BOM):
                 raw = raw[len(BOM):]
                 self._bytes += len(BOM)
             self._line += 1
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode(self.encoding, self.encoding_errors)
             except UnicodeDecodeError as exc:
-                raise DataError(f"{self.name}, line {self._line}: bytes not valid UTF-8 at byte offset "
+                what = "UTF-8" if self.encoding == "utf-8" else self.encoding
+                raise DataError(f"{self.name}, line {self._line}: bytes not valid {what} at byte offset "
                                 f"{self._bytes + exc.start}") from exc
             self._bytes += len(raw)
             yield line

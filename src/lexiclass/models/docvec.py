@@ -71,20 +71,30 @@ def imdb_unlabeled_texts(archive=None) -> list[str]:
     return [(folder / n).read_text(encoding="utf-8") for n in names]
 
 
-def read_unlabeled_texts(path, text_column: str = "text") -> list[str]:
-    """The non-blank texts of a .txt (one per line), .csv, .tsv, .jsonl or .parquet file; missing
-    and blank texts are skipped (they teach the vector model nothing). Errors name file and line."""
+_STDIN_TEXTS: list[str] | None = None  # stdin can be read once; a refit in the same process reuses it
+
+
+def read_unlabeled_texts(path, text_column: str = "text", encoding: str = "utf-8",
+                         encoding_errors: str = "strict") -> list[str]:
+    """The non-blank texts of a .txt (one per line), .csv, .tsv, .jsonl or .parquet file, or of stdin
+    (``-``, one text per line); missing and blank texts are skipped (they teach the vector model
+    nothing). Errors name file and line."""
+    global _STDIN_TEXTS
     from lexiclass.data.row_stream import RowStream
 
+    if str(path) == "-" and _STDIN_TEXTS is not None:
+        return list(_STDIN_TEXTS)
     texts = []
-    with RowStream(path, text_column=text_column) as rows:
+    with RowStream(path, text_column=text_column, encoding=encoding, encoding_errors=encoding_errors) as rows:
         with progress(total=rows.progress_total, desc=f"reading unlabelled texts of {rows.name}",
                       unit=rows.progress_unit, unit_scale=rows.progress_unit == "B") as bar:
             for chunk in rows:
                 texts += [t for t in chunk.texts if t is not None and t.strip()]
                 bar.update(chunk.position - bar.n)
     if not texts:
-        raise DataError(f"{path}: no unlabelled texts in it (every row is blank or missing)")
+        raise DataError(f"{rows.name}: no unlabelled texts in it (every row is blank or missing)")
+    if rows.is_stdin:
+        _STDIN_TEXTS = texts
     return texts
 
 
@@ -127,7 +137,8 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         from the texts of ``--unlabeled FILE`` if given, else on IMDB (``--dataset imdb``) from the
         50,000 unlabelled ``train/unsup`` reviews."""
         if config.unlabeled:
-            unlabeled = read_unlabeled_texts(config.unlabeled, config.text_column)
+            unlabeled = read_unlabeled_texts(config.unlabeled, config.text_column, config.encoding,
+                                             config.encoding_errors)
         elif config.dataset == "imdb":
             unlabeled = imdb_unlabeled_texts(config.imdb_archive)
         else:

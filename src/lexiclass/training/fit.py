@@ -133,7 +133,8 @@ def absolute_sources(config: TrainConfig) -> TrainConfig:
     from lexiclass.data import resolve_imdb_source
 
     keys = ("unlabeled",) if config.dataset == "imdb" else ("dataset", "test_dataset", "unlabeled")
-    paths = {key: str(Path(getattr(config, key)).expanduser().resolve()) for key in keys if getattr(config, key)}
+    paths = {key: str(Path(getattr(config, key)).expanduser().resolve()) for key in keys
+             if getattr(config, key) and getattr(config, key) != "-"}  # "-" is stdin, not a file
     if config.dataset == "imdb":
         paths["imdb_archive"] = resolve_imdb_source(config.imdb_archive)
     return config.updated(paths)
