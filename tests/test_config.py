@@ -62,3 +62,18 @@ def test_unreadable_and_malformed_files(tmp_path):
     (tmp_path / "c.ini").write_text("x")
     with pytest.raises(ConfigError, match="use .toml, .yaml"):
         load_config(tmp_path / "c.ini")
+
+
+def test_config_sits_below_the_models():
+    # The config checks model names without importing lexiclass.models (data flows one way).
+    import subprocess
+    import sys
+
+    code = ("import sys, lexiclass.config as c; c.TrainConfig(model='nbsvm-docvec'); "
+            "print(sorted(m for m in sys.modules if m.startswith('lexiclass.models')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from lexiclass.config import MODEL_NAMES
+    from lexiclass.models.registry import MODELS
+
+    assert tuple(MODELS) == MODEL_NAMES

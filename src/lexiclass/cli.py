@@ -24,7 +24,7 @@ import sys
 import warnings
 
 from lexiclass.backend import BACKENDS, select as select_backend
-from lexiclass.config import CHOICES, TrainConfig, describe
+from lexiclass.config import CHOICES, MODEL_NAMES, TrainConfig, describe
 from lexiclass.data.row_stream import FORMATS
 from lexiclass.errors import LexiclassError
 
@@ -72,11 +72,7 @@ def _setting_flag(group, field, defaults: TrainConfig) -> None:
     if field.type in (bool, "bool"):
         kwargs["action"] = argparse.BooleanOptionalAction
     else:
-        choices = CHOICES.get(field.name)
-        if field.name == "model":
-            from lexiclass.models.registry import MODEL_NAMES
-
-            choices = MODEL_NAMES
+        choices = MODEL_NAMES if field.name == "model" else CHOICES.get(field.name)
         if choices:
             kwargs.update(choices=choices, metavar="{" + ",".join(choices) + "}")
         else:

@@ -23,6 +23,10 @@ import yaml
 from lexiclass.errors import ConfigError
 from lexiclass.precision import PRECISIONS
 
+# Every model `lexiclass train --model` accepts; how each is built lives in lexiclass.models.registry,
+# which sits above this module (models read their settings from a TrainConfig) and checks it has these.
+MODEL_NAMES = ("bow", "bilstm", "glove-bilstm", "transformer", "positional-transformer", "nbsvm", "tfidf", "auto",
+               "nbsvm-ensemble", "nbsvm-docvec")
 CHOICES = {
     "truncation": ("head", "tail", "head+tail"),
     "batching": ("bucket", "fixed"),
@@ -151,8 +155,6 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every value (type, range, choice) and the combinations; return self or raise `ConfigError`."""
-        from lexiclass.models.registry import MODEL_NAMES
-
         hints = typing.get_type_hints(TrainConfig)
         for field in dataclasses.fields(self):
             value = coerce(getattr(self, field.name), hints[field.name], field.name)

@@ -133,21 +133,16 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 def _refuse_text_model(run_dir: Path) -> None:
     from lexiclass import run_dir as rd
+    from lexiclass.config import MODEL_NAMES
     from lexiclass.models.registry import get_model_spec
 
     rd.require_complete(run_dir)
     config = rd.read_json(run_dir / rd.CONFIG_FILE)
     model = config.get("model")
-    if isinstance(model, str) and model in _model_names() and get_model_spec(model).inputs == "text":
+    if isinstance(model, str) and model in MODEL_NAMES and get_model_spec(model).inputs == "text":
         raise LexiclassError(TEXT_MODEL_REFUSAL.format(model=model))
     if config.get("tokenizer", "word") != "word":
         raise LexiclassError(SUBWORD_REFUSAL.format(tokenizer=config.get("tokenizer")))
-
-
-def _model_names():
-    from lexiclass.models.registry import MODEL_NAMES
-
-    return MODEL_NAMES
 
 
 def _require_onnx_packages() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from lexiclass.config import MODEL_NAMES
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
@@ -60,7 +62,8 @@ MODELS = {
                   load=_lazy("docvec", "NBSVMDocVecClassifier.load")),
     )
 }
-MODEL_NAMES = tuple(MODELS)
+if tuple(MODELS) != MODEL_NAMES:  # one list of names for the config's check and this table
+    raise ImportError(f"lexiclass.config.MODEL_NAMES {MODEL_NAMES} and the registry's models {tuple(MODELS)} differ")
 
 
 def get_model_spec(name: str) -> ModelSpec:
