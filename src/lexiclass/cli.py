@@ -178,7 +178,8 @@ def cmd_predict(args) -> int:
         from lexiclass.inference.predict_files import predict_file
 
         summary = predict_file(predictor, args.input or "-", args.output, text_column=args.text_column,
-                               id_column=args.id_column, input_format=args.input_format)
+                               id_column=args.id_column, input_format=args.input_format, encoding=args.encoding,
+                               encoding_errors=args.encoding_errors)
         if summary.get("renamed") and not args.quiet:
             renamed = ", ".join(f"{old} -> {new}" for old, new in dict(summary["renamed"]).items())
             print(f"input columns renamed to keep them apart from the results: {renamed}", file=sys.stderr)
@@ -204,6 +205,9 @@ def _predict_on_ray(args) -> int:
     if not args.input or not args.output or args.texts:
         raise LexiclassError("--engine ray needs --input PATH_OR_GLOB and --output DIR (texts as arguments and "
                              "stdin are scored locally)")
+    if (args.encoding, args.encoding_errors) != ("utf-8", "strict"):
+        raise LexiclassError("--engine ray reads UTF-8 input only; convert the files (e.g. iconv -f "
+                             f"{args.encoding} -t utf-8) or drop --engine ray")
     summary = predict_files_ray(args.run_dir, args.input, args.output, output_format=args.output_format,
                                 text_column=args.text_column, id_column=args.id_column,
                                 input_format=args.input_format, address=args.address, workers=args.workers)
@@ -396,6 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of --input or stdin (default: from the file's suffix; stdin: txt)")
     p.add_argument("--text-column", default="text", metavar="NAME", help="column or field of --input holding the text")
     p.add_argument("--id-column", metavar="NAME", help="column or field of --input that identifies a row (default: row number)")
+    p.add_argument("--encoding", default="utf-8", metavar="CODEC",
+                   help="text encoding of --input or stdin, e.g. utf-8 (default), latin-1, cp949, euc-kr")
+    p.add_argument("--encoding-errors", default="strict", metavar="HOW",
+                   help="undecodable bytes: strict (stop with the line, the default), replace or ignore")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="ray: score --input files (a path or a glob) on a Ray cluster into the folder --output "
                         "(needs pip install 'lexiclass[ray]')")

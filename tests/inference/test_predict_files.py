@@ -148,6 +148,32 @@ def test_stdin_and_stdout(predictor, monkeypatch):
     check_predictions(rows, ["good great", "", "awful bad"], predictor)
 
 
+def test_other_encodings(tmp_path, predictor, capsys):
+    from lexiclass.cli import main
+
+    texts = ["good great café", "awful bad naïve"]
+    source = tmp_path / "in.csv"
+    source.write_bytes(("text\n" + "\n".join(texts) + "\n").encode("latin-1"))
+    predict_file(predictor, source, tmp_path / "out.csv", encoding="latin-1")
+    rows = read_output(tmp_path / "out.csv")
+    assert [r["text"] for r in rows] == texts  # written back as UTF-8
+    check_predictions(rows, texts, predictor)
+    # Through the CLI: the default (UTF-8) names the line; --encoding reads it.
+    run = str(predictor.run_dir)
+    assert main(["predict", run, "--input", str(source), "--output", str(tmp_path / "o2.jsonl"), "-q"]) == 2
+    assert "in.csv, line 2: bytes not valid UTF-8" in capsys.readouterr().err
+    assert not (tmp_path / "o2.jsonl").exists()
+    assert main(["predict", run, "--input", str(source), "--output", str(tmp_path / "o2.jsonl"), "-q",
+                 "--encoding", "latin-1"]) == 0
+    assert [r["text"] for r in read_output(tmp_path / "o2.jsonl")] == texts
+    assert main(["predict", run, "--input", str(source), "--output", str(tmp_path / "o3.jsonl"), "-q",
+                 "--encoding", "utf-16"]) == 2
+    assert "cannot be read line by line" in capsys.readouterr().err
+    assert main(["predict", run, "--engine", "ray", "--input", str(source), "--output", str(tmp_path / "ray"),
+                 "--encoding", "latin-1"]) == 2
+    assert "--engine ray reads UTF-8 input only" in capsys.readouterr().err and not (tmp_path / "ray").exists()
+
+
 def test_long_fields_and_bom(tmp_path, predictor):
     long = "good great " * 20_000  # 220,000 characters: over the csv module's default field limit
     source = tmp_path / "in.csv"

@@ -37,8 +37,11 @@ ROW_GROUP_ROWS = 65_536  # parquet row groups much smaller than this make slow, 
 
 
 def predict_file(predictor, input_path, output_path=None, text_column: str = "text", id_column: str | None = None,
-                 chunk_rows: int = 2048, stdout=None, input_format: str | None = None) -> dict:
+                 chunk_rows: int = 2048, stdout=None, input_format: str | None = None, encoding: str = "utf-8",
+                 encoding_errors: str = "strict") -> dict:
     """Predict each row of ``input_path`` (``-``: stdin) into ``output_path`` (None or ``-``: JSON lines on ``stdout``).
+
+    ``encoding`` / ``encoding_errors`` decode a text input (see `lexiclass.data.row_stream.RowStream`).
 
     Returns ``{"rows", "empty_rows", "seconds", "rows_per_second", "input", "output",
     "columns", "renamed"}``; ``renamed`` maps clashing input columns to their output names.
@@ -50,7 +53,8 @@ def predict_file(predictor, input_path, output_path=None, text_column: str = "te
     output_format = "jsonl" if output_path is None else output_format_of(output_path)
     labels = [str(name) for name in predictor.label_names]
     rows = empty_rows = 0
-    with RowStream(input_path, text_column, id_column, input_format, chunk_rows) as stream:
+    with RowStream(input_path, text_column, id_column, input_format, chunk_rows, encoding=encoding,
+                   encoding_errors=encoding_errors) as stream:
         layout = OutputLayout(stream, id_column, labels)
         with _output(output_path, output_format, stdout, layout) as writer, \
                 progress(total=stream.progress_total, desc=f"predicting {stream.name}", unit=stream.progress_unit,
