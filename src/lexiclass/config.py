@@ -75,8 +75,9 @@ class TrainConfig:
                                              "(default: $LEXICLASS_IMDB_ARCHIVE, a cached or shared copy, "
                                              "else download)")
     unlabeled: str | None = setting(None, "nbsvm-docvec: texts without labels for the document vectors, a .txt "
-                                          "(one per line), .csv, .tsv, .jsonl or .parquet file (its --text-column, read "
-                                          "with --encoding), or - for stdin (one per line); default: IMDB's 50,000 unlabelled reviews with --dataset imdb, else none")
+                                          "(one per line), .csv, .tsv, .jsonl or .parquet file (its --text-column, "
+                                          "read with --encoding), or - for stdin (one per line); default: IMDB's "
+                                          "50,000 unlabelled reviews with --dataset imdb, else none")
     text_column: str = setting("text", "CSV/TSV column or JSONL field holding the text")
     label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label")
     encoding: str = setting("utf-8", "text encoding of the data files, e.g. utf-8, latin-1, cp949")
