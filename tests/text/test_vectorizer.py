@@ -66,3 +66,25 @@ def test_tf_idf_weights_rarer_ngrams_higher():
 def test_words_are_ascii_lowercased_and_split_on_ascii_space_only():
     # TensorFlow lower-cases A-Z only and splits on ASCII white space: so does lexiclass.
     assert words("ÉCOLE Straße\u00a0NBSP A-B") == ["École", "straße\u00a0nbsp", "ab"]
+
+
+@pytest.mark.parametrize("mode", ["multi_hot", "tf_idf"])
+def test_sparse_vectors_built_in_parts_equal_one_part(monkeypatch, mode):
+    import lexiclass.text.vectorizer as vectorizer_module
+
+    texts = TRAIN * 3 + ["", "unknown words only", "great great great fun"]
+    vec = Vectorizer(mode, max_tokens=100, ngrams=2).adapt(TRAIN)
+    whole = vec.sparse_vectors(texts)
+    monkeypatch.setattr(vectorizer_module, "FLUSH_ENTRIES", 3)  # a part every few texts, mid-list
+    parts = vec.sparse_vectors(texts)
+    assert parts.shape == whole.shape == (len(texts), len(vec.vocabulary))
+    assert parts.dtype == whole.dtype == np.float32
+    np.testing.assert_array_equal(parts.indptr, whole.indptr)
+    np.testing.assert_array_equal(parts.indices, whole.indices)
+    np.testing.assert_array_equal(parts.data, whole.data)
+    # and the values are what the mode means: 1 per n-gram, or count x idf
+    row = parts[len(texts) - 1].toarray()[0]
+    great = vec.vocabulary.index("great")
+    expected = 1.0 if mode == "multi_hot" else 3 * vec.idf_weights[great]
+    assert row[great] == pytest.approx(expected)
+    assert parts[len(texts) - 3].nnz == 0  # the empty text
