@@ -205,12 +205,10 @@ def _predict_on_ray(args) -> int:
     if not args.input or not args.output or args.texts:
         raise LexiclassError("--engine ray needs --input PATH_OR_GLOB and --output DIR (texts as arguments and "
                              "stdin are scored locally)")
-    if (args.encoding, args.encoding_errors) != ("utf-8", "strict"):
-        raise LexiclassError("--engine ray reads UTF-8 input only; convert the files (e.g. iconv -f "
-                             f"{args.encoding} -t utf-8) or drop --engine ray")
     summary = predict_files_ray(args.run_dir, args.input, args.output, output_format=args.output_format,
                                 text_column=args.text_column, id_column=args.id_column,
-                                input_format=args.input_format, address=args.address, workers=args.workers)
+                                input_format=args.input_format, address=args.address, workers=args.workers,
+                                encoding=args.encoding, encoding_errors=args.encoding_errors)
     print(f"{summary['rows']} rows ({summary['empty_rows']} empty) in {len(summary['files'])} files -> "
           f"{args.output} ({summary['rows_per_second']:.0f} rows/s on {summary['workers']} Ray workers)",
           file=sys.stderr)

@@ -169,9 +169,6 @@ def test_other_encodings(tmp_path, predictor, capsys):
     assert main(["predict", run, "--input", str(source), "--output", str(tmp_path / "o3.jsonl"), "-q",
                  "--encoding", "utf-16"]) == 2
     assert "cannot be read line by line" in capsys.readouterr().err
-    assert main(["predict", run, "--engine", "ray", "--input", str(source), "--output", str(tmp_path / "ray"),
-                 "--encoding", "latin-1"]) == 2
-    assert "--engine ray reads UTF-8 input only" in capsys.readouterr().err and not (tmp_path / "ray").exists()
 
 
 def test_long_fields_and_bom(tmp_path, predictor):

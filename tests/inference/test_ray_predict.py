@@ -94,6 +94,30 @@ def test_row_numbers_and_other_formats(ray_local, tiny_run, tmp_path):
             np.testing.assert_allclose([float(x) for x in g[2:4]], [float(x) for x in w[2:4]], atol=1e-6)
 
 
+def test_other_encodings_are_read_as_locally(ray_local, tiny_run, tmp_path):
+    """A cp949 CSV with Korean text: the CLI's --encoding reaches the Ray read and write stages."""
+    import lexiclass
+    from lexiclass.cli import main
+    from lexiclass.inference.predict_files import predict_file
+
+    run = tiny_run("nbsvm")
+    texts, _ = make_texts(300, ["neg", "pos"], seed=5)
+    source = tmp_path / "korean.csv"
+    source.write_bytes(("id,text\n" + "".join(f"{i},영화 {t}\n" for i, t in enumerate(texts))).encode("cp949"))
+    assert main(["predict", str(run), "--engine", "ray", "--input", str(source), "--output", str(tmp_path / "out"),
+                 "--id-column", "id", "--encoding", "cp949", "--workers", "1"]) == 0
+    local = tmp_path / "local.parquet"
+    predict_file(lexiclass.load(run), source, local, id_column="id", encoding="cp949")
+    got, want = _read(tmp_path / "out" / "korean.parquet"), _read(local)
+    assert [r["text"] for r in got] == [r["text"] for r in want] == [f"영화 {t}" for t in texts]
+    assert [r["label"] for r in got] == [r["label"] for r in want]
+    np.testing.assert_allclose([r["p_pos"] for r in got], [r["p_pos"] for r in want], atol=1e-6, rtol=0)
+    with pytest.raises(LexiclassError, match=r"korean\.csv, line 2: bytes not valid UTF-8"):
+        from lexiclass.inference.ray_predict import predict_files_ray
+
+        predict_files_ray(run, source, tmp_path / "out2")  # checked before Ray starts any work
+
+
 def test_user_errors_are_one_line(ray_local, tiny_run, tmp_path):
     from lexiclass.inference.ray_predict import predict_files_ray
 

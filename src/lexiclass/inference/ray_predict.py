@@ -164,15 +164,16 @@ def _crc(texts) -> np.ndarray:
 # -- the three stages --------------------------------------------------------------------------------
 
 
-def _read_file(batch, text_column, id_column, input_format, chunk_rows):
-    """Ray Data read stage: one input file -> blocks of (``__file``, ``__row``, ``__text``)."""
+def _read_file(batch, **reading):
+    """Ray Data read stage: one input file -> blocks of (``__file``, ``__row``, ``__text``); ``reading``
+    holds `RowStream`'s options (text and id column, format, chunk rows, encoding)."""
     import pyarrow as pa
 
     from lexiclass.data.row_stream import RowStream
 
     for index, path in zip(batch.column("file").to_pylist(), batch.column("path").to_pylist()):
         done = 0
-        with RowStream(path, text_column, id_column, input_format, chunk_rows) as stream:
+        with RowStream(path, **reading) as stream:
             for chunk in stream:
                 n = len(chunk)
                 yield pa.table({"__file": pa.array(np.full(n, index, dtype=np.int32)),
@@ -237,15 +238,14 @@ class _Replay:
             raise LexiclassError(f"{self.source}: the file changed while it was being scored; run again")
 
 
-def _write_file(label_names, path, output, text_column, id_column, input_format, chunk_rows, probs, crcs):
+def _write_file(label_names, path, output, reading, probs, crcs):
     """Ray task: the output file for one input, through the local engine with replayed probabilities."""
     from lexiclass.inference.predict_files import predict_file
     from lexiclass.progress import configure
 
     configure(enabled=False)
     replay = _Replay(label_names, probs, crcs, path)
-    info = predict_file(replay, path, output, text_column=text_column, id_column=id_column, chunk_rows=chunk_rows,
-                        input_format=input_format)
+    info = predict_file(replay, path, output, **reading)
     replay.finish()
     return {key: info[key] for key in ("input", "output", "rows", "empty_rows")}
 
@@ -311,7 +311,8 @@ def output_paths(paths: list[str], output_dir, output_format: str) -> list[Path]
 
 def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parquet", text_column: str = "text",
                       id_column: str | None = None, input_format: str | None = None, address: str | None = None,
-                      workers: int | None = None, chunk_rows: int = 2048) -> dict:
+                      workers: int | None = None, chunk_rows: int = 2048, encoding: str = "utf-8",
+                      encoding_errors: str = "strict") -> dict:
     """Score every row of ``inputs`` (a path, a glob or a list) with the run at ``run_dir`` on Ray, writing
     ``output_dir/<input name>.<output_format>`` per input, each exactly as `predict_file` would.
 
@@ -332,8 +333,10 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
         raise LexiclassError(f"chunk rows must be >= 1, got {chunk_rows}")
     paths = expand_inputs(inputs)
     outputs = output_paths(paths, output_dir, output_format)
-    for path in paths:  # columns and formats checked here, in one line each, before Ray starts
-        with RowStream(path, text_column, id_column, input_format, chunk_rows):
+    reading = dict(text_column=text_column, id_column=id_column, input_format=input_format, chunk_rows=chunk_rows,
+                   encoding=encoding, encoding_errors=encoding_errors)
+    for path in paths:  # columns, formats and the encoding checked here, in one line each, before Ray starts
+        with RowStream(path, **reading):
             pass
     payload = pack_run(run_dir)
     labels = read_labels(run_dir)
@@ -347,8 +350,7 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
         actor_cpus = round(max(0.1, min(1.0, (cpus - READ_CPUS - WRITE_CPUS) / workers)), 3)
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         try:
-            result = _run(ray, payload, labels, paths, outputs, text_column, id_column, input_format, chunk_rows,
-                          workers, actor_cpus, progress)
+            result = _run(ray, payload, labels, paths, outputs, reading, workers, actor_cpus, progress)
         except Exception as exc:  # noqa: BLE001  Ray wraps the user's DataError in its own exception types
             reraise_user_error(exc)
     rows = sum(f["rows"] for f in result)
@@ -359,21 +361,19 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
             "classes": n, "files": result}
 
 
-def _run(ray, payload, labels, paths, outputs, text_column, id_column, input_format, chunk_rows, workers,
-         actor_cpus, progress) -> list[dict]:
+def _run(ray, payload, labels, paths, outputs, reading, workers, actor_cpus, progress) -> list[dict]:
     from ray.data import DataContext
 
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # blocks come back in file and row order
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    n = len(labels)
+    n, chunk_rows = len(labels), reading["chunk_rows"]
     run_ref = ray.put(payload)
     files = ray.data.from_items([{"file": i, "path": p} for i, p in enumerate(paths)],
                                 override_num_blocks=len(paths))
     texts = files.map_batches(_read_file, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
-                              fn_kwargs=dict(text_column=text_column, id_column=id_column,
-                                             input_format=input_format, chunk_rows=chunk_rows))
+                              fn_kwargs=reading)
     if "target_num_rows_per_block" in inspect.signature(texts.repartition).parameters:
         # A read task's chunks arrive merged into large blocks, and an actor takes a whole block: cut
         # them back to chunk_rows (streaming, order kept) so one big file is spread over every actor.
@@ -395,8 +395,8 @@ def _run(ray, payload, labels, paths, outputs, text_column, id_column, input_for
             crcs = np.concatenate([p[2] for p in mine]) if mine else np.zeros(0, dtype=np.int64)
             probs = np.concatenate([p[3] for p in mine]) if mine else np.zeros((0, n))
             keep = ~empty
-            pending.append(write.remote(labels, paths[current], str(outputs[current]), text_column, id_column,
-                                        input_format, chunk_rows, probs[keep], crcs[keep]))
+            pending.append(write.remote(labels, paths[current], str(outputs[current]), reading, probs[keep],
+                                        crcs[keep]))
             parts, current = [], current + 1
 
     with progress(desc=f"scoring {len(paths)} file(s) on Ray", unit="row") as bar, _quiet_ray_data():
