@@ -158,7 +158,8 @@ class Vectorizer:
         get = self._index.get
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         # Python lists cost 8 bytes per entry, twice the arrays' 4, so they become arrays every
-        # ~1M entries (benchmarks/bow_memory.py: peak 2.9x -> 1.7x the matrix for multi-hot).
+        # ~1M entries (benchmarks/bow_memory.py: building peaks at 1.2x the matrix for multi-hot, 1.8x
+        # for TF-IDF, where the lists took 2.9x).
         index_parts, value_parts, indices, counts = [], [], [], []
         tf_idf = self.output_mode == "tf_idf"
 
