@@ -27,14 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def window_dataset(batches, idx_list):
-    import tensorflow as tf
-
-    dtype = tf.float32 if batches.input_dtype == "float32" else tf.int32
-    spec = (tf.TensorSpec((None,) * batches.input_rank, dtype), tf.TensorSpec((None,), tf.int32))
-    return tf.data.Dataset.from_generator(lambda: (batches.batch(i) for i in idx_list), output_signature=spec)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--imdb-archive")
@@ -56,6 +48,7 @@ def main() -> None:
     from lexiclass.text.batching import VectorBatches
     from lexiclass.text.pipeline import make_vectorizer, predict_probabilities, sequence_batches
     from machine import describe_cpu
+    from speed import window_dataset
 
     configure(enabled=False)
     print("command:", " ".join([sys.executable, *sys.argv]))

@@ -80,9 +80,10 @@ def build(model_name, config, vocabulary):
 
 
 def window_dataset(batches, idx_list):
+    """The batches ``idx_list`` of ``batches`` (sequence or vector batches) as a ``tf.data.Dataset``."""
     import tensorflow as tf
 
-    spec = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    spec = (tf.TensorSpec((None,) * batches.input_rank, batches.input_dtype), tf.TensorSpec((None,), tf.int32))
     return tf.data.Dataset.from_generator(lambda: (batches.batch(i) for i in idx_list), output_signature=spec)
 
 
