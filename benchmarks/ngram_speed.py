@@ -11,6 +11,8 @@ Candidates (``--paths``):
 - ``new``: `lexiclass.models.nbsvm.NBSVMEnsembleClassifier` as it is now (hashed n-gram
   counting, float32, threaded fits), with default settings;
 - ``new-serial``: the same with ``n_jobs=1``;
+- ``new-lbfgs``: the same with ``solver="lbfgs"`` (scikit-learn's L-BFGS, one fit per
+  class, the default before the lockstep solver of `lexiclass.models.batched_logistic`);
 - ``new-liblinear``: the same with ``solver="liblinear"`` (the solver of the old path:
   the old model, counted the new way);
 - ``new-prune``: the same with ``min_abs_ratio`` (``--min-abs-ratio``, default 0.05);
@@ -61,7 +63,7 @@ ARCHIVE = "/work/shared/data/aclImdb_v1.tar.gz"
 BASE = "123e020"  # the last commit with the pre-issue-12 nbsvm.py
 NUMPY_BASE = "23b5c45"  # the last commit counting n-grams with whole-array NumPy (before lexiclass.text.ngrams)
 SEED = 1337
-PATHS = ("old", "new", "new-serial", "new-liblinear", "new-prune", "tfidf")
+PATHS = ("old", "new", "new-serial", "new-lbfgs", "new-liblinear", "new-prune", "tfidf")
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -147,6 +149,7 @@ def build(path: str, min_abs_ratio: float):
     from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
 
     extra = {"new-serial": dict(n_jobs=1), "new-liblinear": dict(solver="liblinear"),
+             "new-lbfgs": dict(solver="lbfgs"),
              "new-prune": dict(min_abs_ratio=min_abs_ratio)}.get(path, {})
     return NBSVMEnsembleClassifier(**extra)
 

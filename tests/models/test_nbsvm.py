@@ -358,3 +358,26 @@ def test_damaged_vocabulary_entries_are_named(fitted, tmp_path):
     (tmp_path / "m" / "vocabulary.json").write_text(json.dumps(vocabulary))
     with pytest.raises(LexiclassError, match="vocabulary.json is damaged"):
         NBSVMClassifier.load(tmp_path / "m")
+
+
+def test_the_solvers_reach_the_same_models():
+    """batched-lbfgs (default) and one scikit-learn fit per class minimise the same objective."""
+    data = make_dataset(FOUR)
+    batched = small_ensemble().fit(data.train_texts, data.train_labels)
+    per_class = small_ensemble(solver="lbfgs").fit(data.train_texts, data.train_labels)
+    assert batched.solver == "batched-lbfgs"
+    p, q = batched.predict_proba(data.test_texts), per_class.predict_proba(data.test_texts)
+    assert np.mean(p.argmax(axis=1) == q.argmax(axis=1)) >= 0.95
+    np.testing.assert_allclose(p, q, atol=0.1)
+
+
+@pytest.mark.parametrize("solver", ["batched-lbfgs", "lbfgs"])
+def test_balanced_class_weight_raises_the_rare_class(solver):
+    data = make_dataset(("neg", "pos"), n_train=400)
+    positives = [i for i, label in enumerate(data.train_labels) if label == 1]
+    keep = sorted([i for i, label in enumerate(data.train_labels) if label == 0] + positives[::8])  # ~1 in 9
+    texts, labels = [data.train_texts[i] for i in keep], np.asarray(data.train_labels)[keep]
+    plain = small_char(solver=solver, linear_c=0.5).fit(texts, labels)
+    balanced = small_char(solver=solver, linear_c=0.5, class_weight="balanced").fit(texts, labels)
+    rare = np.asarray(data.test_labels) == 1
+    assert balanced.predict_proba(data.test_texts)[rare, 1].mean() > plain.predict_proba(data.test_texts)[rare, 1].mean()

@@ -40,12 +40,16 @@ Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"
   normalised values are built in a float32 array sharing those indices (no
   ``x @ diags(r)`` copies), and the one-vs-rest fits (and the two members of the
   ensemble) run in ``n_jobs`` threads.
-- the linear model is fitted by scikit-learn's L-BFGS (``solver="lbfgs"``, the default)
-  on that float32 matrix as it is. liblinear (``solver="liblinear"``, the solver before
+- the linear models are fitted by L-BFGS on scikit-learn's objective. By default
+  (``solver="batched-lbfgs"``) all of a member's one-vs-rest models are fitted together
+  by `lexiclass.models.batched_logistic`: one pass over the binary matrix serves every
+  class, the line search needs no pass at all, and no scaled copy of the matrix is made
+  (measurements in docs/performance.md, "Lockstep L-BFGS"). ``solver="lbfgs"`` fits one scikit-learn ``LogisticRegression``
+  per class on a float32 copy of the values. liblinear (``solver="liblinear"``, the solver before
   issue 12; it also penalises the intercept) first copies the matrix into 16 bytes per non-zero, 2.1 GB
   for the full-IMDB character model alone, and shuffles with a random generator that is
   global to the process, so its threaded fits agree with serial ones only to its
-  tolerance; L-BFGS is deterministic.
+  tolerance; both L-BFGS solvers are deterministic.
 - weights and ratios are stored as float32 (half the memory and file size; scores
   agree with float64 to ~1e-6).
 """
@@ -66,6 +70,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.errors import DataError, LexiclassError
+from lexiclass.models.batched_logistic import fit_logistic_columns
 from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, clean_text, string_keys, word_tokens  # noqa: F401
 from lexiclass.progress import progress
 from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
@@ -78,7 +83,7 @@ META_FILE = "nbsvm.json"
 VOCAB_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.npz"
 ENSEMBLE_FILE = "ensemble.json"
-SOLVERS = ("lbfgs", "liblinear")
+SOLVERS = ("batched-lbfgs", "lbfgs", "liblinear")
 DEFAULT_CHUNK = 1000
 
 def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +208,10 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         min_abs_ratio: drop n-grams whose NB ratio is below this in absolute value for
             every class (0 keeps all). They carry almost no weight (``r * x`` is ~0) but
             the most frequent n-grams are among them, so they hold many of the non-zeros.
-        solver: ``"lbfgs"`` (scikit-learn's L-BFGS on the float32 matrix as it is: no copy,
-            deterministic) or ``"liblinear"`` (dual coordinate descent, as before issue 12:
+        solver: ``"batched-lbfgs"`` (all classes' models fitted together, see
+            `lexiclass.models.batched_logistic`), ``"lbfgs"`` (one scikit-learn L-BFGS fit per
+            class on a float32 matrix of the scaled values, the default before) or
+            ``"liblinear"`` (dual coordinate descent, as before issue 12:
             it copies the matrix into 16 bytes per non-zero, 2.1 GB for the full-IMDB
             character model, and shuffles with a process-global random generator).
         n_jobs: threads for the one-vs-rest fits and for scoring; None = the CPUs this process may use.
@@ -214,7 +221,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, ngrams: int = 3, analyzer: str = "word", char_min_n: int = 1, nb_alpha: float = 1.0,
                  linear_c: float = 100.0, normalize: bool = True, min_df: int = 2,
                  max_features: int | None = 2_000_000, max_iter: int = 1000, seed: int = 1337,
-                 min_abs_ratio: float = 0.0, solver: str = "lbfgs", n_jobs: int | None = None,
+                 min_abs_ratio: float = 0.0, solver: str = "batched-lbfgs", n_jobs: int | None = None,
                  chunk_size: int = DEFAULT_CHUNK, class_weight: str | None = None):
         self.ngrams = ngrams
         self.analyzer = analyzer
@@ -392,13 +399,17 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         norms = self._norms(indices, indptr, ratio32) if self.normalize else None
         self._fit_state = (keys, vocabulary, num_classes)
         targets = [labels == 1] if num_classes == 2 else [labels == k for k in range(num_classes)]
+        if self.solver == "batched-lbfgs":  # all of this model's one-vs-rest fits in one job
+            return [_BatchedFitJob(self, indices, indptr, n_features, ratio32, norms, np.stack(targets, axis=1))]
         return [_FitJob(self, row, indices, indptr, n_features, ratio32[row],
                         None if norms is None else norms[:, row], target.astype(np.int64))
                 for row, target in enumerate(targets)]
 
     def _finish(self, results: list) -> None:
+        """Collect the jobs' outputs: each a list of (folded coef, intercept, ratio), one per model."""
         keys, vocabulary, num_classes = self._fit_state
         del self._fit_state
+        results = [fitted for output in results for fitted in output]
         coef = np.stack([r[0] for r in results]).astype(np.float32)
         intercept = np.array([r[1] for r in results], dtype=np.float64)
         ratio = np.stack([r[2] for r in results]) if self.normalize else None
@@ -539,11 +550,16 @@ class _FitJob:
         self.owner, self.row, self.indices, self.indptr = owner, row, indices, indptr
         self.n_features, self.ratio, self.norms, self.target = n_features, ratio, norms, target
 
+    unit, threads_itself = "model", False
+
     @property
     def size(self) -> int:
         return len(self.indices)
 
-    def __call__(self):
+    def steps(self):
+        return 1
+
+    def __call__(self, tick=lambda n: None):
         owner, indices, indptr = self.owner, self.indices, self.indptr
         data = np.empty(len(indices), dtype=np.float32)
         n = len(indptr) - 1
@@ -563,7 +579,40 @@ class _FitJob:
                                        class_weight=owner.class_weight)
         model.fit(x, self.target)
         del x, data
-        return model.coef_[0] * self.ratio, float(model.intercept_[0]), self.ratio
+        tick(1)
+        return [(model.coef_[0] * self.ratio, float(model.intercept_[0]), self.ratio)]
+
+
+class _BatchedFitJob:
+    """All of a model's logistic regressions (one per class, or one for two classes) fitted together
+    by `lexiclass.models.batched_logistic`: one pass over the binary matrix serves every class, and
+    the job uses ``n_jobs`` threads itself."""
+
+    unit, threads_itself = "iteration", True
+
+    def __init__(self, owner, indices, indptr, n_features, ratio, norms, targets):
+        self.owner, self.indices, self.indptr, self.n_features = owner, indices, indptr, n_features
+        self.ratio, self.norms, self.targets = ratio, norms, targets
+
+    @property
+    def size(self) -> int:
+        return len(self.indices) * self.targets.shape[1]
+
+    def steps(self):
+        return None  # iterations: not known in advance
+
+    def __call__(self, tick=lambda n: None):
+        owner, targets = self.owner, self.targets
+        weight = None
+        if owner.class_weight == "balanced":  # scikit-learn's rule, per binary problem: n / (2 * class count)
+            positives = targets.sum(axis=0)
+            weight = np.where(targets, len(targets) / (2.0 * np.maximum(positives, 1)),
+                              len(targets) / (2.0 * np.maximum(len(targets) - positives, 1)))
+        coef, intercept, _ = fit_logistic_columns(
+            self.indices, self.indptr, self.n_features, self.ratio, targets, norms=self.norms,
+            sample_weight=weight, c=owner.linear_c, max_iter=owner.max_iter,
+            n_jobs=owner.n_jobs or _default_jobs(), on_iteration=lambda active: tick(1))
+        return [(coef[m] * self.ratio[m], float(intercept[m]), self.ratio[m]) for m in range(len(intercept))]
 
 
 def _row_blocks(indptr: np.ndarray, block: int):
@@ -592,26 +641,30 @@ def _default_jobs() -> int:
 
 def _run_jobs(models: list, job_lists: list[list], n_jobs: int | None) -> None:
     """Run every model's fitting jobs, in ``n_jobs`` threads (the sparse products and liblinear release
-    the GIL), the largest
-    first; one progress bar per model; then let each model collect its results."""
-    bars = [progress(total=len(jobs), desc=f"fitting {m.analyzer} model{'s' if len(jobs) > 1 else ''}", unit="model")
-            for m, jobs in zip(models, job_lists)]
+    the GIL), the largest first, or one after another when the jobs use threads themselves; one
+    progress bar per model; then let each model collect its results."""
+    bars = []
+    for model, jobs in zip(models, job_lists):
+        steps = [job.steps() for job in jobs]
+        total = None if None in steps else sum(steps)
+        plural = "s" if len(jobs) > 1 or jobs[0].unit == "iteration" else ""
+        bars.append(progress(total=total, desc=f"fitting {model.analyzer} model{plural}", unit=jobs[0].unit))
     results = [[None] * len(jobs) for jobs in job_lists]
     order = sorted(((i, j) for i, jobs in enumerate(job_lists) for j in range(len(jobs))),
                    key=lambda ij: -job_lists[ij[0]][ij[1]].size)
     workers = min(n_jobs or _default_jobs(), len(order))
+    if any(job.threads_itself for jobs in job_lists for job in jobs):
+        workers = 1
     try:
         if workers <= 1:
             for i, j in order:
-                results[i][j] = job_lists[i][j]()
-                bars[i].update(1)
+                results[i][j] = job_lists[i][j](bars[i].update)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(job_lists[i][j]): (i, j) for i, j in order}
+                futures = {pool.submit(job_lists[i][j], bars[i].update): (i, j) for i, j in order}
                 for future in _as_completed(futures):
                     i, j = futures[future]
                     results[i][j] = future.result()
-                    bars[i].update(1)
     finally:
         for bar in bars:
             bar.close()
@@ -645,7 +698,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, word_ngrams: int = 3, word_c: float = 100.0, word_min_df: int = 2, char_min_n: int = 3,
                  char_ngrams: int = 6, char_c: float = 100.0, char_min_df: int = 3, nb_alpha: float = 1.0,
                  normalize: bool = True, max_features: int | None = 2_000_000, max_iter: int = 1000,
-                 seed: int = 1337, min_abs_ratio: float = 0.0, solver: str = "lbfgs", n_jobs: int | None = None,
+                 seed: int = 1337, min_abs_ratio: float = 0.0, solver: str = "batched-lbfgs", n_jobs: int | None = None,
                  chunk_size: int = DEFAULT_CHUNK, class_weight: str | None = None):
         self.word_ngrams = word_ngrams
         self.word_c = word_c
