@@ -81,9 +81,12 @@ def test_groups_of_columns_give_the_same_fit_and_max_iter_is_kept():
     one_by_one = fit_logistic_columns(*args, norms=norms, c=10.0, history_bytes=1)
     np.testing.assert_allclose(whole[0], one_by_one[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(whole[2], one_by_one[2])
-    seen = []
-    capped = fit_logistic_columns(*args, norms=norms, c=10.0, max_iter=2, on_iteration=lambda a: seen.append(a.copy()))
-    assert (capped[2] <= 2).all() and len(seen) == 2 and seen[0].shape == (4,)
+    stopped = []
+    fit_logistic_columns(*args, norms=norms, c=10.0, on_progress=stopped.append)
+    assert sum(stopped) == 4 and all(n > 0 for n in stopped)
+    stopped = []
+    capped = fit_logistic_columns(*args, norms=norms, c=10.0, max_iter=2, on_progress=stopped.append)
+    assert (capped[2] <= 2).all() and sum(stopped) == 4  # columns cut off by max_iter count as stopped
 
 
 def test_a_column_without_positives_converges_to_a_low_intercept():

@@ -7,8 +7,8 @@ then each row L2-normalised). Fitted one by one with scikit-learn's L-BFGS, a 20
 fit read the character matrix (75M non-zeros) twice per iteration per class, and spent
 most of the rest in the solver's float64 bookkeeping (docs/performance.md, "N-gram
 models"). Here the K problems run in lockstep on a (features, K) float32 array, which
-changes three things and not the answer (the same objective as scikit-learn's, minimised
-to the same gradient tolerance):
+changes three things and not the objective (scikit-learn's, minimised at least to the same
+gradient tolerance; see the stopping rule below):
 
 - one pass over ``B`` computes all K columns' products, and the passes run in
   ``n_jobs`` threads over blocks of rows (the compiled loops release the GIL);
@@ -237,7 +237,7 @@ def logistic_line_search(z, zp, y, weight, reg, ww, wp, pp, f0, slope0, t0, acti
 
 
 def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, weight, c, tol, ftol, max_iter, memory,
-               on_iteration):
+               on_progress):
     """L-BFGS on the columns of one group. ratio: (features, K) float32; scale: (texts, K) per-row
     factors (1 / norm) or None; y, weight: (texts, K). -> (coef (features, K) float32, intercept (K,),
     iterations (K,))."""
@@ -273,10 +273,12 @@ def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, we
     rho = np.zeros((memory, k))
     stored, newest = 0, -1
     iterations = np.zeros(k, dtype=np.int64)
-    active = np.abs(grad).max(axis=0) > tol
+    # Every column takes at least one step: at zero a small gradient says nothing (see the docstring).
+    active = np.ones(k, dtype=bool)
     for it in range(max_iter):
         if not active.any():
             break
+        before = int(active.sum())
         # Two-loop recursion, per column (columns without a pair in a slot have rho = 0 there).
         q = grad.copy()
         order = [(newest - i) % memory for i in range(stored)]
@@ -324,15 +326,17 @@ def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, we
         rho[newest] = np.where(moved & (sy > 1e-12), 1.0 / np.where(sy > 1e-12, sy, 1.0), 0.0)
         grad = new_grad
         active &= (np.abs(grad).max(axis=0) > tol) | (decrease > ftol)
-        if on_iteration is not None:
-            on_iteration(active)
+        if on_progress is not None and (done := before - int(active.sum())):
+            on_progress(done)
+    if on_progress is not None and active.any():  # stopped by max_iter
+        on_progress(int(active.sum()))
     return coef.copy(), theta[n_features].astype(np.float64), iterations
 
 
 def fit_logistic_columns(indices, indptr, n_features: int, ratio: np.ndarray, targets: np.ndarray, *,
                          norms: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
                          c: float = 1.0, tol: float = 1e-4, ftol: float = FTOL, max_iter: int = 1000, memory: int = 5,
-                         n_jobs: int = 1, history_bytes: int = HISTORY_BYTES, on_iteration=None):
+                         n_jobs: int = 1, history_bytes: int = HISTORY_BYTES, on_progress=None):
     """Fit K binary logistic regressions on the scaled rows of one binary sparse matrix.
 
     Args:
@@ -346,8 +350,8 @@ def fit_logistic_columns(indices, indptr, n_features: int, ratio: np.ndarray, ta
         memory: L-BFGS history length (pairs kept per column).
         history_bytes: the columns are fitted in groups whose history fits in this many bytes.
         n_jobs: threads for the passes over B.
-        on_iteration: called after every iteration with the (columns of the group,) bool array of
-            those still iterating (progress).
+        on_progress: called with the number of columns that stopped, whenever some do (the calls
+            add up to K), for a progress bar.
 
     Returns (coef (K, n_features) float32, intercept (K,) float64, iterations (K,)).
     """
@@ -367,7 +371,7 @@ def fit_logistic_columns(indices, indptr, n_features: int, ratio: np.ndarray, ta
             scale = None if norms is None else 1.0 / np.asarray(norms[:, cols], dtype=np.float64)
             w, b, its = _fit_group(matrix, algebra, np.ascontiguousarray(ratio[cols].T, dtype=np.float32), scale,
                                    np.asarray(targets[:, cols], dtype=np.float64), weight, c, tol, ftol, max_iter,
-                                   memory, on_iteration)
+                                   memory, on_progress)
             coef[cols], intercept[cols], iterations[cols] = w.T, b, its
     finally:
         matrix.close()

@@ -550,7 +550,7 @@ class _FitJob:
         self.owner, self.row, self.indices, self.indptr = owner, row, indices, indptr
         self.n_features, self.ratio, self.norms, self.target = n_features, ratio, norms, target
 
-    unit, threads_itself = "model", False
+    threads_itself = False
 
     @property
     def size(self) -> int:
@@ -588,7 +588,7 @@ class _BatchedFitJob:
     by `lexiclass.models.batched_logistic`: one pass over the binary matrix serves every class, and
     the job uses ``n_jobs`` threads itself."""
 
-    unit, threads_itself = "iteration", True
+    threads_itself = True
 
     def __init__(self, owner, indices, indptr, n_features, ratio, norms, targets):
         self.owner, self.indices, self.indptr, self.n_features = owner, indices, indptr, n_features
@@ -599,7 +599,7 @@ class _BatchedFitJob:
         return len(self.indices) * self.targets.shape[1]
 
     def steps(self):
-        return None  # iterations: not known in advance
+        return self.targets.shape[1]  # models; each counts when its fit stops
 
     def __call__(self, tick=lambda n: None):
         owner, targets = self.owner, self.targets
@@ -611,7 +611,7 @@ class _BatchedFitJob:
         coef, intercept, _ = fit_logistic_columns(
             self.indices, self.indptr, self.n_features, self.ratio, targets, norms=self.norms,
             sample_weight=weight, c=owner.linear_c, max_iter=owner.max_iter,
-            n_jobs=owner.n_jobs or _default_jobs(), on_iteration=lambda active: tick(1))
+            n_jobs=owner.n_jobs or _default_jobs(), on_progress=tick)
         return [(coef[m] * self.ratio[m], float(intercept[m]), self.ratio[m]) for m in range(len(intercept))]
 
 
@@ -645,10 +645,9 @@ def _run_jobs(models: list, job_lists: list[list], n_jobs: int | None) -> None:
     progress bar per model; then let each model collect its results."""
     bars = []
     for model, jobs in zip(models, job_lists):
-        steps = [job.steps() for job in jobs]
-        total = None if None in steps else sum(steps)
-        plural = "s" if len(jobs) > 1 or jobs[0].unit == "iteration" else ""
-        bars.append(progress(total=total, desc=f"fitting {model.analyzer} model{plural}", unit=jobs[0].unit))
+        total = sum(job.steps() for job in jobs)
+        bars.append(progress(total=total, desc=f"fitting {model.analyzer} model{'s' if total > 1 else ''}",
+                             unit="model"))
     results = [[None] * len(jobs) for jobs in job_lists]
     order = sorted(((i, j) for i, jobs in enumerate(job_lists) for j in range(len(jobs))),
                    key=lambda ij: -job_lists[ij[0]][ij[1]].size)
