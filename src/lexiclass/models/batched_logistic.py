@@ -73,15 +73,6 @@ def _rows_times_one(indices, indptr, first, end, table, out):
 
 
 @numba.njit(nogil=True, cache=True)
-def _rows_transposed_times_one(indices, indptr, first, end, g, out):
-    """`_rows_transposed_times` for one column (1-D g and out)."""
-    for i in range(first, end):
-        value = g[i]
-        for p in range(indptr[i], indptr[i + 1]):
-            out[indices[p]] += value
-
-
-@numba.njit(nogil=True, cache=True)
 def _rows_transposed_times(indices, indptr, first, end, g, out):
     """``out[j] += g[i]`` for every n-gram j of texts first..end: their share of B.T @ g."""
     k = g.shape[1]
@@ -90,6 +81,15 @@ def _rows_transposed_times(indices, indptr, first, end, g, out):
             j = indices[p]
             for c in range(k):
                 out[j, c] += g[i, c]
+
+
+@numba.njit(nogil=True, cache=True)
+def _rows_transposed_times_one(indices, indptr, first, end, g, out):
+    """`_rows_transposed_times` for one column (1-D g and out)."""
+    for i in range(first, end):
+        value = g[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            out[indices[p]] += value
 
 
 class _RowBlocks:
