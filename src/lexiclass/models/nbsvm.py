@@ -38,8 +38,8 @@ Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"
   scoring is bounded whatever the number of texts.
 - the training matrix is kept once, as int32 column indices; each model's scaled,
   normalised values are built in a float32 array sharing those indices (no
-  ``x @ diags(r)`` copies), and the one-vs-rest fits (and the two members of the
-  ensemble) run in ``n_jobs`` threads.
+  ``x @ diags(r)`` copies); ``n_jobs`` threads share the passes over that matrix
+  (``batched-lbfgs``) or run the one-vs-rest fits of both members (the other solvers).
 - the linear models are fitted by L-BFGS on scikit-learn's objective. By default
   (``solver="batched-lbfgs"``) all of a member's one-vs-rest models are fitted together
   by `lexiclass.models.batched_logistic`: one pass over the binary matrix serves every
@@ -546,11 +546,11 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 class _FitJob:
     """One logistic-regression fit: a model's NB-scaled, normalised rows, built in float32 over shared indices."""
 
+    threads_itself = False  # many of these run in a pool of threads
+
     def __init__(self, owner, row, indices, indptr, n_features, ratio, norms, target):
         self.owner, self.row, self.indices, self.indptr = owner, row, indices, indptr
         self.n_features, self.ratio, self.norms, self.target = n_features, ratio, norms, target
-
-    threads_itself = False
 
     @property
     def size(self) -> int:
@@ -690,8 +690,9 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
     Parameters: ``word_ngrams``, ``word_c``, ``word_min_df`` for the word member;
     ``char_min_n``, ``char_ngrams``, ``char_c``, ``char_min_df`` for the character
     member; ``nb_alpha``, ``normalize``, ``max_features``, ``max_iter``, ``seed``,
-    ``min_abs_ratio``, ``chunk_size`` for both; ``n_jobs`` threads run the fits of both
-    members together (the largest first).
+    ``min_abs_ratio``, ``solver``, ``chunk_size`` for both; with ``batched-lbfgs`` the members
+    are fitted one after the other, each using ``n_jobs`` threads; with the other solvers
+    ``n_jobs`` threads run the fits of both members together (the largest first).
     """
 
     def __init__(self, word_ngrams: int = 3, word_c: float = 100.0, word_min_df: int = 2, char_min_n: int = 3,
