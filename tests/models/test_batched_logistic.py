@@ -38,6 +38,13 @@ def test_products_match_scipy_in_any_number_of_threads():
         np.testing.assert_allclose(b.transposed_times(g), matrix.T @ g, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("indices, indptr", [([0, 5], [0, 1, 2]), ([0, -1], [0, 1, 2]), ([0, 1], [0, 2, 1]),
+                                             ([0, 1], [0, 1, 3])])
+def test_a_bad_csr_structure_is_refused_before_any_compiled_loop(indices, indptr):
+    with pytest.raises(ValueError, match="not a CSR structure of 5 columns"):
+        BinaryMatrix(np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32), 5)
+
+
 def test_column_algebra_in_threads_covers_every_row():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(101, 3)).astype(np.float32), rng.normal(size=(101, 3)).astype(np.float32)

@@ -114,6 +114,11 @@ class BinaryMatrix(_RowBlocks):
     with ``B @ V`` and ``B.T @ G`` for (features, K) and (texts, K) arrays in ``n_jobs`` threads."""
 
     def __init__(self, indices: np.ndarray, indptr: np.ndarray, n_features: int, n_jobs: int = 1):
+        # The compiled loops do not check bounds: check the structure once, O(non-zeros).
+        if (len(indptr) < 1 or indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)
+                or (len(indices) and (indices.min() < 0 or indices.max() >= n_features))):
+            raise ValueError(f"not a CSR structure of {n_features} columns: indptr must rise from 0 to "
+                             f"len(indices) = {len(indices)} and every index lie in [0, {n_features})")
         self.indices, self.indptr, self.n_features = indices, indptr, n_features
         self.n_rows = len(indptr) - 1
         # Row blocks with about the same number of non-zeros each.
