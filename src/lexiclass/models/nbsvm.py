@@ -9,7 +9,7 @@ The ratio tells the linear model which n-grams are informative before it sees a 
 gradient, which is why the recipe beats both Naive Bayes and a plain linear model on
 long reviews. Wang and Manning use an L2 SVM and interpolate its weights towards their
 mean; here the linear model is L2-regularised logistic regression (scikit-learn's
-L-BFGS; liblinear before issue 12), which on IMDB scores the same within noise, needs no interpolation (it did
+objective, fitted by L-BFGS; liblinear before issue 12), which on IMDB scores the same within noise, needs no interpolation (it did
 not help on the validation split) and gives probabilities directly. One addition to
 the paper: each scaled vector ``r * x`` is L2-normalised before the linear model
 (``normalize=True``), so a 1,000-word review does not get ten times the margin of a
