@@ -209,6 +209,11 @@ def logistic_line_search(z, zp, y, weight, reg, ww, wp, pp, f0, slope0, t0, acti
     z, zp, y, weight: (texts, K); reg, ww (= w.w), wp, pp, f0 (= phi(0)), slope0 (= phi'(0) < 0),
     t0: (K,); active: (K,) bool. Returns (t, phi(t)); t = 0 where no step decreased phi.
     """
+    def phi(t):  # (K,) each: phi(t), phi'(t), phi''(t)
+        loss, d1, d2 = _logistic_terms(z + t * zp, y, weight)
+        return (loss.sum(axis=0) + 0.5 * reg * (ww + 2 * t * wp + t * t * pp),
+                (d1 * zp).sum(axis=0) + reg * (wp + t * pp), (d2 * zp * zp).sum(axis=0) + reg * pp)
+
     t = np.where(active, t0, 0.0)
     lo, hi = np.zeros_like(t), np.full_like(t, np.inf)
     done = ~active
@@ -216,10 +221,7 @@ def logistic_line_search(z, zp, y, weight, reg, ww, wp, pp, f0, slope0, t0, acti
     for _ in range(max_steps):
         if done.all():
             break
-        loss, d1, d2 = _logistic_terms(z + t * zp, y, weight)
-        f = loss.sum(axis=0) + 0.5 * reg * (ww + 2 * t * wp + t * t * pp)
-        g = (d1 * zp).sum(axis=0) + reg * (wp + t * pp)
-        h = (d2 * zp * zp).sum(axis=0) + reg * pp
+        f, g, h = phi(t)
         armijo = f <= f0 + C1 * t * slope0
         accept = ~done & armijo & (np.abs(g) <= C2 * np.abs(slope0))
         f_t = np.where(accept, f, f_t)
@@ -233,8 +235,7 @@ def logistic_line_search(z, zp, y, weight, reg, ww, wp, pp, f0, slope0, t0, acti
         t = np.where(done, t, np.where(inside, newton, fallback))
     # Columns still searching keep the best step that decreased phi, if any (numerical limits).
     if not done.all():
-        loss, _, _ = _logistic_terms(z + lo * zp, y, weight)
-        f_lo = loss.sum(axis=0) + 0.5 * reg * (ww + 2 * lo * wp + lo * lo * pp)
+        f_lo = phi(lo)[0]
         left = ~done
         t = np.where(left, np.where(f_lo < f0, lo, 0.0), t)
         f_t = np.where(left, np.where(f_lo < f0, f_lo, f0), f_t)
@@ -280,7 +281,7 @@ def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, we
     iterations = np.zeros(k, dtype=np.int64)
     # Every column takes at least one step: at zero a small gradient says nothing (see the docstring).
     active = np.ones(k, dtype=bool)
-    for it in range(max_iter):
+    for _ in range(max_iter):
         if not active.any():
             break
         before = int(active.sum())
@@ -322,7 +323,7 @@ def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, we
         step = np.multiply(direction, t.astype(np.float32), out=s_hist[newest])  # s = t p
         theta += step
         z += t * zp
-        loss, d1, _ = _logistic_terms(z, y, weight)
+        _, d1, _ = _logistic_terms(z, y, weight)  # f at the new point came from the line search
         decrease = np.where(moved, (f - f_new) / np.maximum(np.abs(f_new), 1e-12), 0.0)
         f = np.where(moved, f_new, f)
         new_grad = gradient(d1)
