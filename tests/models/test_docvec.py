@@ -77,6 +77,35 @@ def test_inferred_vectors_are_normalised_and_reproducible(four_class):
     np.testing.assert_array_equal(model.transform(data.val_texts[9::-1])[::-1], x)  # order does not matter
 
 
+def test_refit_keeps_the_vector_model_and_infers_only_new_texts(monkeypatch):
+    data = make_dataset(FOUR)
+    unlabeled = make_texts(60, list(FOUR), seed=5)[0]
+    model = small(unlabeled_texts=unlabeled).fit(data.train_texts, data.train_labels)
+    vector_model, weights = model.vector_model_, model.vector_model_.syn1neg.copy()
+    nbsvm, coef = model.nbsvm_, model.head_coef_.copy()
+    asked = []
+    transform = model.transform
+    monkeypatch.setattr(model, "transform", lambda texts: asked.append(list(texts)) or transform(texts))
+    texts = data.train_texts + data.val_texts
+    labels = np.concatenate([data.train_labels, data.val_labels])
+    assert model.refit(texts, labels) is model
+    assert asked == [data.val_texts]  # the training texts kept the vectors fit() inferred
+    assert model.vector_model_ is vector_model
+    np.testing.assert_array_equal(model.vector_model_.syn1neg, weights)  # not trained again
+    assert model.nbsvm_ is not nbsvm and model.nbsvm_.members_[0].coef_.shape[0] == 4
+    assert not np.allclose(model.head_coef_, coef)  # the head learned from the added labels
+    assert (model.predict(data.val_texts) == data.val_labels).mean() > 0.9
+    # Texts in another order than fit() saw are all inferred again.
+    asked.clear()
+    model.refit(texts[::-1], labels[::-1])
+    assert [len(a) for a in asked] == [len(texts)]
+
+
+def test_refit_of_an_unfitted_model_says_so():
+    with pytest.raises(LexiclassError, match="not trained yet"):
+        small().refit(["a text"], [0])
+
+
 def test_save_load_is_pickle_free_and_identical(four_class, tmp_path):
     model, data = four_class
     model.save(tmp_path / "m")

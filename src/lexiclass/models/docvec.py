@@ -222,13 +222,38 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         nbsvm = NBSVMEnsembleClassifier(**(self.nbsvm.get_params() if self.nbsvm is not None else {}))
         nbsvm.fit(texts, labels)
         self._fit_vectors(texts)
+        vectors = self.transform(texts)  # (n, dim)
+        self._fit_head(nbsvm, vectors, labels)
+        self._fit_texts_, self._fit_vectors_ = texts, vectors  # for refit(); not saved
+        return self
+
+    def refit(self, texts, labels) -> "NBSVMDocVecClassifier":
+        """Fit the parts that learn from labels (the NBSVM ensemble and the head) again on `texts`,
+        keeping the vector model, which learned without them. Texts that begin `texts` in the order
+        fit() saw them keep their vectors; the rest (e.g. the validation texts) are inferred like any
+        new text. Used by ``lexiclass train``'s refit on train + validation: training the vector
+        model a second time would double the run and learn nothing from the added labels."""
+        self._check_fitted()
+        texts = _check_texts(texts)
+        labels, _ = _check_labels(labels, len(texts))
+        nbsvm = NBSVMEnsembleClassifier(**self.nbsvm_.get_params())
+        nbsvm.fit(texts, labels)
+        seen = getattr(self, "_fit_texts_", [])  # absent on a loaded model: every text is inferred
+        n = len(seen) if seen == texts[: len(seen)] else 0
+        kept = self._fit_vectors_[:n] if n else np.empty((0, self.dim), np.float32)
+        new = self.transform(texts[n:]) if len(texts) > n else np.empty((0, self.dim), np.float32)
+        vectors = np.vstack([kept, new])  # (len(texts), dim)
+        self._fit_head(nbsvm, vectors, labels)
+        self._fit_texts_, self._fit_vectors_ = texts, vectors
+        return self
+
+    def _fit_head(self, nbsvm, vectors, labels) -> None:
         head = LogisticRegression(C=self.head_c, max_iter=2000, class_weight=self.class_weight)
-        head.fit(self.transform(texts), labels)
+        head.fit(vectors, labels)
         self.nbsvm_ = nbsvm
         self.head_coef_ = head.coef_.astype(np.float64)
         self.head_intercept_ = head.intercept_.astype(np.float64)
         self.classes_ = nbsvm.classes_
-        return self
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "vector_model_"):

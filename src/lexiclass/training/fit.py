@@ -294,8 +294,9 @@ def _fit_text_model(spec, config, data, out: Path) -> dict:
              time.perf_counter() - started, val["accuracy"])
     if config.refit_on_val and len(data.val_texts):
         # Settings were chosen on validation; the final model may learn from every labelled text.
-        model = spec.build(config).fit(data.train_texts + data.val_texts,
-                                       np.concatenate([data.train_labels, data.val_labels]))
+        # A model with parts learned without labels (nbsvm-docvec's vector model) refits the rest.
+        texts, labels = data.train_texts + data.val_texts, np.concatenate([data.train_labels, data.val_labels])
+        model = model.refit(texts, labels) if hasattr(model, "refit") else spec.build(config).fit(texts, labels)
     fit_seconds = time.perf_counter() - started
     tmp = out / f".{rd.MODEL_DIR}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
