@@ -84,7 +84,7 @@ def main() -> None:
                                   sample=args.sample, infer_epochs=args.infer_epochs, seed=SEED)
     t = time.time()
     model.unlabeled_texts = unsup
-    model._fit_vectors(list(data.train_texts) if args.corpus == "train+unsup" else [])
+    model._fit_vectors(list(data.train_texts) if args.corpus == "train+unsup" else [], yt)
     print(f"vector model ({args.corpus}, {len(model.vector_model_.wv)} n-grams)   train {time.time() - t:6.1f} s")
     t = time.time()
     x_train, x_val = model.transform(data.train_texts), model.transform(data.val_texts)

@@ -241,8 +241,7 @@ def main() -> None:
         t = time.time()
         model = NBSVMDocVecClassifier(seed=SEED)
         model.unlabeled_texts = unsup
-        model._fit_vectors(list(data.train_texts))
-        head = LogisticRegression(C=1.0, max_iter=2000).fit(model.transform(data.train_texts), yt)
+        head = LogisticRegression(C=1.0, max_iter=2000).fit(model._fit_vectors(list(data.train_texts), yt), yt)
         p_pv = head.predict_proba(model.transform(data.val_texts))
         print(f"gensim PV-DBOW (nbsvm-docvec's)  alone {np.mean(p_pv.argmax(1) == yv):.4f} | mix "
               f"{mix_table(p_nb, p_pv, yv)}   {time.time() - t:.0f} s")

@@ -47,6 +47,13 @@ def write_json(path, value) -> None:
     write_text(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
 
 
+def write_npy(path, array) -> None:
+    """A NumPy array as ``.npy`` (no pickle), streamed to disk: no second copy in memory."""
+    import numpy as np
+
+    _atomic(path, lambda tmp: np.save(tmp, array, allow_pickle=False), suffix=".npy")
+
+
 def save_model(model, path) -> None:
     # Keras infers the format from the suffix, so the temporary name must end in .keras too.
     _atomic(path, model.save, suffix=".keras")

@@ -26,7 +26,7 @@ from lexiclass.precision import PRECISIONS
 # Every model `lexiclass train --model` accepts; how each is built lives in lexiclass.models.registry,
 # which sits above this module (models read their settings from a TrainConfig) and checks it has these.
 MODEL_NAMES = ("bow", "bilstm", "glove-bilstm", "transformer", "positional-transformer", "nbsvm", "tfidf", "auto",
-               "nbsvm-ensemble", "nbsvm-docvec")
+               "nbsvm-ensemble", "nbsvm-docvec", "nbsvm-dvcosine")
 CHOICES = {
     "truncation": ("head", "tail", "head+tail"),
     "batching": ("bucket", "fixed"),
@@ -74,10 +74,10 @@ class TrainConfig:
     imdb_archive: str | None = setting(None, "local aclImdb_v1.tar.gz or extracted aclImdb folder "
                                              "(default: $LEXICLASS_IMDB_ARCHIVE, a cached or shared copy, "
                                              "else download)")
-    unlabeled: str | None = setting(None, "nbsvm-docvec: texts without labels for the document vectors, a .txt "
-                                          "(one per line), .csv, .tsv, .jsonl or .parquet file (its --text-column, "
-                                          "read with --encoding), or - for stdin (one per line); default: IMDB's "
-                                          "50,000 unlabelled reviews with --dataset imdb, else none")
+    unlabeled: str | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: texts without labels for the document "
+                                          "vectors, a .txt (one per line), .csv, .tsv, .jsonl or .parquet file (its "
+                                          "--text-column, read with --encoding), or - for stdin (one per line); "
+                                          "default: IMDB's 50,000 unlabelled reviews with --dataset imdb, else none")
     text_column: str = setting("text", "CSV/TSV column or JSONL field holding the text")
     label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label")
     encoding: str = setting("utf-8", "text encoding of the data files, e.g. utf-8, latin-1, cp949")

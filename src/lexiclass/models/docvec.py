@@ -171,7 +171,8 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         except (AttributeError, OSError):
             return max(1, os.cpu_count() or 1)
 
-    def _fit_vectors(self, texts: list[str]) -> None:
+    def _fit_vectors(self, texts: list[str], labels=None) -> np.ndarray:
+        """Train the vector model on the unlabelled texts + `texts`; return `texts`' vectors (n, dim)."""
         _, TaggedDocument = _gensim()
         unlabeled = _check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
         corpus = [TaggedDocument(docvec_tokens(t, self.ngrams), [i]) for i, t in enumerate(list(unlabeled) + texts)]
@@ -184,6 +185,8 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         model.train(corpus, total_examples=len(corpus), epochs=self.epochs)
         self.vector_model_ = model
         self.n_unlabeled_ = len(unlabeled)
+        # Inferred, not the trained ones: for this dot-product model they are not interchangeable.
+        return self.transform(texts)
 
     def transform(self, texts) -> np.ndarray:
         """(n, dim) L2-normalised document vectors, inferred with the frozen output weights."""
@@ -221,8 +224,7 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         labels, _ = _check_labels(labels, len(texts))
         nbsvm = NBSVMEnsembleClassifier(**(self.nbsvm.get_params() if self.nbsvm is not None else {}))
         nbsvm.fit(texts, labels)
-        self._fit_vectors(texts)
-        vectors = self.transform(texts)  # (n, dim)
+        vectors = self._fit_vectors(texts, labels)  # (n, dim)
         self._fit_head(nbsvm, vectors, labels)
         self._fit_texts_, self._fit_vectors_ = texts, vectors  # for refit(); not saved
         return self
