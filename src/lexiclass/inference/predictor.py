@@ -26,6 +26,8 @@ from lexiclass.errors import LexiclassError
 
 Texts = str | Iterable[str]
 
+TEXT_BATCH = 1024  # texts per call for n-gram models, whatever the run's batch size
+
 
 def _type_name(value: Any) -> str:
     return "None" if value is None else type(value).__name__
@@ -121,7 +123,9 @@ class Predictor:
     def predict_proba(self, texts: Texts, batch_size: int | None = None) -> np.ndarray:
         """(len(texts), classes) probabilities in input order; one string gives (classes,).
 
-        ``batch_size``: texts per model call (default: the run's training batch size).
+        ``batch_size``: texts per model call (default: the run's training batch size; the
+        scikit-learn-style text models take at least ``TEXT_BATCH`` per call, which spreads
+        their per-call costs and lets them use their threads).
         """
         texts, single = check_texts(texts)
         batch_size = self.config.batch_size if batch_size is None else check_positive("batch_size", batch_size)
@@ -134,8 +138,8 @@ class Predictor:
         if not texts:
             return np.zeros((0, len(self.label_names)))
         if self.input_kind == "text":  # scikit-learn style n-gram models take raw text
-            return np.concatenate([self.model.predict_proba(texts[i:i + batch_size])
-                                   for i in range(0, len(texts), batch_size)])
+            step = max(batch_size, TEXT_BATCH)
+            return np.concatenate([self.model.predict_proba(texts[i:i + step]) for i in range(0, len(texts), step)])
         return predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind, batch_size)
 
     @overload

@@ -197,7 +197,8 @@ class CosineDocVectors:
         """(n, dim) L2-normalised inferred vectors (zero for a text with no known n-gram)."""
         offsets, ids = self._pack([self.tokens(t) for t in texts])
         out = np.zeros((len(texts), self.dim), np.float32)
-        bounds = list(range(0, len(texts), CHUNK)) + [len(texts)]
+        size = max(1, min(CHUNK, -(-len(texts) // self.threads)))  # small batches still use every thread
+        bounds = list(range(0, len(texts), size)) + [len(texts)]
         with progress(total=len(texts), desc="inferring document vectors", unit="text",
                       disable=len(texts) < 2 * CHUNK) as bar, ThreadPoolExecutor(max_workers=self.threads) as pool:
             def run(a, b):  # a slice of documents with its own offsets
