@@ -17,7 +17,9 @@ inductively.
 ``--nb-tau T`` sub-samples the targets by their Naive Bayes weight, as Bingyu and Arefyev
 (2022) propose: an n-gram whose log-count ratio r over the 20,000 training labels is near 0
 is kept with probability ``clip(|r| / T, 0.05, 1)`` (0 = no sub-sampling). It cuts the
-targets ~3x.
+targets ~3x. The vector model is lexiclass's own (`lexiclass.models.cosine_vectors`, as
+``--model nbsvm-dvcosine`` trains it); the numbers in docs/results.md dated 2026-11-27 came
+from this script's first version (commit 7bf7545), which had its own copy of the same kernel.
 
 Protocol (validation only; the test split is not read): lexiclass's IMDB split (20,000
 train / 5,000 validation, seed 1337). The vector model trains on the 50,000 ``train/unsup``
@@ -42,10 +44,8 @@ import platform
 import shlex
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
-import numba
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -53,84 +53,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_cpu  # noqa: E402
 
 from lexiclass.data import load_imdb  # noqa: E402
-from lexiclass.models.docvec import NBSVMDocVecClassifier, imdb_unlabeled_texts  # noqa: E402
-from lexiclass.models.nbsvm import NBSVMEnsembleClassifier, word_tokens  # noqa: E402
+from lexiclass.models.cosine_vectors import CosineDocVectors  # noqa: E402
+from lexiclass.models.docvec import NBSVMDocVecClassifier, docvec_tokens, imdb_unlabeled_texts  # noqa: E402
+from lexiclass.models.nbsvm import NBSVMEnsembleClassifier  # noqa: E402
 
 SEED = 1337
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
-TABLE_SIZE = 10_000_000
-
-
-def ngrams(text: str, n: int) -> list[str]:
-    words = word_tokens(text)
-    return words + [" ".join(words[i:i + k]) for k in range(2, n + 1) for i in range(len(words) - k + 1)]
-
-
-def pack(docs: list[list[str]], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """CSR-like (offsets, ids) of the known n-grams of each document."""
-    ids = [np.fromiter((index[g] for g in d if g in index), dtype=np.int32) for d in docs]
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(x) for x in ids])
-    return offsets, np.concatenate(ids)
-
-
-@numba.njit(parallel=True, fastmath=True)
-def sgd_epoch(offsets, ids, keep, docs, grams, table, lr, scale, negatives, seed, train_grams, order):
-    """One pass over the documents in `order`; threads take contiguous slices (Hogwild updates).
-    docs (n_docs, dim) and grams (n_grams, dim) are updated in place; the loss for a pair with
-    label t is -log sigmoid(+-scale * cos(d, g))."""
-    dim = docs.shape[1]
-    threads = numba.get_num_threads()
-    per = (order.shape[0] + threads - 1) // threads
-    for thread in numba.prange(threads):
-        np.random.seed(seed + thread)
-        step = np.zeros(dim, np.float32)  # the document's update, applied after its pairs
-        for j in range(thread * per, min(order.shape[0], (thread + 1) * per)):
-            d = docs[order[j]]
-            for t in range(offsets[order[j]], offsets[order[j] + 1]):
-                target = ids[t]
-                if keep[target] < 1.0 and np.random.random() > keep[target]:
-                    continue
-                dd = 0.0
-                for i in range(dim):
-                    dd += d[i] * d[i]
-                norm_d = np.sqrt(dd) + 1e-12
-                step[:] = 0.0
-                for k in range(negatives + 1):
-                    g_id = target if k == 0 else table[np.random.randint(table.shape[0])]
-                    if k > 0 and g_id == target:
-                        continue
-                    g = grams[g_id]
-                    dot = 0.0
-                    gg = 0.0
-                    for i in range(dim):  # explicit loops: array expressions would allocate per pair
-                        dot += d[i] * g[i]
-                        gg += g[i] * g[i]
-                    norm_g = np.sqrt(gg) + 1e-12
-                    cos = dot / (norm_d * norm_g)
-                    # -(d loss / d cos) times the learning rate: a descent step
-                    coef = ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + np.exp(-scale * cos))) * scale * lr
-                    inv = 1.0 / (norm_d * norm_g)
-                    cd = cos / (norm_d * norm_d)
-                    cg = cos / (norm_g * norm_g)
-                    for i in range(dim):
-                        di = d[i]
-                        gi = g[i]
-                        step[i] += coef * (gi * inv - di * cd)
-                        if train_grams:
-                            g[i] = gi + coef * (di * inv - gi * cg)
-                for i in range(dim):
-                    d[i] += step[i]
-
-
-def train(offsets, ids, keep, grams, table, epochs, lr, scale, train_grams, seed):
-    rng = np.random.default_rng(seed)
-    n, dim = len(offsets) - 1, grams.shape[1]
-    docs = ((rng.random((n, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
-    for epoch in range(epochs):
-        sgd_epoch(offsets, ids, keep, docs, grams, table, np.float32(lr), np.float32(scale), 5, seed * 1000 + epoch,
-                  train_grams, rng.permutation(n))
-    return docs / np.maximum(np.linalg.norm(docs, axis=1, keepdims=True), 1e-12)
 
 
 def mix_table(p_nb, p_dv, yv, weights=(0.2, 0.3, 0.4, 0.5, 0.6), scores=None, c=None):
@@ -159,6 +87,7 @@ def main() -> None:
     ap.add_argument("--infer-epochs", type=int, default=10)
     ap.add_argument("--with-pvdbow", action="store_true", help="also train nbsvm-docvec's gensim vectors; 3-way mix")
     ap.add_argument("--score-test", action="store_true", help="refit on train + validation and score test once")
+    ap.add_argument("--limit", type=int, default=None, help="first N reviews of each split (a smoke run)")
     args = ap.parse_args()
 
     started = time.time()
@@ -166,6 +95,9 @@ def main() -> None:
     print(f"seed: {SEED}; machine:", platform.platform(), "|", describe_cpu())
     data = load_imdb(args.archive, seed=SEED)
     unsup = imdb_unlabeled_texts(args.archive)
+    if args.limit:
+        data = data.limit(args.limit, seed=SEED)
+        unsup = unsup[: args.limit]
     yt, yv = np.asarray(data.train_labels), np.asarray(data.val_labels)
 
     t = time.time()
@@ -174,38 +106,14 @@ def main() -> None:
     print(f"nbsvm-ensemble        val {np.mean(p_nb.argmax(1) == yv):.4f}   fit+score {time.time() - t:6.1f} s")
 
     t = time.time()
-    train_docs = [ngrams(x, args.ngrams) for x in data.train_texts]
-    corpus = [ngrams(x, args.ngrams) for x in unsup] + train_docs  # the training reviews last
-    counts = Counter(g for d in corpus for g in d)
-    vocab = [g for g, c in counts.items() if c >= args.min_count]
-    index = {g: i for i, g in enumerate(vocab)}
-    freq = np.array([counts[g] for g in vocab], dtype=np.float64)
-    del counts
-    offsets, ids = pack(corpus, index)
-    val_offsets, val_ids = pack([ngrams(x, args.ngrams) for x in data.val_texts], index)
-    del corpus
-    p = freq ** 0.75
-    table = np.searchsorted(np.cumsum(p / p.sum()), (np.arange(TABLE_SIZE) + 0.5) / TABLE_SIZE).astype(np.int32)
-    table = np.minimum(table, len(vocab) - 1)
-    keep = np.ones(len(vocab), np.float32)
-    if args.nb_tau > 0:  # Naive Bayes log-count ratio of each n-gram over the training labels (binary counts)
-        first = len(offsets) - 1 - len(train_docs)
-        present = np.zeros((2, len(vocab)))
-        for i, label in enumerate(yt):
-            present[label, np.unique(ids[offsets[first + i]:offsets[first + i + 1]])] += 1
-        r = np.log((present[1] + 1) / (np.sum(yt == 1) + 1)) - np.log((present[0] + 1) / (np.sum(yt == 0) + 1))
-        keep = np.clip(np.abs(r) / args.nb_tau, 0.05, 1.0).astype(np.float32)
-    print(f"corpus: {len(offsets) - 1} reviews, {len(vocab)} n-grams, {len(ids) / 1e6:.1f} M targets, "
-          f"~{keep[ids].sum() / 1e6:.1f} M kept per epoch; prepared in {time.time() - t:.0f} s")
-
+    vectors = CosineDocVectors(lambda text: docvec_tokens(text, args.ngrams), dim=args.dim, epochs=args.epochs,
+                               min_count=args.min_count, lr=args.lr, scale=args.scale, nb_tau=args.nb_tau,
+                               infer_epochs=args.infer_epochs, seed=SEED, threads=os.cpu_count() or 1)
+    x_train = vectors.fit(list(unsup) + list(data.train_texts), yt, 2)  # the training reviews' trained vectors
+    print(f"vector model: {len(vectors.words)} n-grams; {args.epochs} epochs x {args.dim} dims   "
+          f"{time.time() - t:6.1f} s (with counting)")
     t = time.time()
-    rng = np.random.default_rng(SEED)
-    grams = ((rng.random((len(vocab), args.dim), dtype=np.float32) - 0.5) / args.dim).astype(np.float32)
-    docs = train(offsets, ids, keep, grams, table, args.epochs, args.lr, args.scale, True, SEED)
-    x_train = docs[-len(train_docs):]
-    print(f"vector model: {args.epochs} epochs x {args.dim} dims   train {time.time() - t:6.1f} s")
-    t = time.time()
-    x_val = train(val_offsets, val_ids, keep, grams, table, args.infer_epochs, args.lr, args.scale, False, SEED + 1)
+    x_val = vectors.transform(list(data.val_texts))
     print(f"inferring {len(data.val_texts)} validation vectors   {time.time() - t:6.1f} s "
           f"({len(data.val_texts) / (time.time() - t):.0f} reviews/s)")
 
@@ -225,9 +133,7 @@ def main() -> None:
         print(f"refit on {len(y_all)} (NBSVM and head C={best_c}, w={best_w}; vector model kept) "
               f"{time.time() - t:6.1f} s")
         t = time.time()
-        test_offsets, test_ids = pack([ngrams(x, args.ngrams) for x in data.test_texts], index)
-        x_test = train(test_offsets, test_ids, keep, grams, table, args.infer_epochs, args.lr, args.scale, False,
-                       SEED + 2)
+        x_test = vectors.transform(list(data.test_texts))
         p_test_nb = nbsvm.predict_proba(data.test_texts)
         p_test_dv = head.predict_proba(x_test)
         y_test = np.asarray(data.test_labels)

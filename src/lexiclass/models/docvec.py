@@ -296,11 +296,28 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         atomic_write_text(directory / VOCAB_FILE, json.dumps({"words": words, "counts": counts}, ensure_ascii=False))
         _write_npz(directory / WEIGHTS_FILE, syn1neg=np.ascontiguousarray(self.vector_model_.syn1neg, dtype=np.float32),
                    head_coef=self.head_coef_, head_intercept=self.head_intercept_)
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
+        self._write_meta(directory / META_FILE, FORMAT, FORMAT_VERSION)
+        return directory
+
+    def _write_meta(self, path: Path, format_name: str, version: int) -> None:
+        """The JSON header: format, class count, how many unlabelled texts taught the vectors, settings."""
+        meta = {"format": format_name, "version": version, "class": type(self).__name__,
                 "num_classes": len(self.classes_), "unlabeled_texts_used": self.n_unlabeled_,
                 "hyperparameters": {k: getattr(self, k) for k in self._SAVED}}
-        atomic_write_text(directory / META_FILE, json.dumps(meta, indent=2) + "\n")
-        return directory
+        atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
+
+    def _attach_loaded(self, directory: Path, meta: dict, vector_model, coef, intercept) -> None:
+        """Put a loaded model together: its vector model, its NBSVM part (checked to have the
+        head's classes) and the head."""
+        num_classes = int(meta["num_classes"])
+        self.vector_model_ = vector_model
+        self.n_unlabeled_ = int(meta.get("unlabeled_texts_used", 0))
+        self.nbsvm_ = NBSVMEnsembleClassifier.load(directory / NBSVM_DIR)
+        if len(self.nbsvm_.classes_) != num_classes:
+            raise LexiclassError(f"{directory}: the NBSVM part has {len(self.nbsvm_.classes_)} classes, "
+                                 f"the document-vector head {num_classes}")
+        self.head_coef_, self.head_intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
+        self.classes_ = self.nbsvm_.classes_
 
     @classmethod
     def load(cls, directory) -> "NBSVMDocVecClassifier":
@@ -341,12 +358,5 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         restored = np.empty_like(syn1neg, dtype=np.float32)
         restored[rows] = syn1neg
         vector_model.syn1neg = restored
-        model.vector_model_ = vector_model
-        model.n_unlabeled_ = int(meta.get("unlabeled_texts_used", 0))
-        model.nbsvm_ = NBSVMEnsembleClassifier.load(directory / NBSVM_DIR)
-        if len(model.nbsvm_.classes_) != num_classes:
-            raise LexiclassError(f"{directory}: the NBSVM part has {len(model.nbsvm_.classes_)} classes, "
-                                 f"the document-vector head {num_classes}")
-        model.head_coef_, model.head_intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
-        model.classes_ = model.nbsvm_.classes_
+        model._attach_loaded(directory, meta, vector_model, coef, intercept)
         return model

@@ -25,7 +25,7 @@ import numpy as np
 from lexiclass.atomic import write_npy, write_text as atomic_write_text
 from lexiclass.errors import LexiclassError
 from lexiclass.models.cosine_vectors import CosineDocVectors
-from lexiclass.models.docvec import NBSVMDocVecClassifier, docvec_tokens
+from lexiclass.models.docvec import NBSVM_DIR, NBSVMDocVecClassifier, docvec_tokens
 from lexiclass.models.nbsvm import NBSVMEnsembleClassifier, _check_texts, _read_json, _write_npz, read_meta
 
 FORMAT = "lexiclass-nbsvm-dvcosine"
@@ -34,7 +34,6 @@ META_FILE = "dvcosine.json"
 VOCAB_FILE = "dvcosine-vocabulary.json"
 VECTORS_FILE = "dvcosine-ngram-vectors.npy"
 WEIGHTS_FILE = "dvcosine-weights.npz"
-NBSVM_DIR = "nbsvm-ensemble"
 
 
 class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
@@ -121,10 +120,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
         write_npy(directory / VECTORS_FILE, vm.grams.astype(np.float16))  # exact: fit() rounded them
         _write_npz(directory / WEIGHTS_FILE, counts=vm.counts, keep=vm.keep, head_coef=self.head_coef_,
                    head_intercept=self.head_intercept_)
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
-                "num_classes": len(self.classes_), "unlabeled_texts_used": self.n_unlabeled_,
-                "hyperparameters": {k: getattr(self, k) for k in self._SAVED}}
-        atomic_write_text(directory / META_FILE, json.dumps(meta, indent=2) + "\n")
+        self._write_meta(directory / META_FILE, FORMAT, FORMAT_VERSION)
         return directory
 
     @classmethod
@@ -159,12 +155,5 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
                                  f"({n} n-grams, {model.dim} dimensions) or are out of range")
         vector_model = model._vector_model()
         vector_model.set_weights(words, counts, keep.astype(np.float32), grams)
-        model.vector_model_ = vector_model
-        model.n_unlabeled_ = int(meta.get("unlabeled_texts_used", 0))
-        model.nbsvm_ = NBSVMEnsembleClassifier.load(directory / NBSVM_DIR)
-        if len(model.nbsvm_.classes_) != num_classes:
-            raise LexiclassError(f"{directory}: the NBSVM part has {len(model.nbsvm_.classes_)} classes, "
-                                 f"the document-vector head {num_classes}")
-        model.head_coef_, model.head_intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
-        model.classes_ = model.nbsvm_.classes_
+        model._attach_loaded(directory, meta, vector_model, coef, intercept)
         return model
