@@ -144,30 +144,37 @@ class CosineDocVectors:
         self.infer_epochs, self.seed, self.threads = infer_epochs, seed, threads
 
     def set_weights(self, words: list[str], counts: np.ndarray, keep: np.ndarray, grams: np.ndarray) -> None:
-        self.words, self.counts, self.keep = words, counts, keep
+        self._set_vocabulary(words, counts)
+        self.keep = keep
         self.grams = np.ascontiguousarray(grams, dtype=np.float32)  # (n_grams, dim)
+
+    def _set_vocabulary(self, words: list[str], counts: np.ndarray) -> None:
+        self.words, self.counts = words, counts
         self.index = {w: i for i, w in enumerate(words)}
         self.table = negative_table(counts)
 
-    def _pack(self, docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """(offsets (n+1,), ids) of each document's known n-grams, as in a CSR matrix."""
-        index = self.index
-        ids = [np.fromiter((index[g] for g in d if g in index), dtype=np.int32) for d in docs]
+    def _pack(self, texts: list[str], desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets (n+1,), ids) of each text's known n-grams, as in a CSR matrix."""
+        index, tokens = self.index, self.tokens
+        texts = progress(texts, desc=desc, unit="text") if desc else texts
+        ids = [np.fromiter((index[g] for g in tokens(t) if g in index), dtype=np.int32) for t in texts]
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(x) for x in ids])
         return offsets, (np.concatenate(ids) if ids else np.zeros(0, np.int32))
 
     def fit(self, corpus: list[str], labels: np.ndarray, num_classes: int) -> np.ndarray:
-        docs = [self.tokens(t) for t in progress(corpus, desc="document vectors: n-grams", unit="text")]
-        counts = Counter(g for d in docs for g in d)
+        # Two passes over the texts (count, then pack ids): tokenizing twice costs ~20 s on IMDB,
+        # holding every text's n-gram strings at once would cost several GB.
+        counts = Counter()
+        for text in progress(corpus, desc="document vectors: counting n-grams", unit="text"):
+            counts.update(self.tokens(text))
         words = [g for g, c in counts.items() if c >= self.min_count]
         if not words:
             raise ValueError(f"no n-gram is seen {self.min_count} times or more")
         counts_array = np.array([counts[w] for w in words], dtype=np.int64)
         del counts
-        self.set_weights(words, counts_array, np.ones(len(words), np.float32), np.zeros((len(words), self.dim)))
-        offsets, ids = self._pack(docs)
-        del docs
+        self._set_vocabulary(words, counts_array)
+        offsets, ids = self._pack(corpus, desc="document vectors: n-gram ids")
         first = len(offsets) - 1 - len(labels)  # the labelled texts come last
         present = np.zeros((num_classes, len(words)))
         for i, label in enumerate(labels):
@@ -195,7 +202,7 @@ class CosineDocVectors:
 
     def transform(self, texts: list[str]) -> np.ndarray:
         """(n, dim) L2-normalised inferred vectors (zero for a text with no known n-gram)."""
-        offsets, ids = self._pack([self.tokens(t) for t in texts])
+        offsets, ids = self._pack(texts)
         out = np.zeros((len(texts), self.dim), np.float32)
         size = max(1, min(CHUNK, -(-len(texts) // self.threads)))  # small batches still use every thread
         bounds = list(range(0, len(texts), size)) + [len(texts)]
