@@ -147,14 +147,18 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
                    class_weight=_class_weight(config))
 
     def _check_params(self) -> None:
+        self._check_mix_params()
+        if not float(self.head_c) > 0 or not float(self.alpha) > 0 or not float(self.sample) >= 0:
+            raise LexiclassError("head_c and alpha must be > 0 and sample >= 0")
+
+    def _check_mix_params(self) -> None:
+        """The settings every document-vector mix has: counts of things, and the weight w."""
         for name in ("dim", "epochs", "ngrams", "min_count", "negative", "infer_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise LexiclassError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= float(self.docvec_weight) <= 1.0:
             raise LexiclassError(f"docvec_weight must be between 0 and 1, got {self.docvec_weight!r}")
-        if not float(self.head_c) > 0 or not float(self.alpha) > 0 or not float(self.sample) >= 0:
-            raise LexiclassError("head_c and alpha must be > 0 and sample >= 0")
 
     # --- the vector model -------------------------------------------------------------------
     def _new_vector_model(self, workers: int):

@@ -73,12 +73,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
               "infer_epochs", "head_c", "docvec_weight", "seed", "n_jobs", "class_weight")
 
     def _check_params(self) -> None:
-        for name in ("dim", "epochs", "ngrams", "min_count", "negative", "infer_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LexiclassError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= float(self.docvec_weight) <= 1.0:
-            raise LexiclassError(f"docvec_weight must be between 0 and 1, got {self.docvec_weight!r}")
+        self._check_mix_params()
         if not 0.0 <= float(self.nb_floor) <= 1.0 or not float(self.nb_tau) >= 0:
             raise LexiclassError(f"nb_floor must be in [0, 1] and nb_tau >= 0, got {self.nb_floor!r}, {self.nb_tau!r}")
         if not float(self.head_c) > 0 or not float(self.lr) > 0 or not float(self.scale) > 0:
