@@ -110,6 +110,17 @@ def test_damaged_folders_raise_clear_errors(four_class, tmp_path):
         NBSVMDVCosineClassifier.load(folder)
 
 
+@pytest.mark.parametrize("hyperparameters", [["dim"], {"dim": 16, "no_such_setting": 1}, {"nb_tau": "strong"}])
+def test_a_damaged_header_is_one_clear_error(four_class, tmp_path, hyperparameters):
+    model, _ = four_class
+    folder = model.save(tmp_path / "m")
+    meta = json.loads((folder / "dvcosine.json").read_text())
+    meta["hyperparameters"] = hyperparameters
+    (folder / "dvcosine.json").write_text(json.dumps(meta))
+    with pytest.raises(LexiclassError, match=r"dvcosine\.json is damaged"):
+        NBSVMDVCosineClassifier.load(folder)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"dim": 0}, "dim must be a positive integer"),
     ({"docvec_weight": 1.5}, "docvec_weight must be between 0 and 1"),

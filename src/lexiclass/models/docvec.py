@@ -310,6 +310,19 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
                 "hyperparameters": {k: getattr(self, k) for k in self._SAVED}}
         atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
 
+    @classmethod
+    def _from_meta(cls, meta: dict, path: Path):
+        """An unfitted model with a saved header's settings, checked; a damaged header is one clear error."""
+        settings = meta.get("hyperparameters")
+        try:
+            if not isinstance(settings, dict) or not isinstance(meta.get("num_classes"), int):
+                raise TypeError("expected a 'hyperparameters' object and an integer 'num_classes'")
+            model = cls(**settings)
+            model._check_params()
+        except (TypeError, ValueError) as exc:
+            raise LexiclassError(f"{path} is damaged: {str(exc).splitlines()[0][:200]}") from None
+        return model
+
     def _attach_loaded(self, directory: Path, meta: dict, vector_model, coef, intercept) -> None:
         """Put a loaded model together: its vector model, its NBSVM part (checked to have the
         head's classes) and the head."""
@@ -327,8 +340,7 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
     def load(cls, directory) -> "NBSVMDocVecClassifier":
         directory = Path(directory)
         meta = read_meta(directory / META_FILE, FORMAT, "nbsvm-docvec model", (FORMAT_VERSION,))
-        model = cls(**meta["hyperparameters"])
-        model._check_params()
+        model = cls._from_meta(meta, directory / META_FILE)
         vocab = _read_json(directory / VOCAB_FILE)
         words, counts = vocab.get("words"), vocab.get("counts")
         if (not isinstance(words, list) or not isinstance(counts, list) or len(words) != len(counts) or not words

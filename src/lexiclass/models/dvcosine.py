@@ -122,8 +122,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
     def load(cls, directory) -> "NBSVMDVCosineClassifier":
         directory = Path(directory)
         meta = read_meta(directory / META_FILE, FORMAT, "nbsvm-dvcosine model", (FORMAT_VERSION,))
-        model = cls(**meta["hyperparameters"])
-        model._check_params()
+        model = cls._from_meta(meta, directory / META_FILE)
         words = _read_json(directory / VOCAB_FILE)
         if (not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words)
                 or len(set(words)) != len(words)):
@@ -143,7 +142,8 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
         n = len(words)
         if (grams.shape != (n, model.dim) or counts.shape != (n,) or keep.shape != (n,)
                 or coef.shape != (rows, model.dim) or intercept.shape != (rows,)
-                or not np.issubdtype(counts.dtype, np.integer) or not np.all(counts > 0)
+                or not np.issubdtype(counts.dtype, np.integer) or not np.all(counts > 0) or keep.dtype.kind != "f"
+                or grams.dtype.kind != "f" or coef.dtype.kind != "f" or intercept.dtype.kind != "f"
                 or not np.all((keep >= 0) & (keep <= 1))
                 or not all(np.all(np.isfinite(a)) for a in (grams, coef, intercept))):
             raise LexiclassError(f"{directory}: the document-vector weights do not match the vocabulary "
