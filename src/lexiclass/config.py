@@ -78,6 +78,13 @@ class TrainConfig:
                                           "vectors, a .txt (one per line), .csv, .tsv, .jsonl or .parquet file (its "
                                           "--text-column, read with --encoding), or - for stdin (one per line); "
                                           "default: IMDB's 50,000 unlabelled reviews with --dataset imdb, else none")
+    docvec_dim: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: document-vector size (default: the "
+                                           "model's own, 100 or 200)", 1, 4096)
+    docvec_epochs: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: passes over the texts when learning "
+                                              "the vectors (default: 10)", 1, 1000)
+    docvec_min_count: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: n-grams seen fewer times get no "
+                                                 "vector (default: 3 or 2; 3 halves nbsvm-dvcosine's size)",
+                                           1, 1_000_000)
     text_column: str = setting("text", "CSV/TSV column or JSONL field holding the text")
     label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label")
     encoding: str = setting("utf-8", "text encoding of the data files, e.g. utf-8, latin-1, cp949")

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("gensim")
 
 from lexiclass.config import TrainConfig  # noqa: E402
-from lexiclass.errors import LexiclassError  # noqa: E402
+from lexiclass.errors import ConfigError, LexiclassError  # noqa: E402
 from lexiclass.models.docvec import NBSVMDocVecClassifier, docvec_tokens  # noqa: E402
 from lexiclass.models.nbsvm import NBSVMEnsembleClassifier  # noqa: E402
 from tests.conftest import make_dataset, make_texts, write_csv  # noqa: E402
@@ -152,6 +152,21 @@ def test_from_config_uses_unlabelled_reviews_only_on_imdb(monkeypatch):
     assert on_imdb.nbsvm.get_params() == NBSVMEnsembleClassifier.from_config(TrainConfig()).get_params()
     on_csv = NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec", dataset="d.csv"))
     assert on_csv.unlabeled_texts is None
+
+
+@pytest.mark.parametrize("cls_path", ["lexiclass.models.docvec.NBSVMDocVecClassifier",
+                                      "lexiclass.models.dvcosine.NBSVMDVCosineClassifier"])
+def test_docvec_settings_override_only_what_is_set(cls_path):
+    import importlib
+
+    module, name = cls_path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    defaults = cls().get_params()
+    model = cls.from_config(TrainConfig(dataset="d.csv", docvec_dim=32, docvec_min_count=5))
+    assert (model.dim, model.min_count, model.epochs) == (32, 5, defaults["epochs"])
+    assert cls.from_config(TrainConfig(dataset="d.csv", docvec_epochs=3)).dim == defaults["dim"]
+    with pytest.raises(ConfigError, match="docvec_dim"):
+        TrainConfig(docvec_dim=0)
 
 
 def test_unlabeled_file_feeds_the_vector_model_on_any_dataset(monkeypatch, tmp_path):

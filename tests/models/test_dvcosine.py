@@ -146,8 +146,15 @@ def test_trains_on_a_four_class_csv_through_the_cli(tmp_path, capsys):
     from lexiclass.cli import main
 
     run = tmp_path / "run"
+    # The --docvec-* flags reach the vector model (and keep this test fast).
     assert main(["train", "--model", "nbsvm-dvcosine", "--dataset", str(write_csv(tmp_path, n=200, classes=FOUR)),
-                 "--out", str(run), "-q"]) == 0
+                 "--docvec-dim", "24", "--docvec-epochs", "4", "--docvec-min-count", "1", "--out", str(run),
+                 "-q"]) == 0
+    [header] = run.rglob("dvcosine.json")
+    settings = json.loads(header.read_text())["hyperparameters"]
+    assert (settings["dim"], settings["epochs"], settings["min_count"]) == (24, 4, 1)
+    assert settings["lr"] == NBSVMDVCosineClassifier().lr  # unset settings keep the model's defaults
+    assert np.load(header.parent / VECTORS_FILE).shape[1] == 24
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.7 and len(metrics["confusion_matrix"]) == 4
     capsys.readouterr()

@@ -133,7 +133,8 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_config(cls, config) -> "NBSVMDocVecClassifier":
-        """The NBSVM part from the same settings as ``nbsvm-ensemble``. The vector model also learns
+        """The NBSVM part from the same settings as ``nbsvm-ensemble``; ``docvec_dim``, ``docvec_epochs``
+        and ``docvec_min_count`` if set. The vector model also learns
         from the texts of ``--unlabeled FILE`` if given, else on IMDB (``--dataset imdb``) from the
         50,000 unlabelled ``train/unsup`` reviews."""
         if config.unlabeled:
@@ -143,8 +144,11 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
             unlabeled = imdb_unlabeled_texts(config.imdb_archive)
         else:
             unlabeled = None
+        # --docvec-* settings left at None keep this model's own defaults (they differ per model).
+        vector_settings = {name: getattr(config, f"docvec_{name}") for name in ("dim", "epochs", "min_count")}
         return cls(nbsvm=NBSVMEnsembleClassifier.from_config(config), unlabeled_texts=unlabeled, seed=config.seed,
-                   class_weight=_class_weight(config))
+                   class_weight=_class_weight(config),
+                   **{name: value for name, value in vector_settings.items() if value is not None})
 
     def _check_params(self) -> None:
         self._check_mix_params()
