@@ -83,7 +83,7 @@ class TrainConfig:
     docvec_epochs: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: passes over the texts when learning "
                                               "the vectors (default: 10)", 1, 1000)
     docvec_min_count: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: n-grams seen fewer times get no "
-                                                 "vector (default: 3 or 2; 3 halves nbsvm-dvcosine's size)",
+                                                 "vector (default: 3)",
                                            1, 1_000_000)
     text_column: str = setting("text", "CSV/TSV column or JSONL field holding the text")
     label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label")

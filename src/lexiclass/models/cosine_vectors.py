@@ -137,7 +137,7 @@ class CosineDocVectors:
     ``tokens`` maps a text to its n-gram strings.
     """
 
-    def __init__(self, tokens, dim=200, epochs=10, min_count=2, lr=0.001, scale=6.0, negative=5, nb_tau=1.0,
+    def __init__(self, tokens, dim=200, epochs=10, min_count=3, lr=0.001, scale=6.0, negative=5, nb_tau=1.0,
                  nb_floor=0.05, infer_epochs=10, seed=1337, threads=1):
         self.tokens, self.dim, self.epochs, self.min_count = tokens, dim, epochs, min_count
         self.lr, self.scale, self.negative, self.nb_tau, self.nb_floor = lr, scale, negative, nb_tau, nb_floor
