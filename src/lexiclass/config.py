@@ -79,7 +79,7 @@ class TrainConfig:
                                           "--text-column, read with --encoding), or - for stdin (one per line); "
                                           "default: IMDB's 50,000 unlabelled reviews with --dataset imdb, else none")
     docvec_dim: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: document-vector size (default: the "
-                                           "model's own, 100 or 200)", 1, 4096)
+                                           "model's own, 100 or 200)", 1, 1024)
     docvec_epochs: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: passes over the texts when learning "
                                               "the vectors (default: 10)", 1, 1000)
     docvec_min_count: int | None = setting(None, "nbsvm-docvec, nbsvm-dvcosine: n-grams seen fewer times get no "

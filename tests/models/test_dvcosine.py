@@ -133,6 +133,20 @@ def test_bad_hyperparameters(params, message):
         small(**params).fit(data.train_texts, data.train_labels)
 
 
+def test_a_table_too_big_for_the_machine_is_refused_before_allocating(monkeypatch):
+    import lexiclass.models.cosine_vectors as cv
+
+    data = make_dataset(FOUR)
+    monkeypatch.setattr(cv, "_uniform", lambda *a: pytest.fail("allocated the vectors"))
+    monkeypatch.setattr(cv, "_physical_memory", lambda: 64 * 2**10)  # 64 KiB of RAM
+    with pytest.raises(LexiclassError, match=r"document-vector model: .* n-grams and .* texts x 16 dimensions need "
+                                             r"about .* lower --docvec-dim or raise --docvec-min-count"):
+        small().fit(data.train_texts, data.train_labels)
+    monkeypatch.setattr(cv, "_physical_memory", lambda: None)  # unknown: no check
+    with pytest.raises(pytest.fail.Exception, match="allocated"):
+        small().fit(data.train_texts, data.train_labels)
+
+
 def test_refit_keeps_the_vector_model(four_class):
     data = make_dataset(FOUR)
     model = small().fit(data.train_texts, data.train_labels)

@@ -20,6 +20,7 @@ numbers are seeded from a hash of its n-gram ids.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -171,6 +172,7 @@ class CosineDocVectors:
         words = [g for g, c in counts.items() if c >= self.min_count]
         if not words:
             raise ValueError(f"no n-gram is seen {self.min_count} times or more")
+        _check_memory(len(words), len(corpus), self.dim)
         counts_array = np.array([counts[w] for w in words], dtype=np.int64)
         del counts
         self._set_vocabulary(words, counts_array)
@@ -182,9 +184,8 @@ class CosineDocVectors:
         self.keep = nb_keep(present, np.bincount(labels, minlength=num_classes), self.nb_tau, self.nb_floor)
 
         rng = np.random.default_rng(self.seed)
-        self.grams = ((rng.random((len(words), self.dim), dtype=np.float32) - 0.5) / self.dim).astype(np.float32)
         n = len(offsets) - 1
-        docs_v = ((rng.random((n, self.dim), dtype=np.float32) - 0.5) / self.dim).astype(np.float32)
+        self.grams, docs_v = _uniform(rng, len(words), self.dim), _uniform(rng, n, self.dim)  # (n_grams, dim), (n, dim)
         with progress(total=n * self.epochs, desc=f"document vectors: {self.epochs} epochs", unit="text") as bar, \
                 ThreadPoolExecutor(max_workers=self.threads) as pool:
             for epoch in range(self.epochs):
@@ -197,7 +198,7 @@ class CosineDocVectors:
                     job.result()
                     bar.update(len(chunk))
         # Stored as float16: rounding here makes the model in memory the one that is saved.
-        self.grams = self.grams.astype(np.float16).astype(np.float32)
+        self.grams[...] = self.grams.astype(np.float16)  # in place: half a table extra, not one and a half
         return _normalise(docs_v[first:])
 
     def transform(self, texts: list[str]) -> np.ndarray:
@@ -216,6 +217,33 @@ class CosineDocVectors:
             for done in pool.map(run, bounds[:-1], bounds[1:]):
                 bar.update(done)
         return _normalise(out)
+
+
+def _uniform(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    """(rows, dim) float32 in [-0.5/dim, 0.5/dim), built in place (no float32 temporaries of the same size)."""
+    x = rng.random((rows, dim), dtype=np.float32)
+    x -= 0.5
+    x /= dim
+    return x
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM on this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(n_grams: int, n_docs: int, dim: int) -> None:
+    """Refuse, before allocating, a table that cannot fit: float32 n-gram and document vectors,
+    plus the float16 copy made at the end (half the n-gram table)."""
+    need = 4 * dim * (1.5 * n_grams + n_docs)
+    have = _physical_memory()
+    if have and need > 0.8 * have:
+        raise ValueError(f"{n_grams:,} n-grams and {n_docs:,} texts x {dim} dimensions need about "
+                         f"{need / 2**30:.1f} GiB, more than 80% of this machine's {have / 2**30:.1f} GiB: "
+                         f"lower --docvec-dim or raise --docvec-min-count")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
