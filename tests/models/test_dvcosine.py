@@ -147,6 +147,20 @@ def test_a_table_too_big_for_the_machine_is_refused_before_allocating(monkeypatc
         small().fit(data.train_texts, data.train_labels)
 
 
+def test_memory_limit_is_the_lower_of_the_machine_and_its_container(monkeypatch, tmp_path):
+    import lexiclass.models.cosine_vectors as cv
+
+    import os
+
+    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.setattr(cv, "CGROUP_LIMITS", (str(v2), str(v1)))
+    assert cv._physical_memory() == machine  # neither file: the machine's RAM
+    v2.write_text("max\n")
+    v1.write_text(f"{2**30}\n")
+    assert cv._physical_memory() == min(machine, 2**30)
+
+
 def test_refit_keeps_the_vector_model(four_class):
     data = make_dataset(FOUR)
     model = small().fit(data.train_texts, data.train_labels)

@@ -227,12 +227,23 @@ def _uniform(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
     return x
 
 
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # v2, v1
+
+
 def _physical_memory() -> int | None:
-    """Bytes of RAM on this machine, or None where the OS does not say."""
+    """Bytes of RAM this process may use: the machine's, or a container's (cgroup) limit if lower;
+    None where the OS does not say."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limits = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
     except (AttributeError, ValueError, OSError):
-        return None
+        limits = []
+    for path in CGROUP_LIMITS:
+        try:
+            with open(path) as f:
+                limits.append(int(f.read().strip()))  # "max" (no limit) is not a number
+        except (OSError, ValueError):
+            pass
+    return min(limits) if limits else None
 
 
 def _check_memory(n_grams: int, n_docs: int, dim: int) -> None:
@@ -242,7 +253,7 @@ def _check_memory(n_grams: int, n_docs: int, dim: int) -> None:
     have = _physical_memory()
     if have and need > 0.8 * have:
         raise ValueError(f"{n_grams:,} n-grams and {n_docs:,} texts x {dim} dimensions need about "
-                         f"{need / 2**30:.1f} GiB, more than 80% of this machine's {have / 2**30:.1f} GiB: "
+                         f"{need / 2**30:.1f} GiB, more than 80% of the {have / 2**30:.1f} GiB this process may use: "
                          f"lower --docvec-dim or raise --docvec-min-count")
 
 
