@@ -504,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)  # notes, not results
     logging.getLogger("jax").setLevel(logging.WARNING)  # not JAX's notes on looking for a TPU
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # not ~500 lines of per-epoch notes: lexiclass shows a bar
     backend_before = os.environ.get("KERAS_BACKEND")
     try:
         if hasattr(args, "backend"):  # `data` needs no Keras

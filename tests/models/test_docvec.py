@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -248,12 +249,16 @@ def test_cli_unlabeled_from_stdin_is_read_once_for_fit_and_refit(tmp_path, monke
     assert meta["unlabeled_texts_used"] == 30
 
 
-def test_trains_on_a_four_class_csv_through_the_cli(tmp_path, capsys):
+def test_trains_on_a_four_class_csv_through_the_cli(tmp_path, capsys, caplog):
     from lexiclass.cli import main
 
     csv_path = write_csv(tmp_path, n=200, classes=FOUR)
     run = tmp_path / "run"
+    caplog.set_level(logging.INFO)
     assert main(["train", "--model", "nbsvm-docvec", "--dataset", str(csv_path), "--out", str(run)]) == 0
+    # gensim's INFO notes (hundreds of lines on IMDB) are silenced; lexiclass's own bar counts the epochs.
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("gensim")]
+    assert "document vectors: training" in capsys.readouterr().err
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.7 and len(metrics["confusion_matrix"]) == 4
     capsys.readouterr()

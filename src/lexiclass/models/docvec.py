@@ -53,6 +53,18 @@ def _gensim():
     return Doc2Vec, TaggedDocument
 
 
+def _epoch_counter(bar):
+    """A gensim callback that advances `bar` by one at the end of each training epoch (gensim's own
+    per-epoch notes are silenced by the CLI: this is the progress a user sees)."""
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class EpochCounter(CallbackAny2Vec):
+        def on_epoch_end(self, model):
+            bar.update(1)
+
+    return EpochCounter()
+
+
 def docvec_tokens(text: str, ngrams: int = 2) -> list[str]:
     """The vector model's targets: the word tokens of `word_tokens`, then their 2..ngrams-grams joined by spaces."""
     words = word_tokens(text)
@@ -183,14 +195,17 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         """Train the vector model on the unlabelled texts + `texts`; return `texts`' vectors (n, dim)."""
         _, TaggedDocument = _gensim()
         unlabeled = _check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
-        corpus = [TaggedDocument(docvec_tokens(t, self.ngrams), [i]) for i, t in enumerate(list(unlabeled) + texts)]
+        corpus = [TaggedDocument(docvec_tokens(t, self.ngrams), [i]) for i, t in
+                  enumerate(progress(list(unlabeled) + texts, desc="document vectors: n-grams", unit="text"))]
         model = self._new_vector_model(self._workers())
-        model.build_vocab(corpus)
+        model.build_vocab(progress(corpus, desc="document vectors: counting n-grams", unit="text"))  # one pass
         if len(model.wv) == 0:
             raise LexiclassError(f"the document-vector model found no token seen {self.min_count} times or more")
         log.info("document vectors: %d texts (%d unlabelled), %d n-grams, %d epochs", len(corpus), len(unlabeled),
                  len(model.wv), self.epochs)
-        model.train(corpus, total_examples=len(corpus), epochs=self.epochs)
+        with progress(total=self.epochs, desc="document vectors: training", unit="epoch") as bar:
+            model.train(corpus, total_examples=len(corpus), epochs=self.epochs, callbacks=[_epoch_counter(bar)])
+        model.callbacks = ()  # do not keep the closed bar
         self.vector_model_ = model
         self.n_unlabeled_ = len(unlabeled)
         # Inferred, not the trained ones: for this dot-product model they are not interchangeable.
