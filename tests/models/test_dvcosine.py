@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -149,8 +150,6 @@ def test_a_table_too_big_for_the_machine_is_refused_before_allocating(monkeypatc
 
 def test_memory_limit_is_the_lower_of_the_machine_and_its_container(monkeypatch, tmp_path):
     import lexiclass.models.cosine_vectors as cv
-
-    import os
 
     machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
