@@ -269,7 +269,7 @@ def test_the_run_itself_is_never_the_out_dir(tiny_run):
 def test_a_failed_check_leaves_nothing(tiny_run, tmp_path, monkeypatch):
     import lexiclass.inference.export as export
 
-    monkeypatch.setattr(export, "CHECK_TOLERANCE", -1.0)
+    monkeypatch.setattr(export, "CHECK_TOLERANCE", {"float32": -1.0, "bfloat16": -1.0})
     with pytest.raises(LexiclassError, match="disagrees with lexiclass .* the export was not written"):
         export_run(tiny_run("bow"), tmp_path / "out", "savedmodel")
     assert os.listdir(tmp_path) == []

@@ -390,9 +390,15 @@ def test_page_classifies_and_shades_tokens_in_a_browser(browser, url, client):
 
     assert console_errors(browser) == [], "the page broke a CSP rule or failed to load a file"
 
-    error = submit(browser, "!!!")  # the server's one-line message, shown as text
-    assert error["status"].startswith("Error: ") and "cannot be explained" in error["status"]
-    assert error["label"] == "neg", "an error leaves the last answer in place"
+    # No tokens to explain: the prediction is shown, the explanation part says why there is none
+    unexplained = submit(browser, "!!!")
+    expected = client.post("/predict", json={"texts": ["!!!"]}).json()["predictions"][0]
+    assert unexplained["status"].startswith("Done") and "no explanation" in unexplained["status"]
+    assert unexplained["label"] == expected["label"]
+    assert unexplained["bars"] == pytest.approx(expected["probabilities"], abs=1e-6)
+    note = browser.find_element(By.ID, "explain-error")
+    assert note.is_displayed() and note.text.startswith("No explanation: ") and "cannot be explained" in note.text
+    assert not browser.find_element(By.ID, "explanation").is_displayed()  # no stale tokens of the last text
     assert all("/explain" in e and "422" in e for e in console_errors(browser))
 
 

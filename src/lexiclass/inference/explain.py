@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lexiclass.errors import LexiclassError
+from lexiclass.precision import ATTENTION_SUM_TOLERANCE, tolerance
 
 TRANSFORMER_MODELS = ("transformer", "positional-transformer")
 OOV_ID = 1
@@ -67,8 +68,10 @@ def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     """(tokens, scores (heads, n, n)) for the n real tokens of ``text``; row i = how token i attends.
 
     Only for Transformer runs. Computed on a padded batch, and checked: every real token's
-    weights sum to 1 over the real tokens, padding gets exactly zero weight.
+    weights sum to 1 over the real tokens (within the run's precision: bfloat16 rounds each
+    weight to 8 bits), padding gets exactly zero weight.
     """
+
     model_name = predictor.config.model
     if model_name not in TRANSFORMER_MODELS:
         raise LexiclassError(f"attention maps need a Transformer run ({' or '.join(TRANSFORMER_MODELS)}); "
@@ -91,11 +94,15 @@ def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     _, scores = encoder(x, mask=mask, return_attention_scores=True, training=False)
     scores = np.asarray(scores, dtype=np.float64)  # (2, heads, width, width)
 
+    atol = tolerance(ATTENTION_SUM_TOLERANCE, predictor.config.precision)
     for row, length in ((0, n), (1, half)):
         real = scores[row, :, :length, :]  # (heads, length, width): queries that are real tokens
-        if not (np.allclose(real[..., :length].sum(-1), 1.0, atol=1e-4) and np.abs(real[..., length:]).max(
-                initial=0.0) < 1e-6):
+        if np.abs(real[..., length:]).max(initial=0.0) >= 1e-6:
             raise RuntimeError("attention weights do not ignore padding: the encoder's mask is not applied")
+        sums = real[..., :length].sum(-1)  # (heads, length)
+        if not np.allclose(sums, 1.0, atol=atol):
+            raise RuntimeError(f"attention rows sum to {sums.min():.4f}..{sums.max():.4f}, not 1 within {atol:g} "
+                               f"({predictor.config.precision}): the encoder's softmax is not what it should be")
     return tokens, scores[0, :, :n, :n]  # (heads, n, n)
 
 

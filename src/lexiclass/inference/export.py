@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
+from lexiclass.precision import PROBABILITY_TOLERANCE, tolerance
 
 FORMATS = ("savedmodel", "onnx")
 SIGNATURE = "serving_default"
@@ -41,7 +42,9 @@ README_FILE = "README.txt"
 LABELS_FILE = "labels.json"
 ONNX_FILE = "model.onnx"
 PREPROCESS_FILE = "preprocess.py"
-CHECK_TOLERANCE = 1e-5  # largest difference to lexiclass's own probabilities an export may show
+# The export computes in float32 whatever the run's precision (the weights are float32 in either);
+# its largest difference to lexiclass's own probabilities follows the precision lexiclass computes in.
+CHECK_TOLERANCE = PROBABILITY_TOLERANCE
 TEXT_MODEL_REFUSAL = (
     "{model} runs cannot be exported: their features (regex word tokens and character n-grams, "
     "hashed, NB-scaled and L2-normalised in NumPy) have no TensorFlow or ONNX Runtime equivalent; "
@@ -65,7 +68,7 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
             n-gram vectors in, ONNX Runtime; needs the ``export`` extra).
         overwrite: replace an existing non-empty ``out_dir``.
         check: compare the export with lexiclass's own probabilities on probe texts first
-            (`LexiclassError` if any differs by more than `CHECK_TOLERANCE`).
+            (`LexiclassError` if any differs by more than `CHECK_TOLERANCE` of the run's precision).
 
     Returns:
         ``{"format", "out_dir", "model", "input", "outputs", "labels", "files", "checked_texts",
@@ -92,7 +95,8 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
         writer = _write_savedmodel if format == "savedmodel" else _write_onnx
         summary = writer(predictor, tmp)
         summary.update(format=format, model=predictor.config.model, labels=predictor.labels,
-                       run_dir=str(run_dir), lexiclass_version=_lexiclass_version())
+                       run_dir=str(run_dir), lexiclass_version=_lexiclass_version(),
+                       run_precision=predictor.config.precision, computes_in="float32")
         _write_json(tmp / EXPORT_FILE, summary)  # preprocess.py reads its settings from it
         if check:
             summary.update(_check_export(predictor, tmp, format))
@@ -116,7 +120,8 @@ def describe(summary: dict) -> str:
              f"outputs: {outputs}; classes: {', '.join(summary['labels'])}"]
     if "max_difference" in summary:
         lines.append(f"checked on {summary['checked_texts']} probe texts: largest difference to lexiclass "
-                     f"{summary['max_difference']:.1e}")
+                     f"{summary['max_difference']:.1e} (tolerance {summary['tolerance']:g}: the export computes in "
+                     f"float32, this run in {summary['run_precision']})")
     lines.append(f"how to use it: {Path(summary['out_dir']) / README_FILE}")
     return "\n".join(lines)
 
@@ -164,14 +169,14 @@ def _require_tensorflow_backend() -> None:
                              "--backend tensorflow (any run folder loads on any backend)")
 
 
-def _serving_function(predictor, layer):
-    """A `tf.function`-able ``texts (batch,) string -> {"probabilities", "label"}`` using the run's own objects
-    and ``layer``, the run's vectorizer as a Keras ``TextVectorization``."""
+def _serving_function(predictor, layer, model):
+    """A `tf.function`-able ``texts (batch,) string -> {"probabilities", "label"}`` using the run's own objects,
+    ``layer``, the run's vectorizer as a Keras ``TextVectorization``, and ``model``, its network in float32."""
     import tensorflow as tf
 
     from lexiclass.text.pipeline import prediction_lengths
 
-    model, config = predictor.model, predictor.config
+    config = predictor.config
     label_names = tf.constant(predictor.labels)
     binary = len(predictor.labels) == 2
 
@@ -218,15 +223,18 @@ def _write_savedmodel(predictor, folder: Path) -> dict:
     import keras
     import tensorflow as tf
 
+    from lexiclass.models.heads import float32_copy  # imports Keras: deferred with it
+
+    model = float32_copy(predictor.model)  # a bfloat16 run's network, computing in float32 (same weights)
     archive = keras.export.ExportArchive()
-    archive.track(predictor.model)
+    archive.track(model)
     layer = predictor.vectorizer.keras_layer()
     if not layer.built:  # a layer given its vocabulary has not been called yet
         layer(tf.constant(["a"]))
         if not layer.built:
             layer.build(None)
     archive.track(layer)
-    archive.add_endpoint(name=SIGNATURE, fn=_serving_function(predictor, layer),
+    archive.add_endpoint(name=SIGNATURE, fn=_serving_function(predictor, layer, model),
                          input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name=INPUT_NAME)])
     _quietly(lambda: archive.write_out(str(folder), verbose=False))
     _write_json(folder / LABELS_FILE, predictor.labels)
@@ -262,7 +270,9 @@ def _write_onnx(predictor, folder: Path) -> dict:
     import onnx
     import tensorflow as tf
 
-    model, vectorizer = predictor.model, predictor.vectorizer
+    from lexiclass.models.heads import float32_copy  # imports Keras: deferred with it
+
+    model, vectorizer = float32_copy(predictor.model), predictor.vectorizer  # ONNX has no mixed bfloat16 kernels
     if predictor.input_kind == "sequence":
         name, spec = "token_ids", tf.TensorSpec((None, None), tf.int32, name="token_ids")
         inputs = keras.Input(shape=(None,), dtype="int32", name=name)
@@ -364,10 +374,12 @@ def _check_export(predictor, folder: Path, format: str) -> dict:
     expected = predictor.predict_proba(texts)
     got = _savedmodel_probabilities(folder, texts) if format == "savedmodel" else _onnx_probabilities(folder, texts)
     difference = float(np.abs(np.asarray(got, dtype=np.float64) - expected).max())
-    if not difference <= CHECK_TOLERANCE:  # NaN fails too
+    bound = tolerance(CHECK_TOLERANCE, predictor.config.precision)
+    if not difference <= bound:  # NaN fails too
         raise LexiclassError(f"the exported {format} model disagrees with lexiclass by {difference:.3g} on probe "
-                             f"texts (tolerance {CHECK_TOLERANCE:g}); the export was not written")
-    return {"checked_texts": len(texts), "max_difference": difference}
+                             f"texts (tolerance {bound:g} for a {predictor.config.precision} run); "
+                             "the export was not written")
+    return {"checked_texts": len(texts), "max_difference": difference, "tolerance": bound}
 
 
 def _savedmodel_probabilities(folder: Path, texts: list[str]) -> np.ndarray:

@@ -29,3 +29,26 @@ def compile_model(model: keras.Model, num_classes: int, config) -> keras.Model:
         jit_compile=jit_compile(config.jit_compile),
     )
     return model
+
+
+def _float32_policies(value):
+    """A serialized Keras config with every ``mixed_bfloat16`` dtype policy replaced by ``float32``."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" and value.get("config", {}).get("name") == "mixed_bfloat16":
+            return {**value, "config": {**value["config"], "name": "float32"}}
+        return {key: _float32_policies(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_float32_policies(item) for item in value]
+    return "float32" if value == "mixed_bfloat16" else value
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """``model`` computing in float32 with the same weights (a bfloat16 run keeps float32 weights, so nothing
+    is rounded). Exporters use it: ONNX has no mixed bfloat16 kernels, and float32 runs everywhere."""
+    policies = {layer.dtype_policy.name for layer in model._flatten_layers()}
+    if "mixed_bfloat16" not in policies:
+        return model
+    config = _float32_policies(keras.saving.serialize_keras_object(model))
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -1,5 +1,6 @@
-// The page at "/": classify a text with POST explain and show the label, the class probabilities,
-// each token shaded by its occlusion importance and, for Transformer runs, each head's attention.
+// The page at "/": classify a text with POST predict and show the label and the class probabilities,
+// then explain it with POST explain: each token shaded by its occlusion importance and, for
+// Transformer runs, each head's attention.
 // Everything from the text or the server is written with textContent / canvas fillText, never as HTML.
 "use strict";
 
@@ -58,6 +59,26 @@
     status.className = isError ? "error" : "muted";
   }
 
+  // POST a JSON body; the parsed answer, or an Error with the server's one-line message.
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    let answer;
+    try {
+      answer = await response.json();
+    } catch (err) {
+      throw new Error("HTTP " + response.status + " (not JSON)");
+    }
+    if (!response.ok) throw new Error(answer.error || "HTTP " + response.status);
+    return answer;
+  }
+
+  // The prediction (POST predict, fast) is shown at once; the explanation (POST explain, n + 1 model
+  // calls) fills in when it arrives. If the explanation fails, the prediction stays and the
+  // explanation part says why in one line.
   async function classify() {
     const text = $("text").value;
     if (!text.trim()) {
@@ -69,23 +90,24 @@
     $("submit").disabled = true;
     setStatus("Classifying\u2026", false);
     const began = performance.now();
+    const elapsed = () => Math.round(performance.now() - began) + " ms";
     try {
-      const response = await fetch("explain", {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify({ text: text }),
-      });
-      let answer;
+      let prediction;
       try {
-        answer = await response.json();
+        prediction = (await post("predict", { texts: [text] })).predictions[0];
       } catch (err) {
-        throw new Error("HTTP " + response.status + " (not JSON)");
+        setStatus("Error: " + err.message, true);
+        return;
       }
-      if (!response.ok) throw new Error(answer.error || "HTTP " + response.status);
-      render(answer);
-      setStatus("Done in " + Math.round(performance.now() - began) + " ms.", false);
-    } catch (err) {
-      setStatus("Error: " + err.message, true);
+      renderPrediction(prediction);
+      setStatus("Explaining\u2026 (prediction in " + elapsed() + ")", false);
+      try {
+        renderExplanation(await post("explain", { text: text }));
+        setStatus("Done in " + elapsed() + ".", false);
+      } catch (err) {
+        showExplanationError(err.message);
+        setStatus("Done in " + elapsed() + ": prediction only, no explanation.", false);
+      }
     } finally {
       busy = false;
       $("submit").disabled = false;
@@ -94,14 +116,26 @@
 
   // --- the answer ----------------------------------------------------------------------
 
-  function render(answer) {
+  function renderPrediction(prediction) {
     $("result").hidden = false;
-    $("label").textContent = answer.label;
-    $("confidence").textContent = pct(answer.probabilities[answer.label]);
+    $("label").textContent = prediction.label;
+    $("confidence").textContent = pct(prediction.probabilities[prediction.label]);
+    renderBars(prediction.probabilities, prediction.label);
+    $("explanation").hidden = true;  // the last text's explanation would be misleading beside this prediction
+    $("explain-error").hidden = true;
+  }
+
+  function renderExplanation(answer) {
+    $("explanation").hidden = false;
     $("legend-label").textContent = "\u201c" + answer.label + "\u201d";
-    renderBars(answer.probabilities, answer.label);
     renderTokens(answer);
     renderAttention(answer.attention);
+  }
+
+  function showExplanationError(message) {
+    const box = $("explain-error");
+    box.textContent = "No explanation: " + message;
+    box.hidden = false;
   }
 
   function renderBars(probabilities, label) {
