@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# --precision auto (the default) would compute in bfloat16 on some CPUs and float32 on others;
-# the suite's exactness checks (exports, cross-backend loads within 1e-5) are float32's, so
-# auto is pinned to float32 here and in every subprocess (tests/test_precision.py unpins it).
-os.environ.setdefault("LEXICLASS_PRECISION", "float32")
+# No precision is pinned here: --precision auto computes in bfloat16 on CPUs with AMX or AVX512-BF16
+# and in float32 elsewhere, and the suite runs what it picks, as a user would. A test that needs
+# float32's exactness pins it itself, with its reason; tests/test_default_path.py runs every Keras
+# family's bfloat16 path on any CPU.
 
 import numpy as np
 import pytest
@@ -124,3 +124,25 @@ def write_csv(tmp_path, n: int = 160, classes=("neg", "pos"), seed: int = 0):
     path = tmp_path / "d.csv"
     path.write_text("text,label\n" + "".join(f"{t},{classes[y]}\n" for t, y in zip(texts, labels)))
     return path
+
+
+def probability_atol(run) -> float:
+    """How closely two computations of ``run``'s probabilities (a run folder or a loaded predictor) must agree:
+    1e-5 for float32 runs, bfloat16's rounding for bfloat16 runs (lexiclass.precision.PROBABILITY_TOLERANCE)."""
+    return _atol(run, "PROBABILITY_TOLERANCE")
+
+
+def attention_atol(run) -> float:
+    """How closely a softmax row of ``run``'s attention sums to 1 (lexiclass.precision.ATTENTION_SUM_TOLERANCE)."""
+    return _atol(run, "ATTENTION_SUM_TOLERANCE")
+
+
+def _atol(run, table: str) -> float:
+    import json
+    from pathlib import Path
+
+    from lexiclass import precision
+
+    used = (run.config.precision if hasattr(run, "config")
+            else json.loads((Path(run) / "config.json").read_text())["precision"])
+    return precision.tolerance(getattr(precision, table), used)

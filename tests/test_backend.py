@@ -67,7 +67,8 @@ def test_cli_backend_flag_is_offered_and_a_switch_is_one_line(tiny_run, capsys):
 @needs_other_backends
 def test_runs_from_jax_and_torch_need_no_tensorflow_and_predict_the_same_on_every_backend(tmp_path):
     data = write_csv(tmp_path, n=200)
-    settings = json.dumps({"dataset": str(data), "epochs": 2})
+    # float32, pinned: runs are compared across backends within 1e-5, and auto picks bfloat16 only on tensorflow
+    settings = json.dumps({"dataset": str(data), "epochs": 2, "precision": "float32"})
     models = ["positional-transformer", "bow"]
     jax = run_worker("jax", tmp_path / "jax.json", "--no-tensorflow", "--runs", str(tmp_path), "--settings",
                      settings, "--train", *models)
@@ -116,7 +117,8 @@ def test_imdb_positional_transformer_on_each_backend_loads_on_the_other_two(shar
     probabilities on all three backends."""
     settings = json.dumps({"dataset": "imdb", "imdb_archive": shared_imdb_archive, "limit": 2000, "epochs": 1,
                            "max_tokens": 20000, "sequence_length": 600, "embed_dim": 256, "dense_dim": 32,
-                           "num_heads": 2, "batch_size": 32, "learning_rate": 1e-3, "bucket_multiple": 8})
+                           "num_heads": 2, "batch_size": 32, "learning_rate": 1e-3, "bucket_multiple": 8,
+                           "precision": "float32"})  # compared across backends: float32's exactness, as above
     common = ["--runs", str(tmp_path), "--settings", settings]
     run = {b: str(tmp_path / f"{b}-positional-transformer") for b in BACKENDS}
     results = {"tensorflow": run_worker("tensorflow", tmp_path / "tf.json", *common, "--train",

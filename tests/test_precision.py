@@ -13,7 +13,7 @@ from tests.conftest import make_dataset, tiny_config
 
 @pytest.fixture(autouse=True)
 def unpinned(monkeypatch):
-    monkeypatch.delenv("LEXICLASS_PRECISION", raising=False)  # conftest pins auto to float32 elsewhere
+    monkeypatch.delenv("LEXICLASS_PRECISION", raising=False)  # a user's or CI's own pin would change what auto picks
 
 
 @pytest.mark.parametrize("flags, backend, expected", [

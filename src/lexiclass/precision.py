@@ -29,9 +29,9 @@ BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo flags of na
 # How far two computations of one model may differ, by the precision the run computes in. float32
 # leaves about 1e-7 relative per value: 1e-5 on probabilities, 1e-4 on a softmax row's sum. bfloat16
 # keeps 8 bits of mantissa (2**-8 = 0.4% relative per value): a softmax row sums to 1 within about
-# 1e-3 and probabilities move by about 1e-3, a few times that after several layers.
+# 1e-2 (values near 0.5 round in steps of 2**-9) and probabilities move by about 1e-3, more after several layers.
 PROBABILITY_TOLERANCE = {"float32": 1e-5, "bfloat16": 2e-2}
-ATTENTION_SUM_TOLERANCE = {"float32": 1e-4, "bfloat16": 1e-2}
+ATTENTION_SUM_TOLERANCE = {"float32": 1e-4, "bfloat16": 2e-2}
 
 
 def tolerance(table: dict[str, float], precision: str) -> float:

@@ -11,6 +11,7 @@ from lexiclass.errors import LexiclassError
 from lexiclass.inference.explain import (ATTENTION_MAX_TOKENS, MAX_OCCLUSIONS, OCCLUSION_BATCH, attention_figure,
                                          attention_scores, explain_to_files, importance_html, model_tokens,
                                          occlusion, strongest_pairs, token_importance)
+from tests.conftest import attention_atol
 
 TEXT = "The movie was GREAT, excellent acting and a wonderful story; zzyzx!"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -28,7 +29,7 @@ def test_attention_shape_rows_and_padding(tiny_run, model):
     n = len(tokens)
     assert tokens[:4] == ["the", "movie", "was", "great"] and "zzyzx" in tokens  # OOV words keep their spelling
     assert scores.shape == (predictor.config.num_heads, n, n)
-    np.testing.assert_allclose(scores.sum(axis=-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(scores.sum(axis=-1), 1.0, atol=attention_atol(predictor))
     assert (scores >= 0).all()
 
     # Independently: the same text in a padded batch gives zero weight to padding, same weights elsewhere.
@@ -41,7 +42,7 @@ def test_attention_shape_rows_and_padding(tiny_run, model):
                                               return_attention_scores=True)
     padded = np.asarray(padded)[0]  # (heads, n + 7, n + 7)
     np.testing.assert_allclose(padded[:, :n, n:], 0.0, atol=1e-7)
-    np.testing.assert_allclose(padded[:, :n, :n], scores, atol=1e-5)
+    np.testing.assert_allclose(padded[:, :n, :n], scores, atol=attention_atol(predictor))
 
 
 def test_attention_follows_truncation(tiny_run):
@@ -59,7 +60,9 @@ def test_attention_needs_a_transformer(tiny_run, model):
 
 @pytest.mark.parametrize("model", ["positional-transformer", "bilstm", "bow"])
 def test_importance_finds_the_cue_words(tiny_run, model):
-    predictor = lexiclass.load(tiny_run(model))
+    # float32, pinned: the tiny model is nearly saturated on these texts and ranks words whose importances
+    # differ by ~1e-4, which bfloat16 activations round to ties (tests/test_support_matrix.py explains bfloat16 runs)
+    predictor = lexiclass.load(tiny_run(model, precision="float32"))
     text = "the story was excellent and the actor was wonderful in every scene"
     tokens, importance = token_importance(predictor, text)
     assert importance.shape == (len(tokens),) == (12,)

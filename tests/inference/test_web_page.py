@@ -23,6 +23,7 @@ from lexiclass.inference import serve
 from lexiclass.inference.explain import model_tokens, occlusion
 from lexiclass.inference.predictor import Predictor
 from lexiclass.inference.serve import STATIC_FILES, create_app
+from tests.conftest import attention_atol, probability_atol
 from tests.inference.test_serve import running_server
 
 LIMITS = dict(max_chars=2000, max_body_bytes=20_000, explain_max_words=30, explain_attention_tokens=8)
@@ -33,7 +34,9 @@ HOSTILE_EXAMPLE = '<img src=x onerror="document.title=\'pwned\'"> a good film'
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_run):
-    return tiny_run("positional-transformer")
+    # float32, pinned: these tests check which words carry the class, which the tiny model learns in 2 epochs
+    # of float32 but not always of bfloat16; the page on bfloat16 runs is a cell of tests/test_support_matrix.py
+    return tiny_run("positional-transformer", precision="float32")
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +72,11 @@ def test_explain_agrees_with_predict_and_explains_tokens(client, predictor):
         assert answer["label"] == predicted["label"] == label
         assert list(answer["probabilities"]) == ["neg", "pos"]
         np.testing.assert_allclose(list(answer["probabilities"].values()), list(predicted["probabilities"].values()),
-                                   atol=1e-6)
+                                   atol=probability_atol(predictor))  # bfloat16: its own batch, its own rounding
         assert answer["tokens"] == model_tokens(predictor, text)[1]
         reference = occlusion(predictor, text, target=label)  # `lexiclass explain`'s numbers
         assert answer["tokens"] == reference.tokens and answer["method"] == reference.method
-        np.testing.assert_allclose(answer["importance"], reference.importance, atol=2e-5)
+        np.testing.assert_allclose(answer["importance"], reference.importance, atol=2 * probability_atol(predictor))
         importance = answer["importance"]
         assert importance[answer["tokens"].index(cue)] == max(importance) > 0.1, "the cue word carries the class"
         assert answer["words"] == answer["words_explained"] == len(text.split())
@@ -82,7 +85,8 @@ def test_explain_agrees_with_predict_and_explains_tokens(client, predictor):
         k = min(len(answer["tokens"]), LIMITS["explain_attention_tokens"])
         assert weights.shape == (predictor.config.num_heads, k, k)
         assert attention["tokens"] == answer["tokens"][:k] and attention["tokens_total"] == len(answer["tokens"])
-        assert (weights >= 0).all() and (weights.sum(-1) <= 1 + 1e-3).all()
+        bound = 1 + max(1e-3, attention_atol(predictor))  # the answer rounds weights to 4 decimals
+        assert (weights >= 0).all() and (weights.sum(-1) <= bound).all()
         assert attention["max"] == pytest.approx(weights.max(), abs=1e-4)
 
 

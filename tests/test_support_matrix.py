@@ -1,0 +1,99 @@
+"""docs/support-matrix.md is what the commands do: every cell is backed by a real run (tests/support_matrix.py).
+
+- default suite: the document parses, lists every combination and renders back to itself; a subset
+  of the combinations (each family, precision, tokenizer, backend and command at least once) runs
+  and must give exactly the document's outcome in every cell it covers.
+- ``-m matrix`` (about 40 minutes): the whole matrix runs; the document must equal what it produced
+  (``LEXICLASS_WRITE_MATRIX=1`` rewrites it instead).
+Combinations run in a worker process per backend (Keras fixes its backend at import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support_matrix import COMMANDS, KERAS_FAMILIES, TEXT_FAMILIES, Combination, combinations, parse, render
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT = ROOT / "docs" / "support-matrix.md"
+
+# (family, precision, tokenizer, backend, commands): each family, precision, tokenizer, backend and command
+# at least once, every Keras family's bfloat16 path included, in a few minutes.
+CORE = ["train", "predict", "python", "explain", "onnx"]
+DEFAULT_SUBSET = [
+    ("bow", "float32", "word", "tensorflow", list(COMMANDS)),
+    ("positional-transformer", "bfloat16", "word", "tensorflow",
+     ["train", "resume", "evaluate", "predict", "python", "explain", "serve-explain", "page", "savedmodel", "onnx"]),
+    *[(family, "bfloat16", "word", "tensorflow", CORE) for family in ("bow", "bilstm", "glove-bilstm", "transformer")],
+    *[(family, "float32", "word", "tensorflow", ["train", "evaluate", "predict-file", "serve-predict", "savedmodel"])
+      for family in ("bilstm", "glove-bilstm", "transformer", "positional-transformer")],
+    *[(family, "-", "word", "tensorflow", ["train", "predict-stdin", "python", "explain", "serve-explain", "onnx"])
+      for family in TEXT_FAMILIES],
+    ("transformer", "float32", "sentencepiece", "tensorflow", ["train", "predict", "explain", "savedmodel"]),
+    ("nbsvm", "-", "sentencepiece", "tensorflow", ["train"]),
+    ("bow", "float32", "word", "jax", ["train", "predict", "explain", "savedmodel"]),
+    ("bilstm", "bfloat16", "word", "torch", ["train", "python", "serve-predict"]),
+]
+
+
+def run_jobs(jobs: list, work: Path, timeout: int) -> dict[tuple, dict[str, str]]:
+    """Run ``jobs`` in one worker process per backend; {(family, precision, tokenizer, backend): outcomes}."""
+    results = {}
+    for backend in sorted({job[3] for job in jobs}):
+        mine = [job for job in jobs if job[3] == backend]
+        jobs_file, out = work / f"{backend}-jobs.json", work / f"{backend}-out.json"
+        jobs_file.write_text(json.dumps(mine))
+        done = subprocess.run([sys.executable, "-m", "tests.matrix_worker", str(out), str(work), str(jobs_file)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert done.returncode == 0, done.stderr[-3000:]
+        results.update({tuple(row[:4]): row[4] for row in json.loads(out.read_text())})
+    return results
+
+
+def test_document_lists_every_combination_and_renders_back_to_itself():
+    text = DOCUMENT.read_text(encoding="utf-8")
+    table = parse(text)
+    expected = {(c.family, c.precision, c.tokenizer, c.backend) for c in combinations()}
+    assert set(table) == expected
+    assert render({Combination(*key): outcomes for key, outcomes in table.items()}) == text
+    cells = [cell for outcomes in table.values() for cell in outcomes.values()]
+    assert not [cell for cell in cells if cell.startswith("FAILED")], "a cell of the document is a failure"
+    assert {family for family, *_ in table} == set(KERAS_FAMILIES) | set(TEXT_FAMILIES)
+
+
+def test_the_default_subset_covers_every_axis():
+    assert {job[0] for job in DEFAULT_SUBSET} == set(KERAS_FAMILIES) | set(TEXT_FAMILIES)
+    assert {job[1] for job in DEFAULT_SUBSET} >= {"float32", "bfloat16"}
+    assert {job[2] for job in DEFAULT_SUBSET} == {"word", "sentencepiece"}
+    assert {job[3] for job in DEFAULT_SUBSET} == {"tensorflow", "jax", "torch"}
+    assert {command for job in DEFAULT_SUBSET for command in job[4]} == set(COMMANDS)
+    assert {job[0] for job in DEFAULT_SUBSET if job[1] == "bfloat16"} == set(KERAS_FAMILIES)
+
+
+def test_default_subset_gives_the_documented_outcomes(tmp_path):
+    documented = parse(DOCUMENT.read_text(encoding="utf-8"))
+    got = run_jobs(DEFAULT_SUBSET, tmp_path, timeout=1200)
+    differences = [f"{'/'.join(key)} {command}: ran {outcome!r}, documented {documented[key][command]!r}"
+                   for key, outcomes in got.items() for command, outcome in outcomes.items()
+                   if outcome != documented[key][command] and not outcome.startswith("not run: no Chromium")]
+    assert not differences, "\n".join(differences)
+
+
+@pytest.mark.matrix
+def test_whole_matrix_gives_the_document(tmp_path):
+    jobs = [[c.family, c.precision, c.tokenizer, c.backend, None] for c in combinations()]
+    got = run_jobs(jobs, tmp_path, timeout=3600)
+    text = render({Combination(*key): outcomes for key, outcomes in got.items()})
+    if os.environ.get("LEXICLASS_WRITE_MATRIX"):
+        DOCUMENT.write_text(text, encoding="utf-8")
+    failures = [f"{'/'.join(key)} {command}: {outcome}" for key, outcomes in got.items()
+                for command, outcome in outcomes.items() if outcome.startswith("FAILED")]
+    assert not failures, "\n".join(failures)
+    assert text == DOCUMENT.read_text(encoding="utf-8"), "docs/support-matrix.md differs from the runs"
