@@ -273,7 +273,8 @@ def page(browser, run: Path) -> None:
 def run_combination(combo: Combination, work: Path, commands=None, browser=None) -> dict[str, str]:
     """{command: outcome} for ``combo``, trained once in ``work``; ``commands`` default to `commands_for`."""
     commands = commands_for(combo) if commands is None else list(commands)
-    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)  # a fresh folder: nothing of an earlier run is reused
+    work.mkdir(parents=True)
     data = write_data(work)
     run = work / "run"
     began = time.perf_counter()

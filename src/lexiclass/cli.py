@@ -139,8 +139,14 @@ def cmd_train(args) -> int:
     info = train(config, args.out, resume=args.resume, overwrite=args.overwrite, verbose=verbose,
                  callbacks=callbacks)
     print(f"run directory: {args.out}")
-    print(f"best epoch {info['best_epoch']} of {info['epochs_run']} "
-          f"(median {info['seconds_per_epoch_median']:.1f} s/epoch)")
+    if info.get("auto"):
+        settings = ", ".join(f"{k}={v}" for k, v in info["auto"]["winner"]["settings"].items())
+        print(f"auto chose {info['model']}{f' ({settings})' if settings else ''}: {info['auto']['reason']}")
+    if info.get("monitor") == "val_accuracy" and info["epochs_run"] == 1:  # an n-gram model: one fit, no epochs
+        print(f"fit in {info['seconds_per_epoch_median']:.1f} s (validation accuracy {info['best_value']:.4f})")
+    else:
+        print(f"best epoch {info['best_epoch']} of {info['epochs_run']} "
+              f"(median {info['seconds_per_epoch_median']:.1f} s/epoch)")
     print(f"test accuracy: {info['test_accuracy']:.4f} ({info['data_sizes']['test']} examples)")
     return 0
 
@@ -411,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       "(default: one per CPU)")
     p.add_argument("--output-format", choices=("parquet", "csv", "tsv", "jsonl"), default="parquet",
                    help="with --engine ray: format of the files written into --output")
-    p.add_argument("--top-k", type=_positive_int, metavar="K", help="texts as arguments: show only the k most probable classes")
+    p.add_argument("-k", "--top-k", type=_positive_int, metavar="K",
+                   help="texts as arguments: show only the k most probable classes")
     p.add_argument("--format", choices=("json", "table"), default="json",
                    help="texts as arguments: JSON lines or an aligned table")
     p.set_defaults(func=cmd_predict)
@@ -493,7 +500,11 @@ def _interrupted(args) -> str:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    args = build_parser().parse_args(None if argv is None else [str(a) for a in argv])
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if not argv:  # bare `lexiclass`: the overview, not an error
+        build_parser().print_help()
+        return 0
+    args = build_parser().parse_args(argv)
     from lexiclass import progress
 
     # main() may run inside a longer Python process (tests, notebooks): put the globals back afterwards.

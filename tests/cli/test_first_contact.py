@@ -4,6 +4,7 @@ top level, and an installable package description."""
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tomllib
@@ -141,3 +142,27 @@ def test_plain_keras_loads_a_transformer_run_after_import_lexiclass(tiny_run):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.split()[-1] == "positional_transformer"
+
+
+def test_bare_lexiclass_prints_the_overview(capsys):
+    assert main([]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: lexiclass") and "train" in out and "predict" in out and err == ""
+
+
+def test_ngram_and_auto_runs_report_their_fit_and_winner_not_epochs(tmp_path, capsys):
+    data = write_csv(tmp_path, n=120)
+    assert main(["train", "--model", "tfidf", "--dataset", data, "--out", tmp_path / "t", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "fit in " in out and "validation accuracy" in out and "best epoch" not in out
+    assert main(["train", "--model", "auto", "--dataset", data, "--out", tmp_path / "a", "--quiet",
+                 "--time-budget", "60", "--max-tokens", "200", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    chosen = json.loads((tmp_path / "a" / "run.json").read_text())["auto"]["winner"]["model"]
+    assert f"auto chose {chosen}" in out and "highest validation" in out
+
+
+def test_predict_takes_k_for_top_k(tiny_run, capsys):
+    run = tiny_run("nbsvm", classes=("neg", "pos", "mixed"))
+    assert main(["predict", run, "great film", "-k", "1"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["probabilities"]) == 1

@@ -247,9 +247,14 @@ def test_existing_non_empty_out_dir_is_refused_and_kept(tiny_run, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(LexiclassError, match="is a file"):
         export_run(tiny_run("bow"), tmp_path / "file", "onnx")
-    export_run(tiny_run("bow"), out, "savedmodel", overwrite=True, check=False)
-    assert "keep.txt" not in os.listdir(out) and "saved_model.pb" in os.listdir(out)
-    assert sorted(os.listdir(tmp_path)) == ["file", "out"]
+    # --overwrite replaces earlier exports only: a folder of someone's own files is never deleted
+    with pytest.raises(LexiclassError, match="is not an earlier export .*has no export.json"):
+        export_run(tiny_run("bow"), out, "savedmodel", overwrite=True, check=False)
+    assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    export_run(tiny_run("bow"), tmp_path / "exported", "savedmodel", check=False)
+    export_run(tiny_run("bow"), tmp_path / "exported", "onnx", overwrite=True, check=False)
+    assert "model.onnx" in os.listdir(tmp_path / "exported") and "saved_model.pb" not in os.listdir(tmp_path / "exported")
+    assert sorted(os.listdir(tmp_path)) == ["exported", "file", "out"]
 
 
 def test_empty_out_dir_is_used(tiny_run, tmp_path):

@@ -63,10 +63,11 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
     Args:
         run_dir: a finished lexiclass run directory of a Keras model (not nbsvm).
         out_dir: the folder to create. It appears only once complete; an existing non-empty
-            folder is refused unless ``overwrite``, and then replaced only once the export is done.
+            folder is refused unless ``overwrite`` and it is an earlier export (it holds export.json),
+            and then replaced only once the export is done.
         format: ``"savedmodel"`` (raw strings in, TensorFlow) or ``"onnx"`` (token ids or
             n-gram vectors in, ONNX Runtime; needs the ``export`` extra).
-        overwrite: replace an existing non-empty ``out_dir``.
+        overwrite: replace an earlier export in ``out_dir``; any other non-empty folder is refused.
         check: compare the export with lexiclass's own probabilities on probe texts first
             (`LexiclassError` if any differs by more than `CHECK_TOLERANCE` of the run's precision).
 
@@ -76,12 +77,11 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
     """
     if format not in FORMATS:
         raise LexiclassError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
-    out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite)
-    run_dir = Path(run_dir)
-    _refuse_text_model(run_dir)
+    out_dir, run_dir = Path(out_dir), Path(run_dir)
     if out_dir.resolve() == run_dir.resolve() or out_dir.resolve() in run_dir.resolve().parents:
         raise LexiclassError(f"{out_dir} holds the run {run_dir} itself; export into another folder")
+    _check_out_dir(out_dir, overwrite)
+    _refuse_text_model(run_dir)
     if format == "onnx":
         _require_onnx_packages()
     _require_tensorflow_backend()
@@ -131,9 +131,13 @@ def describe(summary: dict) -> str:
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise LexiclassError(f"{out_dir} is a file; the export needs a folder name")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise LexiclassError(f"{out_dir} already exists and is not empty; choose another folder or overwrite it "
-                             "(overwrite=True, --overwrite)")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise LexiclassError(f"{out_dir} already exists and is not empty; choose another folder or overwrite "
+                                 "an earlier export (overwrite=True, --overwrite)")
+        if not (out_dir / EXPORT_FILE).is_file():  # replacing it would delete someone's files
+            raise LexiclassError(f"{out_dir} is not an earlier export (it has no {EXPORT_FILE}); --overwrite replaces "
+                                 "only exports: choose another folder")
 
 
 def _refuse_text_model(run_dir: Path) -> None:
@@ -408,7 +412,7 @@ def _replace_dir(tmp: Path, out_dir: Path, overwrite: bool) -> None:
     """Rename the finished ``tmp`` to ``out_dir``; an old ``out_dir`` (empty, or with ``overwrite``) goes last."""
     old = None
     if out_dir.exists():
-        if any(out_dir.iterdir()) and not overwrite:  # appeared while exporting
+        if any(out_dir.iterdir()) and not (overwrite and (out_dir / EXPORT_FILE).is_file()):  # appeared meanwhile
             raise LexiclassError(f"{out_dir} appeared while exporting and is not empty; the export was not written")
         old = out_dir.parent / f".{out_dir.name}.replaced-{os.getpid()}"
         os.replace(out_dir, old)
