@@ -29,6 +29,8 @@ def _table(out):
     ("dropout = {min = 0.1}", "dropout: the range needs max"),
     ("dropout = {min = 0.1, max = 0.2, step = 1}", "dropout: unknown key 'step'"),
     ("model = {min = 1, max = 2}", "model: a {min, max} range needs a numeric setting"),
+    ('model = ["gpt-5", "tfidf"]', "model: 'gpt-5' is not one of bow, bilstm"),  # before any trial, not as one
+    ('bow_mode = ["tf_idf", "count"]', "bow_mode: 'count' is not one of multi_hot, tf_idf"),
     ("hidden_units = {min = 1.5, max = 8}", "hidden_units: 1.5 is not a valid int"),
     ("ngrams = 3", "ngrams: give a list of choices or a table"),
     ("", "no settings to search"),

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass import atomic
-from lexiclass.config import TrainConfig, _base_type, _check_range, coerce
+from lexiclass.config import CHOICES, MODEL_NAMES, TrainConfig, _base_type, _check_range, coerce
 from lexiclass.errors import ConfigError, LexiclassError, first_line
 
 ENGINES = ("ray", "local")
@@ -137,6 +137,9 @@ def read_space(space, source: str | None = None) -> list[Dimension]:
 
 def _checked(value, hint, field, where):
     value = coerce(value, hint, where)
+    allowed = MODEL_NAMES if field.name == "model" else CHOICES.get(field.name)
+    if allowed is not None and value not in allowed:  # refused before any trial runs, not as a failed trial
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, allowed))}")
     try:
         _check_range(field, value)
     except ConfigError as exc:
