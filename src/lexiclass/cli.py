@@ -181,11 +181,11 @@ def cmd_predict(args) -> int:
         return _predict_on_ray(args)
     predictor = lexiclass.load(args.run_dir)
     if args.input or sources:
-        from lexiclass.inference.predict_files import predict_file
+        from lexiclass.inference.predict_files import MAX_CHARS, predict_file
 
         summary = predict_file(predictor, args.input or "-", args.output, text_column=args.text_column,
                                id_column=args.id_column, input_format=args.input_format, encoding=args.encoding,
-                               encoding_errors=args.encoding_errors)
+                               encoding_errors=args.encoding_errors, max_chars=args.max_chars or MAX_CHARS)
         if summary.get("renamed") and not args.quiet:
             renamed = ", ".join(f"{old} -> {new}" for old, new in dict(summary["renamed"]).items())
             print(f"input columns renamed to keep them apart from the results: {renamed}", file=sys.stderr)
@@ -417,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       "(default: one per CPU)")
     p.add_argument("--output-format", choices=("parquet", "csv", "tsv", "jsonl"), default="parquet",
                    help="with --engine ray: format of the files written into --output")
+    p.add_argument("--max-chars", type=_positive_int, metavar="N",
+                   help="--input and stdin: refuse a text longer than this many characters, naming its row; "
+                        "memory grows with a text's length (default: 1,000,000)")
     p.add_argument("-k", "--top-k", type=_positive_int, metavar="K",
                    help="texts as arguments: show only the k most probable classes")
     p.add_argument("--format", choices=("json", "table"), default="json",

@@ -348,6 +348,18 @@ OTHER_CASES = [
     ("overwrite-with-missing-dataset", lambda r, t: ["train", "--model", "bow", "--out", r, "--overwrite",
                                                      "--dataset", t / "goood.csv"], "goood.csv does not exist"),
     ("data-bad-source", lambda r, t: ["data", t / "none.jsonl"], "none.jsonl does not exist"),
+    ("predict-json-nested-200000-deep", lambda r, t: ["predict", r, "--input", t / "deep.jsonl", "--quiet"],
+     "deep.jsonl, line 1: JSON value not accepted (maximum recursion depth"),
+    ("predict-json-5000-digit-integer", lambda r, t: ["predict", r, "--input", t / "big.jsonl", "--quiet"],
+     "big.jsonl, line 1: JSON value not accepted (Exceeds the limit (4300 digits)"),
+    ("predict-mixed-types-to-parquet", lambda r, t: ["predict", r, "--input", t / "mixed.jsonl", "--output",
+                                                     t / "o.parquet", "--quiet"],
+     "column 'n' mixes value types (int, str)"),
+    ("predict-text-over-max-chars", lambda r, t: ["predict", r, "--input", t / "long.csv", "--output", t / "o.csv",
+                                                  "--quiet", "--max-chars", "5000"],
+     "long.csv, row 2: a text of 6,000 characters is longer than --max-chars 5,000"),
+    ("export-overwrite-a-non-export-folder", lambda r, t: ["export", r, "--out", t / "mine", "--overwrite"],
+     "is not an earlier export"),
     ("data-does-not-offer-train-flags", lambda r, t: ["data", "imdb", "--epochs", "3"], "unrecognized arguments"),
 ]
 
@@ -362,6 +374,10 @@ def test_other_commands_refuse_bad_input(case, runs, tmp_path, capsys):
     texts, labels = make_texts(40, ["mixed", "odd"], seed=3)  # classes the run does not know
     (tmp_path / "other.csv").write_text("text,label\n" + "".join(f"{t},{['mixed', 'odd'][y]}\n"
                                                                  for t, y in zip(texts, labels)))
+    (tmp_path / "deep.jsonl").write_text('{"text": "good", "n": ' + "[" * 200_000 + "]" * 200_000 + "}\n")
+    (tmp_path / "big.jsonl").write_text('{"text": "good", "n": ' + "9" * 5000 + "}\n")
+    (tmp_path / "mixed.jsonl").write_text('{"text": "good", "n": 1}\n{"text": "bad", "n": "x"}\n')
+    (tmp_path / "long.csv").write_text("text\nshort\n" + "good " * 1200 + "\n")
     before = snapshot(tmp_path)
     code, _, err = run_cli(argv(run, tmp_path), capsys)
     assert_one_line_error(code, err, fragment)

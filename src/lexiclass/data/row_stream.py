@@ -19,13 +19,13 @@ field; the first bad row stops the stream.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexiclass.data.user_files import check_encoding, parse_json
 from lexiclass.errors import DataError
 
 SUFFIX_FORMATS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -74,8 +74,6 @@ def detect_format(path, input_format: str | None = None) -> str:
 
 def _line_codec(encoding: str, errors: str, name: str) -> str:
     """The codec to decode each line with; refuses codecs whose lines cannot be split on b"\\n"."""
-    from lexiclass.data.user_files import check_encoding
-
     codec = check_encoding(encoding, errors)
     if codec == "utf-8-sig":  # the stream drops a leading byte-order mark itself
         return "utf-8"
@@ -235,10 +233,7 @@ class RowStream:
         if not line.strip():
             return None
         where = f"{self.name}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        record = parse_json(line, where)
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
         if SURROGATE_ESCAPE.search(line):

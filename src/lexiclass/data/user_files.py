@@ -263,7 +263,9 @@ def _first_clause(exc: Exception) -> str:
     return str(exc).split(";")[0].splitlines()[0][:120]
 
 
-def _parse_json(text: str, location: str):
+def parse_json(text: str, location: str):
+    """``json.loads(text)``, or one `DataError` line naming ``location``: bad syntax, a repeated field, an integer
+    of thousands of digits, nesting deeper than Python recurses."""
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
@@ -278,7 +280,7 @@ def _parse_json(text: str, location: str):
 def _json_lines(content: str, path):
     for number, line in enumerate(content.split("\n"), start=1):  # not splitlines(): U+2028 is valid in JSON
         if line.strip():
-            yield number, _parse_json(line, f"{path}, line {number}")
+            yield number, parse_json(line, f"{path}, line {number}")
 
 
 def _json_array(content: str, path):

@@ -34,14 +34,16 @@ from lexiclass.progress import progress
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 ROW_GROUP_ROWS = 65_536  # parquet row groups much smaller than this make slow, bloated files
+MAX_CHARS = 1_000_000  # longest text scored by default: ~75x IMDB's longest review; tokenizing costs ~20x its size
 
 
 def predict_file(predictor, input_path, output_path=None, text_column: str = "text", id_column: str | None = None,
                  chunk_rows: int = 2048, stdout=None, input_format: str | None = None, encoding: str = "utf-8",
-                 encoding_errors: str = "strict") -> dict:
+                 encoding_errors: str = "strict", max_chars: int = MAX_CHARS) -> dict:
     """Predict each row of ``input_path`` (``-``: stdin) into ``output_path`` (None or ``-``: JSON lines on ``stdout``).
 
     ``encoding`` / ``encoding_errors`` decode a text input (see `lexiclass.data.row_stream.RowStream`).
+    A text longer than ``max_chars`` characters stops the run with one line naming its row (nothing is written).
 
     Returns ``{"rows", "empty_rows", "seconds", "rows_per_second", "input", "output",
     "columns", "renamed"}``; ``renamed`` maps clashing input columns to their output names.
@@ -60,6 +62,7 @@ def predict_file(predictor, input_path, output_path=None, text_column: str = "te
                 progress(total=stream.progress_total, desc=f"predicting {stream.name}", unit=stream.progress_unit,
                          unit_scale=stream.progress_unit == "B") as bar:
             for chunk in stream:
+                _check_lengths(chunk.texts, max_chars, stream.name, rows)
                 table, empty = layout.table(chunk, *_predict(predictor, chunk.texts, len(labels)))
                 writer.write(table)
                 rows, empty_rows = rows + len(chunk), empty_rows + empty
@@ -70,6 +73,14 @@ def predict_file(predictor, input_path, output_path=None, text_column: str = "te
             "rows_per_second": round(rows / seconds, 1) if seconds > 0 else None,
             "input": str(input_path), "output": None if output_path is None else str(output_path),
             "columns": layout.names, "renamed": layout.renamed}
+
+
+def _check_lengths(texts, max_chars: int, source: str, rows_before: int) -> None:
+    """`DataError` naming the first text over ``max_chars``: memory grows with a text's length, without bound."""
+    for i, text in enumerate(texts):
+        if text is not None and len(text) > max_chars:
+            raise DataError(f"{source}, row {rows_before + i + 1}: a text of {len(text):,} characters is longer than "
+                            f"--max-chars {max_chars:,}; raise --max-chars to score it")
 
 
 def output_format_of(path) -> str:
@@ -260,7 +271,13 @@ class ParquetWriter:
             return self.layout.known_types[name]
         if isinstance(values, pa.Array):
             return values.type
-        inferred = pa.array(_as_list(values)).type
+        values = _as_list(values)
+        try:
+            inferred = pa.array(values).type
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            kinds = sorted({type(v).__name__ for v in values if v is not None})
+            raise DataError(f"{self.source}: column {name!r} mixes value types ({', '.join(kinds)}), which a parquet "
+                            "column cannot hold; make its values one type, or write .jsonl or .csv") from exc
         # A column that is all null in the first chunk: text is the likeliest type of its later values.
         return pa.string() if pa.types.is_null(inferred) else inferred
 
