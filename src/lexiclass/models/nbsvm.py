@@ -165,12 +165,26 @@ def _read_json(path: Path) -> dict:
 def read_meta(path: Path, format_name: str, what: str, versions) -> dict:
     """A saved model's JSON header, checked to be ``format_name`` in one of ``versions``; one-line errors."""
     meta = _read_json(path)
+    if not isinstance(meta, dict):
+        raise LexiclassError(f"{path}: not a lexiclass {what} (a JSON {type(meta).__name__}, not an object)")
     if meta.get("format") != format_name:
         raise LexiclassError(f"{path}: not a lexiclass {what} (format {meta.get('format')!r})")
     if meta.get("version") not in versions:
         raise LexiclassError(f"{path}: format version {meta.get('version')!r} is not supported "
                              f"(this lexiclass reads versions {', '.join(map(str, versions))})")
     return meta
+
+
+def saved_params(meta: dict, path: Path, estimator) -> dict:
+    """The header's ``hyperparameters``, checked to be an object of ``estimator``'s own parameter names (a
+    damaged or edited header is one line naming the file and the key, not a TypeError)."""
+    params = meta.get("hyperparameters")
+    if not isinstance(params, dict):
+        raise LexiclassError(f"{path}: 'hyperparameters' must be an object of settings, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(estimator().get_params()))
+    if unknown:
+        raise LexiclassError(f"{path}: 'hyperparameters' has unknown settings {', '.join(map(repr, unknown))}")
+    return params
 
 
 def _probabilities(logits: np.ndarray) -> np.ndarray:
@@ -514,7 +528,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def load(cls, directory) -> "NBSVMClassifier":
         directory = Path(directory)
         meta = read_meta(directory / META_FILE, FORMAT, "NBSVM model", READABLE_VERSIONS)
-        model = cls(**meta["hyperparameters"])
+        model = cls(**saved_params(meta, directory / META_FILE, cls))
         model._check_params()
         vocabulary = _read_json(directory / VOCAB_FILE)
         try:
@@ -781,7 +795,7 @@ class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def load(cls, directory) -> "NBSVMEnsembleClassifier":
         directory = Path(directory)
         meta = read_meta(directory / ENSEMBLE_FILE, ENSEMBLE_FORMAT, "NBSVM ensemble", READABLE_VERSIONS)
-        model = cls(**meta["hyperparameters"])
+        model = cls(**saved_params(meta, directory / ENSEMBLE_FILE, cls))
         names = meta.get("members")
         if not isinstance(names, list) or not names or not all(
                 isinstance(n, str) and n and Path(n).name == n and n not in (".", "..") for n in names):
