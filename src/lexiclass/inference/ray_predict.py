@@ -31,6 +31,7 @@ import inspect
 import io
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import time
@@ -62,6 +63,27 @@ def require_ray(what: str = "the ray engine"):
 # -- starting and joining Ray ------------------------------------------------------------------------
 
 
+CONNECT_TIMEOUT_S = 10  # how long to wait for a cluster's address to accept a connection
+RAY_CLIENT_PORT = 10001  # ray:// addresses without a port
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """`LexiclassError` unless ``host:port`` (or ``ray://host[:port]``) accepts a TCP connection within ``timeout``;
+    ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    if address == "auto":
+        return
+    where = address.removeprefix("ray://")
+    host, _, port = where.rpartition(":") if ":" in where else (where, "", str(RAY_CLIENT_PORT))
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise LexiclassError(f"--address {address!r}: give host:port, ray://host[:port] or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise LexiclassError(f"cannot reach the Ray cluster at {address}: {reason} (waited up to {timeout:g} s)") \
+            from None
+
+
 class RaySession:
     """``with RaySession(address, cpus) as info:`` joins ``address`` (``auto`` or ``ray://...`` / ``host:port``),
     or starts a local Ray with ``cpus`` logical CPUs; reuses one already started in this process. Shuts
@@ -78,6 +100,8 @@ class RaySession:
             env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
                                 "LEXICLASS_QUIET": "1"}}
             kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False, runtime_env=env)
+            if self.address:
+                check_reachable(self.address)  # Ray itself retries an unreachable address for minutes
             try:
                 if self.address:
                     ray.init(address=self.address, **kwargs)
