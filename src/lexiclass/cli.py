@@ -57,6 +57,24 @@ def _quiet_start(verbose: bool, required: bool = True) -> None:
         os.close(null)
 
 
+def _needs_keras(args) -> bool:
+    """False when the command's model is an n-gram one (nbsvm, tfidf, ...): then TensorFlow, ~7 s to import,
+    is never loaded. A run folder whose config cannot be read counts as Keras; loading it reports the problem."""
+    from lexiclass.models.registry import MODELS
+
+    model = getattr(args, "model", None) if args.command in ("train", "tune") and not getattr(args, "resume", False) \
+        else None
+    run_dir = getattr(args, "run_dir", None)
+    if run_dir is not None:
+        try:
+            with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+                model = json.load(f).get("model")
+        except (OSError, ValueError, AttributeError):
+            return True
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    return spec is None or spec.inputs != "text"
+
+
 # --- flags ---------------------------------------------------------------------------
 
 def _setting_flag(group, field, defaults: TrainConfig) -> None:
@@ -524,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "backend"):  # `data` needs no Keras
             backend = select_backend(args.backend)
             # Keras imports TensorFlow whenever it is installed, even on JAX or PyTorch (to save models).
-            _quiet_start(args.verbose, required=backend == "tensorflow")
+            if _needs_keras(args):
+                _quiet_start(args.verbose, required=backend == "tensorflow")
         return args.func(args)
     except LexiclassError as exc:
         print(f"lexiclass {args.command}: error: {_one_line(exc)}", file=sys.stderr)

@@ -166,3 +166,14 @@ def test_predict_takes_k_for_top_k(tiny_run, capsys):
     run = tiny_run("nbsvm", classes=("neg", "pos", "mixed"))
     assert main(["predict", run, "great film", "-k", "1"]) == 0
     assert len(json.loads(capsys.readouterr().out)["probabilities"]) == 1
+
+
+@pytest.mark.parametrize("model", ["nbsvm", "tfidf"])
+def test_ngram_runs_predict_without_importing_tensorflow(tiny_run, model):
+    """TensorFlow takes ~7 s to import; a run without a Keras network never needs it (a Keras run still does)."""
+    code = ("import sys; from lexiclass.cli import main; "
+            "code = main(['predict', sys.argv[1], 'a great film']); "
+            "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    for run, expected in ((tiny_run(model), "0 False False"), (tiny_run("bow"), "0 True True")):
+        done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)
+        assert done.stdout.splitlines()[-1] == expected, done.stderr[-2000:]
