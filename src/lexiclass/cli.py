@@ -182,6 +182,8 @@ def cmd_evaluate(args) -> int:
         print(f"test accuracy: {metrics['accuracy']:.4f} ({metrics['num_examples']} examples); stored: {stored}")
         print(f"macro precision {metrics['macro_precision']:.4f}  recall {metrics['macro_recall']:.4f}  "
               f"F1 {metrics['macro_f1']:.4f}")
+        print(f"expected calibration error {metrics['expected_calibration_error']:.4f} (0: the predicted class's "
+              "probability is how often it is right)")
     return 0
 
 

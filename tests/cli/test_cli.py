@@ -55,6 +55,9 @@ def test_four_class_datasets_load_and_train_through_the_same_command(four_class_
     assert main(["evaluate", str(run), "--format", "json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["accuracy"] == metrics["stored_accuracy"]
+    assert 0.0 <= metrics["expected_calibration_error"] <= 1.0
+    assert main(["evaluate", str(run)]) == 0
+    assert "expected calibration error 0." in capsys.readouterr().out
 
 
 def test_predict_json_table_and_stdin(tiny_run, capsys, monkeypatch):

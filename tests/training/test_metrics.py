@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from lexiclass.training.metrics import confusion_matrix_figure, normalised_rows, training_curves_figure
+from lexiclass.training.metrics import (classification_metrics, confusion_matrix_figure, normalised_rows,
+                                        training_curves_figure)
 
 HISTORY = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + 0.1 * e, "val_loss": 1.1 / e, "val_accuracy": 0.55 + 0.1 * e,
             "seconds": 1.0} for e in (1, 2, 3)]
@@ -90,3 +91,21 @@ def test_normalised_rows():
 def test_confusion_matrix_small(n):
     fig = drawn(confusion_matrix_figure(metrics_for(np.eye(n, dtype=int) * 3, [f"c{i}" for i in range(n)])))
     assert "100.00%" in fig._suptitle.get_text()
+
+
+def test_expected_calibration_error_is_zero_when_confidence_matches_accuracy():
+    from lexiclass.training.metrics import expected_calibration_error
+
+    # 10 texts at confidence 0.8, 8 of them right: calibrated
+    probs = np.tile([0.2, 0.8], (10, 1))
+    labels = np.array([1] * 8 + [0] * 2)
+    assert expected_calibration_error(labels, probs) == pytest.approx(0.0)
+    # overconfident: 0.99 while right half the time -> 0.49
+    probs = np.tile([0.01, 0.99], (10, 1))
+    labels = np.array([1] * 5 + [0] * 5)
+    assert expected_calibration_error(labels, probs) == pytest.approx(0.49)
+    # two bins, weighted by size: 4 texts at 0.6 all right (|1 - 0.6|), 6 at 0.9 half right (|0.5 - 0.9|)
+    probs = np.array([[0.4, 0.6]] * 4 + [[0.1, 0.9]] * 6)
+    labels = np.array([1] * 4 + [1, 1, 1, 0, 0, 0])
+    assert expected_calibration_error(labels, probs) == pytest.approx(0.4 * 0.4 + 0.6 * 0.4)
+    assert classification_metrics(labels, probs, ["a", "b"])["expected_calibration_error"] == pytest.approx(0.4)

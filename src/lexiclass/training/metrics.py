@@ -26,7 +26,27 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
         },
         "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),  # rows: true, cols: predicted
         "labels": list(label_names),
+        "expected_calibration_error": expected_calibration_error(labels, probabilities),
     }
+
+
+CALIBRATION_BINS = 15  # equal-width confidence bins, as in Guo et al. 2017 ("On Calibration of Modern Neural Networks")
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """How far the predicted class's probability is from how often it is right: the mean over texts of
+    |accuracy - confidence| within each confidence bin, weighted by the bin's size (0 = calibrated)."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return 0.0
+    confidence = probabilities.max(axis=1)  # (n,)
+    correct = probabilities.argmax(axis=1) == labels  # (n,)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)  # bin of each text; 1.0 goes in the last
+    error = 0.0
+    for b in np.unique(which):
+        members = which == b
+        error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)
 
 
 CURVES = (("loss", "loss"), ("accuracy", "accuracy"))  # (history key, panel title)
