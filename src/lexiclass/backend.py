@@ -69,3 +69,29 @@ def jit_compile(requested_jit: bool) -> bool:
 
     return {"tensorflow": bool(requested_jit), "jax": True}.get(keras.backend.backend(), False)
 
+
+
+def import_tensorflow_quietly(verbose: bool = False, required: bool = True) -> None:
+    """Import TensorFlow with its C++ start-up lines (absl, oneDNN, cpu_feature_guard) hidden, unless ``verbose``.
+
+    They are written to file descriptor 2 while TensorFlow loads, before any log level
+    applies, so stderr is pointed at /dev/null for the import only; Python errors raised
+    by the import still reach the caller. Does nothing once TensorFlow is imported.
+    ``required=False``: a missing TensorFlow is fine (JAX and PyTorch backends).
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if verbose:
+        return
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow  # noqa: F401  (the import is the point: its start-up lines go to /dev/null)
+    except ImportError:
+        if required:
+            raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)

@@ -23,7 +23,7 @@ import os
 import sys
 import warnings
 
-from lexiclass.backend import BACKENDS, select as select_backend
+from lexiclass.backend import BACKENDS, import_tensorflow_quietly, select as select_backend
 from lexiclass.config import CHOICES, MODEL_NAMES, TrainConfig, describe
 from lexiclass.data.row_stream import FORMATS
 from lexiclass.errors import LexiclassError
@@ -31,30 +31,6 @@ from lexiclass.errors import LexiclassError
 # The settings `lexiclass data` uses: how a dataset is read and split. `train` offers all of them.
 DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", "encoding", "encoding_errors",
                  "val_fraction", "test_fraction", "split_seed", "limit")
-
-
-def _quiet_start(verbose: bool, required: bool = True) -> None:
-    """Hide TensorFlow's C++ start-up lines (absl, oneDNN) unless ``--verbose``.
-
-    They are written to file descriptor 2 while TensorFlow loads, before any log level
-    applies, so stderr is pointed at /dev/null for the import only; Python errors raised
-    by the import still reach the user through the normal error path. ``required=False``:
-    a missing TensorFlow is fine (JAX and PyTorch backends).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
-    if verbose:
-        return
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
-        import tensorflow  # noqa: F401
-    except ImportError:
-        if required:
-            raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
 
 
 def _needs_keras(args) -> bool:
@@ -545,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             backend = select_backend(args.backend)
             # Keras imports TensorFlow whenever it is installed, even on JAX or PyTorch (to save models).
             if _needs_keras(args):
-                _quiet_start(args.verbose, required=backend == "tensorflow")
+                import_tensorflow_quietly(args.verbose, required=backend == "tensorflow")
         return args.func(args)
     except LexiclassError as exc:
         print(f"lexiclass {args.command}: error: {_one_line(exc)}", file=sys.stderr)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lexiclass.backend import import_tensorflow_quietly
 from lexiclass.errors import LexiclassError, first_line
 
 RUN_FILE = "run.json"
@@ -136,6 +137,7 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None):
     """
     path = Path(path)
     _check_model_archive(path)
+    import_tensorflow_quietly(required=False)  # the Python API too: no absl/oneDNN lines on stderr
     import keras
 
     from lexiclass.layers import register

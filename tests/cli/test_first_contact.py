@@ -92,6 +92,10 @@ def test_no_tensorflow_start_up_lines(tiny_run):
     done = subprocess.run([str(script), "predict", "/no/such/run", "x"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "oneDNN" not in done.stderr and "absl" not in done.stderr
+    # the Python API, loading and predicting a Keras run: nothing on stderr either
+    code = "import sys, lexiclass; print(lexiclass.load(sys.argv[1]).predict('a fine film')['label'])"
+    done = subprocess.run([sys.executable, "-c", code, str(tiny_run("bow"))], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() in ("neg", "pos") and done.stderr == "", done.stderr
 
 
 def test_tensorboard_logs_are_written(tmp_path):

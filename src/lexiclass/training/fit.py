@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexiclass.backend import import_tensorflow_quietly
 from lexiclass.config import TrainConfig
 from lexiclass.data.download import sha256_of
 from lexiclass.errors import LexiclassError
@@ -178,6 +179,8 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
 
         config, auto = select_model(config, data)
         spec = get_model_spec(config.model)
+    if spec.inputs != "text":
+        import_tensorflow_quietly(required=False)  # before Keras: no absl/oneDNN lines from the Python API either
     if config.precision == "auto" and spec.inputs != "text":  # config.json records the precision used
         import keras
 
