@@ -37,16 +37,24 @@ DEFAULT_SUBSET = [
 
 
 def run_jobs(jobs: list, work: Path, timeout: int) -> dict[tuple, dict[str, str]]:
-    """Run ``jobs`` in one worker process per backend; {(family, precision, tokenizer, backend): outcomes}."""
-    results = {}
+    """Run ``jobs`` in one worker process per backend, the backends side by side (most of a tiny run is Python
+    overhead on one core); {(family, precision, tokenizer, backend): outcomes}."""
+    workers = {}
     for backend in sorted({job[3] for job in jobs}):
-        mine = [job for job in jobs if job[3] == backend]
         jobs_file, out = work / f"{backend}-jobs.json", work / f"{backend}-out.json"
-        jobs_file.write_text(json.dumps(mine))
-        done = subprocess.run([sys.executable, "-m", "tests.matrix_worker", str(out), str(work), str(jobs_file)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        assert done.returncode == 0, done.stderr[-3000:]
+        jobs_file.write_text(json.dumps([job for job in jobs if job[3] == backend]))
+        log = open(work / f"{backend}.log", "w")
+        workers[backend] = (subprocess.Popen([sys.executable, "-m", "tests.matrix_worker", str(out), str(work),
+                                              str(jobs_file)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}), out, log)
+    results = {}
+    for backend, (worker, out, log) in workers.items():
+        try:
+            code = worker.wait(timeout=timeout)
+        finally:
+            worker.kill()
+            log.close()
+        assert code == 0, (work / f"{backend}.log").read_text()[-3000:]
         results.update({tuple(row[:4]): row[4] for row in json.loads(out.read_text())})
     return results
 
