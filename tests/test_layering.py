@@ -1,0 +1,76 @@
+"""The package's floors: data flows one way, data -> text -> embeddings -> layers -> models -> training ->
+inference -> cli, with errors, atomic writes, progress, backend, precision, config and the run-folder format
+below them all. A module never imports a module of a higher floor, even inside a function.
+
+The imports that still break the rule are listed in `KNOWN_BREAKS`, each with what it waits for (the one
+model interface of issue 25): a new break fails, and so does a listed one that is gone (shorten the list).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "lexiclass"
+FLOORS = ["base", "data", "text", "embeddings", "layers", "models", "training", "inference", "cli", "api"]
+BASE = {"errors", "atomic", "progress", "backend", "precision", "config", "run_dir"}
+KNOWN_BREAKS = {
+    ("lexiclass.run_dir", "lexiclass.layers"): "load_keras_model registers the custom layers; it belongs in models",
+    ("lexiclass.training.auto", "lexiclass.inference.predictor"): "scores candidates through the Predictor",
+    ("lexiclass.training.fit", "lexiclass.inference.evaluate"): "scores the reloaded best model on test",
+    ("lexiclass.training.tune", "lexiclass.inference.ray_predict"): "shares the Ray session helpers",
+}
+
+
+def floor(module: str) -> str:
+    """The floor of ``lexiclass.a.b``: its sub-package, ``base`` for the shared modules, ``api`` for the package."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "api"  # lexiclass/__init__.py: the public facade over every floor
+    return "base" if parts[1] in BASE else parts[1]
+
+
+def imports(path: Path) -> set[str]:
+    """Every ``lexiclass...`` module ``path`` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from lexiclass import run_dir` imports the module lexiclass.run_dir; `__version__` is not a module
+            found |= {node.module} if node.module != "lexiclass" else {
+                f"lexiclass.{a.name}" for a in node.names
+                if (SRC / f"{a.name}.py").exists() or (SRC / a.name).is_dir()}
+    return {name for name in found if name.startswith("lexiclass.")}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_every_module_is_on_a_known_floor():
+    for path in SRC.rglob("*.py"):
+        assert floor(module_name(path)) in FLOORS, f"{path}: put it in a floor of {FLOORS}"
+
+
+def test_no_module_imports_a_higher_floor():
+    breaks = set()
+    for path in sorted(SRC.rglob("*.py")):
+        me = module_name(path)
+        for target in imports(path):
+            if FLOORS.index(floor(target)) > FLOORS.index(floor(me)):
+                # the imported module's floor package, e.g. lexiclass.inference.predictor
+                breaks.add((me, ".".join(target.split(".")[:3]) if floor(target) != "layers" else "lexiclass.layers"))
+    new = sorted(breaks - set(KNOWN_BREAKS))
+    assert not new, f"imports of a higher floor: {new}"
+    gone = sorted(set(KNOWN_BREAKS) - breaks)
+    assert not gone, f"fixed, so remove them from KNOWN_BREAKS: {gone}"
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from lexiclass.inference.predictor import Predictor\n"
+                      "from lexiclass import run_dir as rd\n")
+    assert imports(module) == {"lexiclass.inference.predictor", "lexiclass.run_dir"}
+    assert floor("lexiclass.run_dir") == "base" and floor("lexiclass.inference.predictor") == "inference"
