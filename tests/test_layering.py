@@ -15,7 +15,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lexiclass"
 FLOORS = ["base", "data", "text", "embeddings", "layers", "models", "training", "inference", "cli", "api"]
 BASE = {"errors", "atomic", "progress", "backend", "precision", "config", "run_dir"}
 KNOWN_BREAKS = {
-    ("lexiclass.run_dir", "lexiclass.layers"): "load_keras_model registers the custom layers; it belongs in models",
     ("lexiclass.training.auto", "lexiclass.inference.predictor"): "scores candidates through the Predictor",
     ("lexiclass.training.fit", "lexiclass.inference.evaluate"): "scores the reloaded best model on test",
     ("lexiclass.training.tune", "lexiclass.inference.ray_predict"): "shares the Ray session helpers",

@@ -87,17 +87,18 @@ class Predictor:
     def from_files(cls, run_dir, config, label_names, info=None) -> "Predictor":
         """Load the model (and vectorizer) files of ``run_dir``; Keras models with plain `load_model`."""
         from lexiclass.models.registry import get_model_spec
+        from lexiclass.models.saved import load_keras_model, load_text_model
         from lexiclass.text.vectorizer import Vectorizer
 
         run_dir = Path(run_dir)
         spec = get_model_spec(config.model)
         if spec.inputs == "text":
-            model = rd.load_text_model(spec.load, run_dir / rd.MODEL_DIR, len(label_names))
+            model = load_text_model(spec.load, run_dir / rd.MODEL_DIR, len(label_names))
             return cls(model, None, config, label_names, info, run_dir)
         vectorizer = Vectorizer.load(run_dir)
         # n-gram vectors have one entry per vocabulary n-gram (max_tokens, or fewer on a small corpus)
         width = len(vectorizer.vocabulary) if vectorizer.output_mode != "int" else None
-        model = rd.load_keras_model(run_dir / rd.MODEL_FILE, len(label_names), input_width=width)
+        model = load_keras_model(run_dir / rd.MODEL_FILE, len(label_names), input_width=width)
         return cls(model, vectorizer, config, label_names, info, run_dir)
 
     @classmethod

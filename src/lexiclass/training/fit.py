@@ -227,6 +227,7 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
     import keras
 
     from lexiclass.models.heads import compile_model
+    from lexiclass.models.saved import on_this_backend
     from lexiclass.text.pipeline import make_vectorizer, model_inputs
     from lexiclass.text.vectorizer import Vectorizer
     from lexiclass.training.callbacks import ResumableEarlyStopping, RunCheckpoint
@@ -248,7 +249,7 @@ def _fit_keras_model(spec, config, data, out: Path, state: dict | None, verbose:
 
         register()  # the custom layers, for load_model
 
-        model = rd.on_this_backend(keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"]))
+        model = on_this_backend(keras.models.load_model(out / rd.CHECKPOINT_DIR / state["model"]))
         log.info("resuming after epoch %d of %d", initial_epoch, epochs)
     else:
         model = compile_model(spec.build(config, data.num_classes, vectorizer.vocabulary), data.num_classes, config)
