@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from tqdm import tqdm
@@ -40,14 +41,17 @@ def enabled() -> bool:
     return _state["enabled"]
 
 
+ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # cursor moves of nested bars (e.g. "\x1b[A"): noise in a log
+
+
 class _LineWriter:
-    """A file-like target for tqdm that turns its carriage-return redraws into whole lines."""
+    """A file-like target for tqdm that turns its carriage-return redraws into whole lines, without escapes."""
 
     def __init__(self, stream):
         self.stream = stream
 
     def write(self, text: str) -> None:
-        text = text.replace("\r", "").strip()
+        text = ESCAPES.sub("", text.replace("\r", "")).strip()
         if text:
             self.stream.write(text + "\n")
 
@@ -62,8 +66,10 @@ def progress(iterable=None, total=None, desc: str = "", unit: str = "it", **kwar
     options = dict(desc=desc, unit=unit, disable=not _state["enabled"], dynamic_ncols=True, leave=tty)
     if not tty:
         # tqdm's bar needs a terminal; elsewhere print a status line every `interval` seconds.
+        # smoothing=0: rate and ETA over the whole run so far, not the last few updates, which in a log
+        # written every `interval` seconds swing wildly (an epoch bar once showed 1:36:30 left, then done).
         options.update(file=_LineWriter(stream), mininterval=_state["interval"], maxinterval=_state["interval"],
-                       ascii=True, ncols=80, leave=True)
+                       ascii=True, ncols=80, leave=True, smoothing=0)
     else:
         options.update(file=stream)
     options.update(kwargs)
