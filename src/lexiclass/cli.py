@@ -26,7 +26,7 @@ import warnings
 from lexiclass.backend import BACKENDS, import_tensorflow_quietly, select as select_backend
 from lexiclass.config import CHOICES, MODEL_NAMES, TrainConfig, describe
 from lexiclass.data.row_stream import FORMATS
-from lexiclass.errors import LexiclassError
+from lexiclass.errors import LexiclassError, first_line
 
 # The settings `lexiclass data` uses: how a dataset is read and split. `train` offers all of them.
 DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", "encoding", "encoding_errors",
@@ -176,6 +176,12 @@ def cmd_predict(args) -> int:
     if args.engine == "ray":
         return _predict_on_ray(args)
     predictor = lexiclass.load(args.run_dir)
+    if sources and args.format == "table" and not args.output:  # a person reads it: the table, texts beside
+        try:
+            lines = sys.stdin.buffer.read().decode(args.encoding, args.encoding_errors).splitlines()
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise LexiclassError(f"stdin: cannot decode it as {args.encoding} ({first_line(exc)})") from None
+        args.texts, sources = [line for line in lines if line.strip()], []
     if args.input or sources:
         from lexiclass.inference.predict_files import MAX_CHARS, predict_file
 
@@ -419,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--top-k", type=_positive_int, metavar="K",
                    help="texts as arguments: show only the k most probable classes")
     p.add_argument("--format", choices=("json", "table"), default="json",
-                   help="texts as arguments: JSON lines or an aligned table")
+                   help="texts as arguments or '-': JSON lines or an aligned table (stdin: a row per non-blank line)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("serve", parents=[keras_common],

@@ -72,6 +72,13 @@ def test_predict_json_table_and_stdin(tiny_run, capsys, monkeypatch):
     assert main(["predict", run, "-"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["row"], r["label"], r["empty"]) for r in rows] == [(1, "pos", False), (2, None, True), (3, "neg", False)]
+    # --format table on stdin: the table, each text beside its label (it used to print JSON lines)
+    stdin = io.TextIOWrapper(io.BytesIO("great best\n\nboring dull\n".encode()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["predict", run, "-", "--format", "table"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in table] == ["pos", "neg"]
+    assert table[0].endswith("great best") and table[1].endswith("boring dull") and "neg=" in table[0]
 
 
 def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
