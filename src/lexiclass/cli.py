@@ -163,6 +163,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def check_predict(args) -> None:
+    """--output's type and place and the encoding, before TensorFlow is imported or the model loaded."""
+    from lexiclass.data.user_files import check_encoding
+    from lexiclass.inference.predict_files import output_format_of, refuse_same_file
+
+    check_encoding(args.encoding, args.encoding_errors)
+    if args.output and args.engine == "local":
+        output_format_of(args.output)
+        if args.input:
+            refuse_same_file(args.input, args.output)
+
+
 def cmd_predict(args) -> int:
     import lexiclass
 
@@ -245,19 +257,23 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    from lexiclass.inference.serve import serve
-
+def check_serve(args) -> None:
+    """--port and --examples, before TensorFlow is imported (seconds) or the run loaded."""
     if not 0 < args.port < 65536:
         raise LexiclassError(f"--port must be 1..65535, got {args.port}")
-    examples = None
+    args.example_texts = None
     if args.examples:
         try:
             with open(args.examples, encoding="utf-8") as f:
-                examples = [line.strip() for line in f if line.strip()]
+                args.example_texts = [line.strip() for line in f if line.strip()]
         except (OSError, UnicodeDecodeError) as exc:
             raise LexiclassError(f"--examples {args.examples}: cannot read it ({exc})") from None
-    serve(args.run_dir, host=args.host, port=args.port, examples=examples, max_texts=args.max_texts,
+
+
+def cmd_serve(args) -> int:
+    from lexiclass.inference.serve import serve
+
+    serve(args.run_dir, host=args.host, port=args.port, examples=args.example_texts, max_texts=args.max_texts,
           max_chars=args.max_chars,
           max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms,
           max_queue_texts=args.max_queue_texts, request_timeout_s=args.request_timeout_s)
@@ -426,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="texts as arguments: show only the k most probable classes")
     p.add_argument("--format", choices=("json", "table"), default="json",
                    help="texts as arguments or '-': JSON lines or an aligned table (stdin: a row per non-blank line)")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_predict, check=check_predict)
 
     p = sub.add_parser("serve", parents=[keras_common],
                        help="serve a run over HTTP (FastAPI + uvicorn)",
@@ -446,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="texts waiting at once; beyond it requests get 503 with Retry-After")
     p.add_argument("--request-timeout-s", type=_positive_float, metavar="S", default=30.0,
                    help="a request not answered within this many seconds gets 504")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, check=check_serve)
 
     p = sub.add_parser("tune", parents=[keras_common], help="search settings on validation; train the best",
                        usage="lexiclass tune --space SPACE.toml --trials N --out DIR [--model NAME] "
@@ -523,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("gensim").setLevel(logging.WARNING)  # not ~500 lines of per-epoch notes: lexiclass shows a bar
     backend_before = os.environ.get("KERAS_BACKEND")
     try:
+        if hasattr(args, "check"):  # a typo is reported at once, not after seconds of imports and loading
+            args.check(args)
         if hasattr(args, "backend"):  # `data` needs no Keras
             backend = select_backend(args.backend)
             # Keras imports TensorFlow whenever it is installed, even on JAX or PyTorch (to save models).

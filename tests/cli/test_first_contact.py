@@ -181,3 +181,20 @@ def test_ngram_runs_predict_without_importing_tensorflow(tiny_run, model):
     for run, expected in ((tiny_run(model), "0 False False"), (tiny_run("bow"), "0 True True")):
         done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)
         assert done.stdout.splitlines()[-1] == expected, done.stderr[-2000:]
+
+
+def test_argument_mistakes_are_reported_before_tensorflow_is_imported(tiny_run, tmp_path):
+    """A typo in --output, --encoding, --port or --examples costs no framework import (seconds, minutes under load)."""
+    run, data = tiny_run("bow"), write_csv(tmp_path)
+    code = ("import sys; from lexiclass.cli import main; "
+            "code = main(sys.argv[1:]); print(code, 'tensorflow' in sys.modules)")
+    for argv, fragment in (
+            (["predict", run, "--input", data, "--output", tmp_path / "out.xlsx"], "unsupported output type '.xlsx'"),
+            (["predict", run, "--input", data, "--output", data], "would overwrite the input"),
+            (["predict", run, "--input", data, "--encoding", "klingon"], "klingon"),
+            (["serve", run, "--port", "0"], "--port must be 1..65535"),
+            (["serve", run, "--examples", tmp_path / "none.txt"], "--examples")):
+        done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
+                              timeout=120)
+        assert done.stdout.splitlines()[-1] == "2 False", (argv, done.stderr[-1000:])
+        assert fragment in done.stderr and done.stderr.count("\n") == 1, done.stderr

@@ -51,7 +51,7 @@ def predict_file(predictor, input_path, output_path=None, text_column: str = "te
     started = time.perf_counter()
     if output_path is not None and str(output_path) == "-":
         output_path = None
-    _refuse_same_file(input_path, output_path)
+    refuse_same_file(input_path, output_path)
     output_format = "jsonl" if output_path is None else output_format_of(output_path)
     labels = [str(name) for name in predictor.label_names]
     rows = empty_rows = 0
@@ -91,7 +91,8 @@ def output_format_of(path) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
-def _refuse_same_file(input_path, output_path) -> None:
+def refuse_same_file(input_path, output_path) -> None:
+    """`LexiclassError` if ``output_path`` is a folder or would overwrite ``input_path``."""
     if output_path is None:
         return
     if os.path.isdir(output_path):
