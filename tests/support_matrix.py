@@ -67,7 +67,8 @@ class Combination:
 
 def combinations() -> list[Combination]:
     """Every combination of the matrix: Keras families x precision x tokenizer x backend (sentencepiece on jax and
-    torch in float32 only); text families once (no Keras network, no precision), and nbsvm with sentencepiece."""
+    torch in float32 only); text families once (no Keras network, no precision), and nbsvm with sentencepiece
+    (accepted and not used: the n-gram families keep their own word and character analyzers)."""
     out = [Combination(f, p, t, b) for b in ("tensorflow", "jax", "torch") for t in ("word", "sentencepiece")
            for p in ("float32", "bfloat16") for f in KERAS_FAMILIES
            if not (b != "tensorflow" and t == "sentencepiece" and p == "bfloat16")]
