@@ -51,15 +51,16 @@ def main() -> None:
     from lexiclass.backend import select
 
     select(backends.pop())
-    from tests.support_matrix import Combination, run_combination
+    from tests.support_matrix import Combination, commands_for, run_combination
 
-    if any(job[4] is None or "ray" in job[4] for job in jobs):
+    planned = [job[4] if job[4] is not None else commands_for(Combination(*job[:4])) for job in jobs]
+    if any("ray" in commands for commands in planned):
         import ray  # one local Ray for every `predict --engine ray` cell: each call reuses it
 
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
                  runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "LEXICLASS_QUIET": "1"}})
     results = []
-    with maybe_browser(any(job[4] is None or "page" in job[4] for job in jobs)) as browser:
+    with maybe_browser(any("page" in commands for commands in planned)) as browser:
         for family, precision, tokenizer, backend, commands in jobs:
             combo = Combination(family, precision, tokenizer, backend)
             outcomes = run_combination(combo, Path(work) / combo.name.replace("/", "-"), commands, browser)
