@@ -312,20 +312,20 @@ def _outcome(call) -> str:
 HEADER = """# Support matrix
 
 Which model family works with which command, in which precision, with which tokenizer, on which
-Keras backend. **Written by `tests/test_support_matrix.py`**, from real runs on tiny data (240
-labelled texts, two classes): do not edit by hand. `LEXICLASS_WRITE_MATRIX=1 bash scripts/test -m slow
-tests/test_support_matrix.py` runs the whole matrix and rewrites this file; the slow suite fails when
-a run's outcome differs from this file, and the default suite runs a subset of it (each family,
-precision, tokenizer, backend and command at least once) against the same cells.
+Keras backend. **Written by `tests/test_support_matrix.py`** from real runs on tiny data (240
+labelled texts, two classes); do not edit it by hand. `LEXICLASS_WRITE_MATRIX=1 bash scripts/test -m matrix`
+runs the whole matrix (about 40 minutes) and rewrites this file; without the variable the same run
+fails when any outcome differs from this file. The default suite runs a subset (each family,
+precision and command at least once) and checks those cells against this file.
 
-`ok` = the command exited 0 and its output was checked (labels, probabilities summing to 1,
-files written, the export matching lexiclass within its tolerance). `refused [n]` = the command
-printed the one-line refusal n below and exited 2. No cell is a traceback. `not run`: the matrix
-does not run that command there (`commands_for` in tests/support_matrix.py says why).
-`-` in the precision column: the family has no Keras network (scikit-learn-style n-gram models).
-The "page" column drives the page at `/` in headless Chromium: label and bars from `/predict`,
-then token shading from `/explain`. "resume" interrupts training (after epoch 1, or after the fit of
-an n-gram model) and continues it with `train --resume`.
+`ok`: the command exited 0 and its output was checked (labels, probabilities summing to 1,
+files written, an export matching lexiclass within its tolerance, the page showing label, bars,
+shaded tokens and one attention map per head). `refused [n]`: the command printed refusal n
+below, one line, and exited 2. No cell is a traceback. `not run`: the matrix does not run that
+command there (`commands_for` in tests/support_matrix.py says why). Precision `-`: the family has
+no Keras network. `auto`'s cells are those of the model it chose on these texts (tfidf). "resume"
+interrupts training (after epoch 1, or after an n-gram model's fit) and continues it with
+`train --resume`. bfloat16 cells run on any CPU: natively with AMX or AVX512-BF16, emulated elsewhere.
 """
 
 
@@ -344,7 +344,7 @@ def render(results: dict[Combination, dict[str, str]]) -> str:
                 cells = [_cell(outcome.get(command, "not run"), refusals) for command in COMMANDS]
                 lines.append(f"| {combo.family} | {combo.precision} | " + " | ".join(cells) + " |")
     lines.append("\n## Refusals\n")
-    lines += [f"{i}. `{text}`" for i, text in enumerate(refusals, 1)] or ["(none)"]
+    lines += [f"{i}. `` {text} ``" for i, text in enumerate(refusals, 1)] or ["(none)"]  # `` allows ` inside
     return "\n".join(lines) + "\n"
 
 
@@ -360,7 +360,7 @@ def _cell(outcome: str, refusals: list[str]) -> str:
 
 def parse(markdown: str) -> dict[tuple[str, str, str, str], dict[str, str]]:
     """docs/support-matrix.md -> {(family, precision, tokenizer, backend): {command: outcome}}."""
-    refusals = dict(re.findall(r"^(\d+)\. `(.*)`$", markdown, flags=re.M))
+    refusals = dict(re.findall(r"^(\d+)\. `` (.*) ``$", markdown, flags=re.M))
     table, section = {}, None
     for line in markdown.splitlines():
         heading = re.match(r"## backend (\S+), tokenizer (\S+)", line)

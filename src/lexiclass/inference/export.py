@@ -46,8 +46,8 @@ PREPROCESS_FILE = "preprocess.py"
 # its largest difference to lexiclass's own probabilities follows the precision lexiclass computes in.
 CHECK_TOLERANCE = PROBABILITY_TOLERANCE
 TEXT_MODEL_REFUSAL = (
-    "{model} runs cannot be exported: their features (regex word tokens and character n-grams, "
-    "hashed, NB-scaled and L2-normalised in NumPy) have no TensorFlow or ONNX Runtime equivalent; "
+    "{model} runs cannot be exported: their features (word and character n-grams, weighted and "
+    "normalised by scikit-learn and NumPy code) have no TensorFlow or ONNX Runtime equivalent; "
     "serve them with `lexiclass serve` or lexiclass.load(run).predict_proba, or export a Keras run "
     "(bow, bilstm, transformer, ...) instead")
 
