@@ -150,8 +150,8 @@ class TrainConfig:
     epochs: int | None = setting(None, "training epochs (default: the model's own, 10 or 20)", 1, 10_000)
     learning_rate: float = setting(1e-3, "RMSprop learning rate", 0, 10, low_open=True)
     monitor: str = setting("val_loss", "the validation metric that picks the best epoch")
-    early_stopping_patience: int = setting(0, "stop after this many epochs without a better --monitor "
-                                              "(0: never stop early)", 0, 10_000)
+    early_stopping_patience: int = setting(3, "stop after this many epochs without a better --monitor; the best "
+                                              "epoch is kept (0: never stop early)", 0, 10_000)
     seed: int = setting(1337, "seed of weights and shuffling", 0, SEED_MAX)
     jit_compile: bool = setting(False, "compile the model with XLA")
     precision: str = setting("auto", "bfloat16: mixed precision (bfloat16 compute, float32 weights); "

@@ -114,6 +114,15 @@ def test_existing_run_is_not_overwritten_by_accident(tiny_run, tmp_path):
         train(tiny_config("bow"), tmp_path / "none", resume=True, dataset=make_dataset(), verbose=0)
 
 
+def test_early_stopping_is_on_by_default(tmp_path):
+    config = tiny_config("bow", epochs=30, learning_rate=0.05)  # no patience given: the default, 3
+    info = train(config, tmp_path / "r", dataset=make_dataset(), verbose=0)
+    assert config.early_stopping_patience == 3 and info["epochs_run"] <= info["best_epoch"] + 3 < 30
+    off = train(tiny_config("bow", epochs=8, learning_rate=0.05, early_stopping_patience=0), tmp_path / "off",
+                dataset=make_dataset(), verbose=0)
+    assert off["epochs_run"] == 8  # 0 turns it off
+
+
 def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
     config = tiny_config("bow", epochs=30, early_stopping_patience=1, learning_rate=0.05)
     info = train(config, tmp_path / "r", dataset=make_dataset(), verbose=0)
