@@ -76,6 +76,8 @@ def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     if model_name not in TRANSFORMER_MODELS:
         raise LexiclassError(f"attention maps need a Transformer run ({' or '.join(TRANSFORMER_MODELS)}); "
                              f"this run's model is {model_name!r}. Use token_importance() instead.")
+    import keras  # the run's model is loaded, so Keras is too: deferred with it
+
     ids, tokens = model_tokens(predictor, text)
     n = len(ids)
     layer_names = {layer.name for layer in predictor.model.layers}
@@ -92,7 +94,8 @@ def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     x = embedding(batch)  # (2, width, embed_dim)
     mask = embedding.compute_mask(batch)  # (2, width) True on real tokens
     _, scores = encoder(x, mask=mask, return_attention_scores=True, training=False)
-    scores = np.asarray(scores, dtype=np.float64)  # (2, heads, width, width)
+    # any backend's tensor (a PyTorch one still tracks gradients, which np.asarray refuses)
+    scores = keras.ops.convert_to_numpy(scores).astype(np.float64)  # (2, heads, width, width)
 
     atol = tolerance(ATTENTION_SUM_TOLERANCE, predictor.config.precision)
     for row, length in ((0, n), (1, half)):
