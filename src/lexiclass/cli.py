@@ -537,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)  # notes, not results
     logging.getLogger("jax").setLevel(logging.WARNING)  # not JAX's notes on looking for a TPU
     logging.getLogger("gensim").setLevel(logging.WARNING)  # not ~500 lines of per-epoch notes: lexiclass shows a bar
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # not its optimizer's notes ("replacing einsum node")
     backend_before = os.environ.get("KERAS_BACKEND")
     try:
         if hasattr(args, "check"):  # a typo is reported at once, not after seconds of imports and loading

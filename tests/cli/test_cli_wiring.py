@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from lexiclass.cli import main
@@ -34,6 +36,15 @@ def test_export_savedmodel_through_the_cli(tiny_run, tmp_path, capsys):
     code = main(["export", tiny_run("bow"), "--out", tmp_path / "exported"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_export_onnx_through_the_cli_says_what_it_wrote_and_nothing_of_tf2onnx(tiny_run, tmp_path):
+    script = Path(sys.executable).parent / "lexiclass"  # a process of its own: logging as a user's shell sees it
+    done = subprocess.run([str(script), "export", str(tiny_run("transformer")), "--format", "onnx", "--out",
+                           str(tmp_path / "onnx")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "input: token_ids int32 (batch, tokens)" in done.stdout and "(batch, 2)" in done.stdout, done.stdout
+    assert "einsum" not in done.stderr and "After optimization" not in done.stderr, done.stderr
 
 
 def test_ray_engine_needs_files(tiny_run, capsys):

@@ -113,10 +113,9 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
 def describe(summary: dict) -> str:
     """A few lines for a person (the CLI): where the export is, what goes in and out, how closely it was checked."""
     inp = summary["input"]
-    outputs = ", ".join(f"{name} {spec['dtype']} {tuple(spec['shape'])}".replace("None", "batch")
-                        for name, spec in summary["outputs"].items())
+    outputs = ", ".join(f"{name} {spec['dtype']} {_shape(spec['shape'])}" for name, spec in summary["outputs"].items())
     lines = [f"exported {summary['model']} run {summary['run_dir']} as {summary['format']} to {summary['out_dir']}",
-             f"input: {inp['name']} {inp['dtype']} {tuple(inp['shape'])} ({inp['what']})".replace("None", "batch"),
+             f"input: {inp['name']} {inp['dtype']} {_shape(inp['shape'])} ({inp['what']})",
              f"outputs: {outputs}; classes: {', '.join(summary['labels'])}"]
     if "max_difference" in summary:
         lines.append(f"checked on {summary['checked_texts']} probe texts: largest difference to lexiclass "
@@ -124,6 +123,12 @@ def describe(summary: dict) -> str:
                      f"float32, this run in {summary['run_precision']})")
     lines.append(f"how to use it: {Path(summary['out_dir']) / README_FILE}")
     return "\n".join(lines)
+
+
+def _shape(shape) -> str:
+    """[None, None] -> "(batch, tokens)", [None, 3] -> "(batch, 3)": open sizes named by what they count."""
+    return "(" + ", ".join(str(size) if size is not None else ("batch" if i == 0 else "tokens")
+                           for i, size in enumerate(shape)) + ")"
 
 
 # --- checks before any work ------------------------------------------------------------
