@@ -64,6 +64,7 @@ def test_cli_backend_flag_is_offered_and_a_switch_is_one_line(tiny_run, capsys):
     assert "--backend {tensorflow,jax,torch}" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~70 s; the default suite trains and explains on JAX and PyTorch in tests/test_support_matrix.py
 @needs_other_backends
 def test_runs_from_jax_and_torch_need_no_tensorflow_and_predict_the_same_on_every_backend(tmp_path):
     data = write_csv(tmp_path, n=200)

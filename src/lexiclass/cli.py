@@ -35,7 +35,7 @@ DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", 
 
 def _needs_keras(args) -> bool:
     """False when the command's model is an n-gram one (nbsvm, tfidf, ...): then TensorFlow, ~7 s to import,
-    is never loaded. A run folder whose config cannot be read counts as Keras; loading it reports the problem."""
+    is never loaded. Nor for a run folder whose config cannot be read: loading it fails first, with one line."""
     from lexiclass.models.registry import MODELS
 
     model = getattr(args, "model", None) if args.command in ("train", "tune") and not getattr(args, "resume", False) \
@@ -46,7 +46,7 @@ def _needs_keras(args) -> bool:
             with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
                 model = json.load(f).get("model")
         except (OSError, ValueError, AttributeError):
-            return True
+            return False
     spec = MODELS.get(model) if isinstance(model, str) else None
     return spec is None or spec.inputs != "text"
 

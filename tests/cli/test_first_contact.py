@@ -178,7 +178,8 @@ def test_ngram_runs_predict_without_importing_tensorflow(tiny_run, model):
     code = ("import sys; from lexiclass.cli import main; "
             "code = main(['predict', sys.argv[1], 'a great film']); "
             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
-    for run, expected in ((tiny_run(model), "0 False False"), (tiny_run("bow"), "0 True True")):
+    checks = [(tiny_run(model), "0 False False")] + ([(tiny_run("bow"), "0 True True")] if model == "nbsvm" else [])
+    for run, expected in checks:
         done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)
         assert done.stdout.splitlines()[-1] == expected, done.stderr[-2000:]
 

@@ -40,7 +40,7 @@ def _read(path):
     return pq.read_table(path).to_pylist()
 
 
-@pytest.mark.parametrize("model", ["bow", "nbsvm"])
+@pytest.mark.parametrize("model", ["bow", pytest.param("nbsvm", marks=pytest.mark.slow)])  # nbsvm: the matrix's
 def test_ray_scoring_equals_local_row_for_row(ray_local, tiny_run, tmp_path, model):
     import lexiclass
     from lexiclass.inference.predict_files import predict_file
