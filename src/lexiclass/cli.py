@@ -36,16 +36,15 @@ DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", 
 def _needs_keras(args) -> bool:
     """False when the command's model is an n-gram one (nbsvm, tfidf, ...): then TensorFlow, ~7 s to import,
     is never loaded. Nor for a run folder whose config cannot be read: loading it fails first, with one line."""
+    from lexiclass import run_dir as rd
     from lexiclass.models.registry import MODELS
 
     model = getattr(args, "model", None) if args.command in ("train", "tune") and not getattr(args, "resume", False) \
         else None
-    run_dir = getattr(args, "run_dir", None)
-    if run_dir is not None:
+    if getattr(args, "run_dir", None) is not None:
         try:
-            with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
-                model = json.load(f).get("model")
-        except (OSError, ValueError, AttributeError):
+            model = rd.read_json(os.path.join(args.run_dir, rd.CONFIG_FILE)).get("model")
+        except LexiclassError:
             return False
     spec = MODELS.get(model) if isinstance(model, str) else None
     return spec is None or spec.inputs != "text"
@@ -189,9 +188,12 @@ def cmd_predict(args) -> int:
         return _predict_on_ray(args)
     predictor = lexiclass.load(args.run_dir)
     if sources and args.format == "table" and not args.output:  # a person reads it: the table, texts beside
+        from lexiclass.data.user_files import check_encoding
+
+        codec = check_encoding(args.encoding, args.encoding_errors)  # utf-8 drops a byte-order mark, as files do
         try:
-            lines = sys.stdin.buffer.read().decode(args.encoding, args.encoding_errors).splitlines()
-        except (UnicodeDecodeError, LookupError) as exc:
+            lines = sys.stdin.buffer.read().decode(codec, args.encoding_errors).splitlines()
+        except UnicodeDecodeError as exc:
             raise LexiclassError(f"stdin: cannot decode it as {args.encoding} ({first_line(exc)})") from None
         args.texts, sources = [line for line in lines if line.strip()], []
     if args.input or sources:

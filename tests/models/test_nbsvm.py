@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -381,3 +382,22 @@ def test_balanced_class_weight_raises_the_rare_class(solver):
     balanced = small_char(solver=solver, linear_c=0.5, class_weight="balanced").fit(texts, labels)
     rare = np.asarray(data.test_labels) == 1
     assert balanced.predict_proba(data.test_texts)[rare, 1].mean() > plain.predict_proba(data.test_texts)[rare, 1].mean()
+
+
+@pytest.mark.parametrize("hyperparameters, message", [
+    ([1, 2], "'hyperparameters' must be an object of settings, got list"),
+    ({"evil": 1}, "'hyperparameters' has unknown settings 'evil'"),
+])
+def test_a_damaged_tfidf_header_names_the_file_and_the_key(tmp_path, hyperparameters, message):
+    """tfidf checks its saved header with the same helper as nbsvm (models/persistence.py)."""
+    from lexiclass.models.tfidf import META_FILE, TfidfClassifier
+    from tests.conftest import make_texts
+
+    texts, labels = make_texts(60, ["neg", "pos"])
+    TfidfClassifier().fit(texts, labels).save(tmp_path / "m")
+    header = tmp_path / "m" / META_FILE
+    meta = json.loads(header.read_text())
+    meta["hyperparameters"] = hyperparameters
+    header.write_text(json.dumps(meta))
+    with pytest.raises(LexiclassError, match=f"{META_FILE}: {re.escape(message)}"):
+        TfidfClassifier.load(tmp_path / "m")

@@ -140,9 +140,14 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise LexiclassError(f"{out_dir} already exists and is not empty; choose another folder or overwrite "
                                  "an earlier export (overwrite=True, --overwrite)")
-        if not (out_dir / EXPORT_FILE).is_file():  # replacing it would delete someone's files
+        if not _is_export(out_dir):  # replacing it would delete someone's files
             raise LexiclassError(f"{out_dir} is not an earlier export (it has no {EXPORT_FILE}); --overwrite replaces "
                                  "only exports: choose another folder")
+
+
+def _is_export(folder: Path) -> bool:
+    """Whether ``folder`` holds an earlier export (its export.json): the only folder --overwrite may replace."""
+    return (folder / EXPORT_FILE).is_file()
 
 
 def _refuse_text_model(run_dir: Path) -> None:
@@ -417,7 +422,7 @@ def _replace_dir(tmp: Path, out_dir: Path, overwrite: bool) -> None:
     """Rename the finished ``tmp`` to ``out_dir``; an old ``out_dir`` (empty, or with ``overwrite``) goes last."""
     old = None
     if out_dir.exists():
-        if any(out_dir.iterdir()) and not (overwrite and (out_dir / EXPORT_FILE).is_file()):  # appeared meanwhile
+        if any(out_dir.iterdir()) and not (overwrite and _is_export(out_dir)):  # appeared meanwhile
             raise LexiclassError(f"{out_dir} appeared while exporting and is not empty; the export was not written")
         old = out_dir.parent / f".{out_dir.name}.replaced-{os.getpid()}"
         os.replace(out_dir, old)

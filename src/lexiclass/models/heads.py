@@ -45,10 +45,10 @@ def _float32_policies(value):
 def float32_copy(model: keras.Model) -> keras.Model:
     """``model`` computing in float32 with the same weights (a bfloat16 run keeps float32 weights, so nothing
     is rounded). Exporters use it: ONNX has no mixed bfloat16 kernels, and float32 runs everywhere."""
-    policies = {layer.dtype_policy.name for layer in model._flatten_layers()}
-    if "mixed_bfloat16" not in policies:
+    config = keras.saving.serialize_keras_object(model)
+    float32_config = _float32_policies(config)
+    if float32_config == config:  # a float32 run already
         return model
-    config = _float32_policies(keras.saving.serialize_keras_object(model))
-    copy = keras.saving.deserialize_keras_object(config)
+    copy = keras.saving.deserialize_keras_object(float32_config)
     copy.set_weights(model.get_weights())
     return copy

@@ -71,6 +71,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lexiclass.errors import DataError, LexiclassError
 from lexiclass.models.batched_logistic import fit_logistic_columns
+from lexiclass.models.persistence import saved_params
 from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, clean_text, string_keys, word_tokens  # noqa: F401
 from lexiclass.progress import progress
 from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
@@ -173,18 +174,6 @@ def read_meta(path: Path, format_name: str, what: str, versions) -> dict:
         raise LexiclassError(f"{path}: format version {meta.get('version')!r} is not supported "
                              f"(this lexiclass reads versions {', '.join(map(str, versions))})")
     return meta
-
-
-def saved_params(meta: dict, path: Path, estimator) -> dict:
-    """The header's ``hyperparameters``, checked to be an object of ``estimator``'s own parameter names (a
-    damaged or edited header is one line naming the file and the key, not a TypeError)."""
-    params = meta.get("hyperparameters")
-    if not isinstance(params, dict):
-        raise LexiclassError(f"{path}: 'hyperparameters' must be an object of settings, got {type(params).__name__}")
-    unknown = sorted(set(params) - set(estimator().get_params()))
-    if unknown:
-        raise LexiclassError(f"{path}: 'hyperparameters' has unknown settings {', '.join(map(repr, unknown))}")
-    return params
 
 
 def _probabilities(logits: np.ndarray) -> np.ndarray:

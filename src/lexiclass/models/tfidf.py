@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lexiclass.atomic import write_bytes, write_text
 from lexiclass.errors import LexiclassError
+from lexiclass.models.persistence import saved_params
 from lexiclass.progress import progress
 
 FORMAT, FORMAT_VERSION = "lexiclass-tfidf", 1
@@ -120,10 +121,7 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
         meta = read_json(directory / META_FILE)
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise LexiclassError(f"{directory / META_FILE}: not a lexiclass TF-IDF model of version {FORMAT_VERSION}")
-        params = meta.get("hyperparameters")
-        if not isinstance(params, dict) or set(params) - set(cls().get_params()):
-            raise LexiclassError(f"{directory / META_FILE}: unknown or missing hyperparameters")
-        model = cls(**params)
+        model = cls(**saved_params(meta, directory / META_FILE, cls))
         vocabulary = read_json(directory / VOCAB_FILE, kind=list)
         try:
             with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as weights:
