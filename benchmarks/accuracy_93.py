@@ -42,8 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_cpu  # noqa: E402
 
 from lexiclass.data import load_imdb  # noqa: E402
-from lexiclass.models.docvec import NBSVMDocVecClassifier, imdb_unlabeled_texts  # noqa: E402
-from lexiclass.models.nbsvm import NBSVMEnsembleClassifier  # noqa: E402
+from lexiclass.data.unlabeled import imdb_unlabeled_texts  # noqa: E402
+from lexiclass.models.docvec import NBSVMDocVecClassifier  # noqa: E402
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier  # noqa: E402
 
 SEED = 1337
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"

@@ -35,7 +35,6 @@ def child(args) -> None:
     import numpy as np
 
     from lexiclass.config import TrainConfig
-    from lexiclass.models.heads import compile_model
     from lexiclass.models.registry import get_model_spec
     from lexiclass.text.batching import SequenceBatches, prediction_batches
     from lexiclass.text.pipeline import prediction_lengths
@@ -43,7 +42,7 @@ def child(args) -> None:
     config = TrainConfig(model=args.model, precision=args.precision)
     keras.utils.set_random_seed(0)
     vocabulary = ["", "[UNK]"] + [f"w{i}" for i in range(config.max_tokens - 2)]
-    model = compile_model(get_model_spec(args.model).build(config, 2, vocabulary), 2, config)
+    model = get_model_spec(args.model).create(config, 2).build_network(vocabulary)
     rng = np.random.default_rng(0)
     n = args.steps * config.batch_size
     lengths = np.clip(rng.lognormal(np.log(176), 0.75, size=n).astype(int), 10, config.sequence_length)

@@ -33,7 +33,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.data import load_imdb
-from lexiclass.models.nbsvm import NBSVMClassifier, NBSVMEnsembleClassifier, word_tokens
+from lexiclass.models.nbsvm import NBSVMClassifier
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
+from lexiclass.text.ngrams import word_tokens
 
 SEED = 1337
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"

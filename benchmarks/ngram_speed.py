@@ -8,7 +8,7 @@ machines are shared and noisy): compare the ratios, not the seconds.
 Candidates (``--paths``):
 - ``old``: nbsvm-ensemble as it was before issue 12 (``git show BASE:src/lexiclass/models/nbsvm.py``,
   imported from a temporary copy: CountVectorizer features, float64, serial one-vs-rest fits);
-- ``new``: `lexiclass.models.nbsvm.NBSVMEnsembleClassifier` as it is now (hashed n-gram
+- ``new``: `lexiclass.models.nbsvm_ensemble.NBSVMEnsembleClassifier` as it is now (hashed n-gram
   counting, float32, threaded fits), with default settings;
 - ``new-serial``: the same with ``n_jobs=1``;
 - ``new-lbfgs``: the same with ``solver="lbfgs"`` (scikit-learn's L-BFGS, one fit per
@@ -120,7 +120,7 @@ class TfidfLogReg:
     def fit(self, texts, labels):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from lexiclass.models.nbsvm import word_tokens
+        from lexiclass.text.ngrams import word_tokens
 
         self.vectorizer = TfidfVectorizer(tokenizer=word_tokens, lowercase=False, token_pattern=None,
                                           ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float64)
@@ -146,7 +146,7 @@ def build(path: str, min_abs_ratio: float):
         return TfidfLogReg()
     if path == "old":
         return old_module().NBSVMEnsembleClassifier()
-    from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
+    from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
 
     extra = {"new-serial": dict(n_jobs=1), "new-liblinear": dict(solver="liblinear"),
              "new-lbfgs": dict(solver="lbfgs"),
@@ -210,7 +210,7 @@ def score_only(archive: str, n_train: int, n_score: int, repeats: int, paths) ->
     then scoring the same ``n_score`` test reviews, alternating, ``repeats`` times. The first
     path is the baseline of the ratios. ``numpy`` is nbsvm.py at NUMPY_BASE (whole-array NumPy
     counting), ``old`` at BASE (CountVectorizer), ``new`` today's compiled counting."""
-    from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
+    from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
     from lexiclass.progress import configure
 
     configure(enabled=False)

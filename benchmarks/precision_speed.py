@@ -42,7 +42,6 @@ def main() -> None:
 
     from lexiclass.config import TrainConfig
     from lexiclass.data import load_imdb
-    from lexiclass.models.heads import compile_model
     from lexiclass.models.registry import get_model_spec
     from lexiclass.progress import configure
     from lexiclass.text.batching import VectorBatches
@@ -59,14 +58,14 @@ def main() -> None:
     print("| model | training samples/s f32 | bf16 | bf16 / f32 | inference reviews/s f32 | bf16 | bf16 / f32 |")
     print("|---|---|---|---|---|---|---|")
     for name in args.models:
-        kind = get_model_spec(name).inputs
+        kind = get_model_spec(name).create(TrainConfig(model=name), 2).input_kind
         configs = {p: TrainConfig(model=name, precision=p, seed=1337) for p in ("float32", "bfloat16")}
         vectorizer = make_vectorizer(configs["float32"], kind)
         vectorizer.adapt(data.train_texts)
         models, batches = {}, {}
         for p, config in configs.items():
             keras.utils.set_random_seed(1337)
-            models[p] = compile_model(get_model_spec(name).build(config, 2, vectorizer.vocabulary), 2, config)
+            models[p] = get_model_spec(name).create(config, 2).build_network(vectorizer.vocabulary)
             batches[p] = (VectorBatches(vectorizer.sparse_vectors(data.train_texts), labels, shuffle=True, seed=1)
                           if kind == "bow" else
                           sequence_batches(vectorizer, data.train_texts, labels, config, shuffle=True, seed=1))

@@ -41,7 +41,6 @@ def child(args) -> None:
 
     from lexiclass.config import TrainConfig
     from lexiclass.data import load_imdb
-    from lexiclass.models.heads import compile_model
     from lexiclass.models.registry import get_model_spec
     from lexiclass.progress import configure
     from lexiclass.text.pipeline import make_vectorizer, predict_probabilities
@@ -52,7 +51,7 @@ def child(args) -> None:
     vectorizer = make_vectorizer(config, "sequence")
     vectorizer.adapt(data.train_texts)
     keras.utils.set_random_seed(1337)
-    model = compile_model(get_model_spec(config.model).build(config, 2, vectorizer.vocabulary), 2, config)
+    model = get_model_spec(config.model).create(config, 2).build_network(vectorizer.vocabulary)
     texts = data.val_texts[: args.reviews]
     for size in args.batch_sizes:  # warm-up: trace every shape of every batch size
         predict_probabilities(model, vectorizer, texts, config, "sequence", batch_size=size)

@@ -72,11 +72,10 @@ def config_for(args, model, batching):
 def build(model_name, config, vocabulary):
     import keras
 
-    from lexiclass.models.heads import compile_model
     from lexiclass.models.registry import get_model_spec
 
     keras.utils.set_random_seed(1337)
-    return compile_model(get_model_spec(model_name).build(config, 2, vocabulary), 2, config)
+    return get_model_spec(model_name).create(config, 2).build_network(vocabulary)
 
 
 def window_dataset(batches, idx_list):

@@ -107,7 +107,6 @@ class Lexiclass:
         import keras
 
         from lexiclass.config import TrainConfig
-        from lexiclass.models.heads import compile_model
         from lexiclass.models.registry import get_model_spec
         from lexiclass.text.pipeline import make_vectorizer
 
@@ -121,8 +120,7 @@ class Lexiclass:
         self.vectorizer = make_vectorizer(self.config, "sequence")
         self.vectorizer.adapt(train_texts)
         keras.utils.set_random_seed(1337)
-        self.model = compile_model(get_model_spec("positional-transformer").build(
-            self.config, 2, self.vectorizer.vocabulary), 2, self.config)
+        self.model = get_model_spec("positional-transformer").create(self.config, 2).build_network(self.vectorizer.vocabulary)
 
     def train(self, texts, labels) -> tuple[list[tuple[int, int]], float]:
         from lexiclass.text.pipeline import prediction_lengths, sequence_batches

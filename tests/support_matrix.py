@@ -144,12 +144,12 @@ def train_args(combo: Combination, data: Path, out: Path) -> list[str]:
 
 def killed_then_resumed(combo: Combination, data: Path, work: Path) -> None:
     """Train, interrupted after the first epoch (Keras) or after the fit (text models); then ``--resume``."""
-    from lexiclass.inference import evaluate
-    from lexiclass.training import callbacks
+    from lexiclass.models import callbacks
+    from lexiclass.training import fit
 
     out = work / "resumed"
     keras_model = combo.family in KERAS_FAMILIES
-    target, name = (callbacks.RunCheckpoint, "on_epoch_end") if keras_model else (evaluate, "evaluate_run_files")
+    target, name = (callbacks.RunCheckpoint, "on_epoch_end") if keras_model else (fit, "score_test_split")
     original = getattr(target, name)
 
     def kill(*args, **kwargs):

@@ -34,7 +34,6 @@ def test_bucketed_and_fixed_600_padding_predict_the_same_on_real_reviews(shared_
 
     from lexiclass.config import TrainConfig
     from lexiclass.data import load_imdb
-    from lexiclass.models.heads import compile_model
     from lexiclass.models.registry import get_model_spec
     from lexiclass.text.pipeline import make_vectorizer, predict_probabilities
 
@@ -42,7 +41,7 @@ def test_bucketed_and_fixed_600_padding_predict_the_same_on_real_reviews(shared_
     config = TrainConfig(model=model_name)  # the book's sizes: 20,000 tokens, 600 positions, 256-d
     vectorizer = make_vectorizer(config, "sequence").adapt(data.train_texts)
     keras.utils.set_random_seed(0)
-    model = compile_model(get_model_spec(model_name).build(config, 2, vectorizer.vocabulary), 2, config)
+    model = get_model_spec(model_name).create(config, 2).build_network(vectorizer.vocabulary)
     texts = data.test_texts[:400]  # real lengths: some far below 600 tokens, some truncated at 600
     fixed = predict_probabilities(model, vectorizer, texts, config.updated({"batching": "fixed"}), "sequence")
     bucket = predict_probabilities(model, vectorizer, texts, config, "sequence")

@@ -21,8 +21,11 @@ moment) sees either the old complete file or the new one.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
+from lexiclass import atomic
 from lexiclass.errors import LexiclassError, first_line
 
 RUN_FILE = "run.json"
@@ -52,6 +55,43 @@ def partial_dir(run_dir) -> Path:
 def replaced_dir(run_dir) -> Path:
     run_dir = Path(run_dir)
     return run_dir.parent / f".{run_dir.name}{OLD_SUFFIX}"
+
+
+def recover_swap(out) -> None:
+    """Finish or undo a replacement of ``out`` that a kill interrupted between the two renames of `publish`."""
+    out = Path(out)
+    old, work = replaced_dir(out), partial_dir(out)
+    if not old.exists():
+        return
+    if out.exists():
+        shutil.rmtree(old)  # the new run is in place; only the old one's removal was missed
+    elif work.is_dir() and is_run_dir(work) and read_json(work / RUN_FILE).get("status") == "complete":
+        os.replace(work, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(old, out)
+
+
+def publish(work, out) -> None:
+    """Move the finished run from ``work`` to ``out``, replacing what was there (two renames; a kill
+    between them is finished or undone by `recover_swap`)."""
+    work, out = Path(work), Path(out)
+    if work == out:
+        return
+    old = replaced_dir(out)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(work, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_history_csv(run_dir, history: list[dict]) -> None:
+    """history.csv: one row per epoch, one column per value any epoch logged."""
+    columns = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in history]
+    atomic.write_text(Path(run_dir) / HISTORY_FILE, "\n".join(lines) + "\n")
 
 
 def read_json(path, kind=dict):

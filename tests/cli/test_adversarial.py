@@ -434,7 +434,7 @@ def test_overwrite_replaces_a_run_only_when_the_new_one_is_complete(runs, tmp_pa
 
 
 def test_ctrl_c_prints_the_resume_command(tmp_path, capsys, monkeypatch):
-    from lexiclass.training import callbacks
+    from lexiclass.models import callbacks
 
     def interrupted(self, epoch, logs=None):
         raise KeyboardInterrupt

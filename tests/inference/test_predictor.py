@@ -1,5 +1,7 @@
 """`lexiclass.load` -> `Predictor`: labels follow the cue words, probabilities are a distribution, order is kept."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -185,7 +187,9 @@ class ShapeSpy:
 
 def spied(predictor: Predictor) -> tuple[Predictor, ShapeSpy]:
     spy = ShapeSpy(predictor.model)
-    return Predictor(spy, predictor.vectorizer, predictor.config, predictor.label_names), spy
+    classifier = copy.copy(predictor.classifier)
+    classifier.network_ = spy
+    return Predictor(classifier, predictor.config, predictor.label_names), spy
 
 
 @pytest.mark.parametrize("model", ["positional-transformer", "bilstm", "bow"])

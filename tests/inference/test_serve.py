@@ -163,7 +163,7 @@ class CountingPredictor(Predictor):
     """Records the size of every model call (to see micro-batching happen)."""
 
     def __init__(self, base, fail=False):
-        super().__init__(base.model, base.vectorizer, base.config, base.label_names, base.info, base.run_dir)
+        super().__init__(base.classifier, base.config, base.label_names, base.info, base.run_dir)
         self.calls, self.fail = [], fail
 
     def predict_proba(self, texts):

@@ -249,7 +249,7 @@ def test_metadata_keeps_only_file_names_of_data_paths(predictor, tmp_path):
                                  test_dataset="data/held-out/test.jsonl",
                                  imdb_archive="/srv/data/aclImdb_v1.tar.gz", glove="C:\\vectors\\glove.6B.50d.txt")
     info = {**predictor.info, "data_source": "imdb:/srv/data/aclImdb", "note": f"trained in {tmp_path}/run"}
-    leaky = Predictor(predictor.model, predictor.vectorizer, config, predictor.label_names, info, tmp_path / "run")
+    leaky = Predictor(predictor.classifier, config, predictor.label_names, info, tmp_path / "run")
     with running_server(create_app(leaky)) as base:
         meta = httpx.get(f"{base}/metadata", timeout=30).json()
     assert meta["config"]["dataset"] == "reviews.csv"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +16,7 @@ pytest.importorskip("gensim")
 from lexiclass.config import TrainConfig  # noqa: E402
 from lexiclass.errors import ConfigError, LexiclassError  # noqa: E402
 from lexiclass.models.docvec import NBSVMDocVecClassifier, docvec_tokens  # noqa: E402
-from lexiclass.models.nbsvm import NBSVMEnsembleClassifier  # noqa: E402
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier  # noqa: E402
 from tests.conftest import make_dataset, make_texts, write_csv  # noqa: E402
 
 FOUR = ("neg", "pos", "mixed", "odd")
@@ -76,6 +79,22 @@ def test_inferred_vectors_are_normalised_and_reproducible(four_class):
     x = model.transform(data.val_texts[:10])
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(model.transform(data.val_texts[9::-1])[::-1], x)  # order does not matter
+
+
+def test_inferred_vectors_do_not_depend_on_threads_or_the_process(four_class, tmp_path):
+    model, data = four_class
+    jobs = model.n_jobs
+    texts = data.val_texts[:40] + [""]  # "" had a start vector from a process-wide generator
+    alone = np.vstack([model.set_params(n_jobs=1).transform([t]) for t in texts[:5]])
+    np.testing.assert_array_equal(model.set_params(n_jobs=2).transform(texts)[:5], alone)
+    model.save(tmp_path / "m")
+    script = ("import sys, numpy as np; from lexiclass.models.docvec import NBSVMDocVecClassifier as C; "
+              "np.save(sys.argv[2], C.load(sys.argv[1]).transform(sys.argv[3:]))")
+    for seed in ("1", "2"):  # Python's str hash differs with PYTHONHASHSEED; the vectors must not
+        subprocess.run([sys.executable, "-c", script, tmp_path / "m", tmp_path / f"{seed}.npy", *texts], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True)
+        np.testing.assert_array_equal(np.load(tmp_path / f"{seed}.npy"), model.transform(texts))
+    model.set_params(n_jobs=jobs)
 
 
 def test_refit_keeps_the_vector_model_and_infers_only_new_texts(monkeypatch):
@@ -145,9 +164,9 @@ def test_unfitted_model_says_so():
 
 
 def test_from_config_uses_unlabelled_reviews_only_on_imdb(monkeypatch):
-    import lexiclass.models.docvec as docvec
+    import lexiclass.data.unlabeled as unlabeled
 
-    monkeypatch.setattr(docvec, "imdb_unlabeled_texts", lambda archive: ["unlabelled one", "unlabelled two"])
+    monkeypatch.setattr(unlabeled, "imdb_unlabeled_texts", lambda archive: ["unlabelled one", "unlabelled two"])
     on_imdb = NBSVMDocVecClassifier.from_config(TrainConfig(model="nbsvm-docvec"))
     assert on_imdb.unlabeled_texts == ["unlabelled one", "unlabelled two"]
     assert on_imdb.nbsvm.get_params() == NBSVMEnsembleClassifier.from_config(TrainConfig()).get_params()
@@ -171,9 +190,9 @@ def test_docvec_settings_override_only_what_is_set(cls_path):
 
 
 def test_unlabeled_file_feeds_the_vector_model_on_any_dataset(monkeypatch, tmp_path):
-    import lexiclass.models.docvec as docvec
+    import lexiclass.data.unlabeled as unlabeled
 
-    monkeypatch.setattr(docvec, "imdb_unlabeled_texts", lambda archive: pytest.fail("IMDB's unsup read"))
+    monkeypatch.setattr(unlabeled, "imdb_unlabeled_texts", lambda archive: pytest.fail("IMDB's unsup read"))
     txt = tmp_path / "more.txt"
     txt.write_text("first unlabelled text\n\n   \nsecond one, with a comma\n", encoding="utf-8")
     for dataset in ("d.csv", "imdb"):  # the file wins over IMDB's own unlabelled reviews
@@ -233,10 +252,10 @@ def test_cli_unlabeled_from_stdin_is_read_once_for_fit_and_refit(tmp_path, monke
     import io
     import sys
 
-    import lexiclass.models.docvec as docvec
+    import lexiclass.data.unlabeled as unlabeled
     from lexiclass.cli import main
 
-    monkeypatch.setattr(docvec, "_STDIN_TEXTS", None)
+    monkeypatch.setattr(unlabeled, "_STDIN_TEXTS", None)
     lines = make_texts(30, list(FOUR), seed=4)[0]
     stdin = io.TextIOWrapper(io.BytesIO(("\n".join(lines) + "\n\n").encode("utf-8")), encoding="utf-8")
     monkeypatch.setattr(sys, "stdin", stdin)

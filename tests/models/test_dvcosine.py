@@ -12,7 +12,7 @@ from lexiclass.errors import LexiclassError
 from lexiclass.models.cosine_vectors import CosineDocVectors, nb_keep, negative_table
 from lexiclass.models.docvec import docvec_tokens
 from lexiclass.models.dvcosine import VECTORS_FILE, WEIGHTS_FILE, NBSVMDVCosineClassifier
-from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
 from tests.conftest import make_dataset, make_texts, write_csv
 
 FOUR = ("neg", "pos", "mixed", "odd")

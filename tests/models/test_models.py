@@ -4,13 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from lexiclass.models.heads import compile_model
 from lexiclass.models.registry import MODEL_NAMES, get_model_spec
 from lexiclass.precision import PROBABILITY_TOLERANCE, resolve, tolerance
 from tests.conftest import tiny_config
 
-SEQUENCE_MODELS = [m for m in MODEL_NAMES if get_model_spec(m).inputs == "sequence"]
-KERAS_MODELS = [m for m in MODEL_NAMES if get_model_spec(m).inputs in ("sequence", "bow")]
+KERAS_MODELS = [m for m in MODEL_NAMES if m != "auto" and get_model_spec(m).needs_keras]
+SEQUENCE_MODELS = [m for m in KERAS_MODELS if get_model_spec(m).create(tiny_config(m), 2).input_kind == "sequence"]
 
 
 def vocab(n=200):
@@ -20,7 +19,7 @@ def vocab(n=200):
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)
 def test_padding_to_50_or_600_gives_the_same_prediction(name):
     config = tiny_config(name, sequence_length=600, dropout=0.5)
-    model = compile_model(get_model_spec(name).build(config, 2, vocab()), 2, config)
+    model = get_model_spec(name).create(config, 2).build_network(vocab())
     review = np.random.default_rng(0).integers(2, 200, size=37)
     x50 = np.zeros((1, 50), "int32")
     x600 = np.zeros((1, 600), "int32")
@@ -36,7 +35,7 @@ def test_padding_to_50_or_600_gives_the_same_prediction(name):
 @pytest.mark.parametrize("classes", [2, 4])
 def test_output_head_follows_the_number_of_classes(name, classes):
     config = tiny_config(name)
-    model = compile_model(get_model_spec(name).build(config, classes, vocab()), classes, config)
+    model = get_model_spec(name).create(config, classes).build_network(vocab())
     assert model.output_shape == (None, 1 if classes == 2 else classes)
     assert model.loss == ("binary_crossentropy" if classes == 2 else "sparse_categorical_crossentropy")
 
@@ -46,7 +45,7 @@ def test_glove_embedding_is_frozen_and_holds_the_vectors():
 
     config = tiny_config("glove-bilstm")
     words = ["", "[UNK]", "the", "movie", "notawordxyz"] + [f"w{i}" for i in range(195)]
-    model = get_model_spec("glove-bilstm").build(config, 2, words)
+    model = get_model_spec("glove-bilstm").create(config, 2).build_network(words, compiled=False)
     embedding = model.get_layer("glove_embedding")
     assert embedding.trainable_weights == []  # not summary(): some Keras versions miscount there
     matrix = embedding.get_weights()[0]
@@ -68,7 +67,7 @@ def test_unknown_model_name_lists_the_choices():
 @pytest.mark.parametrize("name", KERAS_MODELS)
 def test_bfloat16_precision_computes_in_bfloat16_and_outputs_float32(name):
     config = tiny_config(name, precision="bfloat16")
-    model = compile_model(get_model_spec(name).build(config, 2, vocab()), 2, config)
+    model = get_model_spec(name).create(config, 2).build_network(vocab())
     inner = [l for l in model.layers if l.name not in ("classifier",) and not l.name.startswith("input")
              and l.name not in ("token_ids", "ngram_vector")]
     assert all(l.compute_dtype == "bfloat16" for l in inner), [(l.name, l.compute_dtype) for l in inner]

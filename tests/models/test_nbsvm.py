@@ -11,7 +11,9 @@ import pytest
 
 from lexiclass.config import TrainConfig
 from lexiclass.errors import DataError, LexiclassError
-from lexiclass.models.nbsvm import (NBSVMClassifier, NBSVMEnsembleClassifier, clean_text, word_tokens)
+from lexiclass.models.nbsvm import NBSVMClassifier
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
+from lexiclass.text.ngrams import clean_text, word_tokens
 from tests.conftest import make_dataset
 
 FOUR = ("neg", "pos", "mixed", "odd")

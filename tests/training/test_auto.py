@@ -12,7 +12,8 @@ from lexiclass.data.dataset import TextDataset
 from lexiclass.errors import LexiclassError
 from lexiclass.models.tfidf import TfidfClassifier
 from lexiclass.training import auto
-from lexiclass.training.fit import class_weights, train
+from lexiclass.models.classifier import class_weights
+from lexiclass.training.fit import train
 from tests.conftest import make_dataset, make_texts, tiny_config
 
 
@@ -154,7 +155,7 @@ def test_tfidf_model_round_trip_and_binary_probabilities(tmp_path):
 
 def test_nbsvm_takes_balanced_class_weights(tmp_path):
     """On 1 positive in 8, balanced weights move the decision towards the rare class."""
-    from lexiclass.models.nbsvm import NBSVMEnsembleClassifier
+    from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
 
     texts, labels = make_texts(400, ["neg", "pos"], seed=2)
     keep = np.flatnonzero((labels == 0) | (np.arange(len(labels)) % 8 == 1))

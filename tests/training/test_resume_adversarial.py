@@ -12,7 +12,7 @@ import pytest
 import lexiclass
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
-from lexiclass.training import callbacks
+from lexiclass.models import callbacks
 from lexiclass.training.fit import train
 from tests.conftest import make_dataset, tiny_config
 

@@ -9,9 +9,9 @@ import pytest
 import lexiclass
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.evaluate import test_metrics as score_test_split
+from lexiclass.training.metrics import score_test_split
 from lexiclass.models.registry import MODEL_NAMES, get_model_spec
-from lexiclass.training import callbacks
+from lexiclass.models import callbacks
 from lexiclass.training.fit import train
 from tests.conftest import make_dataset, tiny_config
 
@@ -22,7 +22,7 @@ EXPECTED_FILES = {"run.json", "config.json", "labels.json", "vocabulary.txt", "v
 @pytest.mark.parametrize("name", [m for m in MODEL_NAMES if m != "auto"])  # auto: tests/training/test_auto.py
 def test_train_writes_a_complete_run_that_reloads_to_the_same_accuracy(tiny_run, name):
     run = tiny_run(name)
-    keras_model = get_model_spec(name).inputs != "text"
+    keras_model = get_model_spec(name).needs_keras
     expected = EXPECTED_FILES if keras_model else EXPECTED_FILES - {"model.keras", "vocabulary.txt",
                                                                     "vectorizer.json"} | {"model"}
     assert expected <= {p.name for p in run.iterdir()}
@@ -34,7 +34,7 @@ def test_train_writes_a_complete_run_that_reloads_to_the_same_accuracy(tiny_run,
     assert metrics["accuracy"] == info["test_accuracy"] > 0.75  # cue words make the task easy
     assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["num_examples"] == 80
     predictor = lexiclass.load(run)
-    assert score_test_split(predictor, make_dataset())["accuracy"] == metrics["accuracy"]
+    assert score_test_split(predictor, predictor.label_names, make_dataset())["accuracy"] == metrics["accuracy"]
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == [str(e + 1) for e in range(epochs)] and "val_accuracy" in rows[0]
@@ -156,15 +156,15 @@ def test_bfloat16_run_trains_saves_and_reloads(tiny_run):
     assert predictor.model.get_layer("transformer_encoder").compute_dtype == "bfloat16"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.75
-    assert score_test_split(predictor, make_dataset())["accuracy"] == metrics["accuracy"]
+    assert score_test_split(predictor, predictor.label_names, make_dataset())["accuracy"] == metrics["accuracy"]
 
 
 def test_text_model_refits_on_train_and_validation(tmp_path, monkeypatch):
-    from lexiclass.models import nbsvm
+    from lexiclass.models import nbsvm_ensemble
 
     sizes = []
-    original = nbsvm.NBSVMEnsembleClassifier.fit
-    monkeypatch.setattr(nbsvm.NBSVMEnsembleClassifier, "fit",
+    original = nbsvm_ensemble.NBSVMEnsembleClassifier.fit
+    monkeypatch.setattr(nbsvm_ensemble.NBSVMEnsembleClassifier, "fit",
                         lambda self, texts, labels: sizes.append(len(texts)) or original(self, texts, labels))
     data = make_dataset()
     info = train(tiny_config("nbsvm-ensemble"), tmp_path / "a", dataset=data, verbose=0)

@@ -1,33 +1,27 @@
 """A user's own labelled text: a class-per-subfolder tree, CSV/TSV with a header, or JSON Lines.
 
 Every problem is reported as a `DataError` whose one-line message names the file, and
-where it applies the line, the field and the value, and says what would be accepted.
-
-Labels are strings as written (a JSON integer ``7`` is the label ``"7"``). When every
-label of the training data is an integer such as ``"2"`` or ``"-1"``, classes are
-ordered by value (1, 2, 10); otherwise alphabetically. Two spellings of one integer
-in the training data (``"01"`` and ``"1"``) are refused as ambiguous; in a separate
-test file, ``"01"`` maps to the training class ``"1"`` when all training labels are
-integers.
+where it applies the line, the field and the value, and says what would be accepted
+(the checks of each field: `lexiclass.data.fields`). How label strings become classes:
+`lexiclass.data.labels`.
 """
 
 from __future__ import annotations
 
-import codecs
-import collections
 import csv
 import io
 import json
 import os
-import re
 import stat
 import warnings
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from lexiclass.data.dataset import TextDataset
+from lexiclass.data.fields import (Records, _bad_character, _short, check_encoding, check_label, check_text,
+                                   read_text, where)
+from lexiclass.data.labels import _check_class_sizes, encode_labels, label_vocabulary
 from lexiclass.data.splits import stratified_split
 from lexiclass.errors import DataError
 from lexiclass.progress import enabled as progress_enabled
@@ -35,129 +29,8 @@ from lexiclass.progress import progress
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
-DECODE_ERRORS = ("strict", "replace", "ignore", "backslashreplace")
-INTEGER = re.compile(r"[+-]?[0-9]+")
 CSV_FIELD_LIMIT = 2**31 - 1  # the largest value csv.field_size_limit accepts on every platform
 PROGRESS_MIN_FILES = 500  # smaller class-folder trees are read without a progress line
-MAGIC = {b"\x1f\x8b": "a gzip archive", b"PK\x03\x04": "a zip archive (or .xlsx)", b"%PDF": "a PDF file",
-         b"\x89PNG": "a PNG image", b"SQLite format 3": "an SQLite database"}
-
-
-class Records(NamedTuple):
-    """What a reader found: texts, label strings, and where each came from (a line number or a file path)."""
-
-    texts: list
-    labels: list
-    locations: list
-
-
-def where(path, location) -> str:
-    """``"file, line 3"`` for a line number, the location itself otherwise (a file path, ``"file, item 2"``)."""
-    return f"{path}, line {location}" if isinstance(location, int) else str(location)
-
-
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- encodings -------------------------------------------------------------------------------------------
-
-
-def check_encoding(encoding: str, errors: str = "strict") -> str:
-    """Validate an encoding and error handler; return the codec to decode with (utf-8 accepts a BOM)."""
-    if not isinstance(encoding, str) or not encoding.strip():
-        raise DataError(f"encoding must be a codec name such as utf-8 or latin-1, got {encoding!r}")
-    try:
-        info = codecs.lookup(encoding)
-    except (LookupError, ValueError, TypeError):
-        raise DataError(f"unknown encoding {encoding!r} (use a codec name such as utf-8, latin-1, cp1252 or utf-16)"
-                        ) from None
-    if not getattr(info, "_is_text_encoding", True):
-        raise DataError(f"encoding {encoding!r} is not a text encoding (use e.g. utf-8, latin-1, cp1252 or utf-16)")
-    if errors == "surrogateescape":
-        raise DataError("encoding_errors 'surrogateescape' turns undecodable bytes into lone surrogates a model"
-                        f" cannot take (use one of: {', '.join(DECODE_ERRORS)})")
-    if errors not in DECODE_ERRORS:
-        raise DataError(f"unknown encoding_errors {errors!r} (use one of: {', '.join(DECODE_ERRORS)})")
-    return "utf-8-sig" if info.name == "utf-8" else encoding
-
-
-def _binary_hint(data: bytes) -> str:
-    for magic, kind in MAGIC.items():
-        if data.startswith(magic):
-            return f" (it looks like {kind}, not text)"
-    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return f" (it starts with a {codec} byte-order mark: pass --encoding {codec})"
-    return " (pass --encoding, e.g. latin-1, or --encoding-errors replace)"
-
-
-def read_text(path: Path, encoding: str = "utf-8", errors: str = "strict") -> str:
-    """Read a whole file, turning decode and OS errors into messages that name file, line and byte.
-
-    A UTF-8 byte-order mark is dropped; a NUL character (binary data) is refused.
-    """
-    codec = check_encoding(encoding, errors)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        text = data.decode(codec, errors=errors)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}, line {line}: bytes not valid {encoding} at byte offset {exc.start}"
-                        + _binary_hint(data)) from exc
-    nul = text.find("\x00")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise DataError(f"{path}, line {line}: NUL character at character {nul + 1} of the file: a binary file"
-                        " or UTF-16 text (pass --encoding utf-16 for UTF-16)")
-    return text
-
-
-# --- fields -------------------------------------------------------------------------------------------------
-
-
-def _bad_character(value: str) -> str | None:
-    """Describe the first character a model cannot take (NUL, lone surrogate), or None."""
-    nul = value.find("\x00")
-    if nul >= 0:
-        return f"a NUL character (U+0000) at character {nul + 1}"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return (f"a lone surrogate U+{ord(value[exc.start]):04X} at character {exc.start + 1}"
-                " (not a Unicode character: fix the \\u escape)")
-    return None
-
-
-def check_text(value, where: str, field: str) -> str:
-    """A non-blank string without NUL or lone surrogates, else a `DataError` naming ``where`` and ``field``."""
-    if not isinstance(value, str):
-        raise DataError(f"{where}: field {field!r} must be text, got {type(value).__name__} {_short(value)}")
-    if not value.strip():
-        raise DataError(f"{where}: field {field!r} is empty")
-    bad = _bad_character(value)
-    if bad:
-        raise DataError(f"{where}: field {field!r} has {bad}")
-    return value
-
-
-def check_label(value, where: str, field: str) -> str:
-    """A label as a stripped string: strings and integers are accepted (``7`` becomes ``"7"``)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise DataError(f"{where}: field {field!r} must be a string or integer label,"
-                        f" got {type(value).__name__} {_short(value)}")
-    value = str(value).strip()
-    if not value:
-        raise DataError(f"{where}: field {field!r} is empty")
-    bad = _bad_character(value)
-    if bad:
-        raise DataError(f"{where}: field {field!r} has {bad}")
-    return value
 
 
 _check_text, _check_label = check_text, check_label  # former private names
@@ -401,72 +274,6 @@ def read_labelled(path: str | os.PathLike, text_column: str = "text", label_colu
     """Read any supported source as (texts, label strings)."""
     records = read_records(path, text_column, label_column, encoding, errors)
     return records.texts, records.labels
-
-
-# --- labels ----------------------------------------------------------------------------------------------
-
-
-def _all_integers(labels) -> bool:
-    return all(INTEGER.fullmatch(label) for label in labels)
-
-
-def label_vocabulary(raw_labels, path) -> list[str]:
-    """Sorted distinct labels: by value when all are integers (1, 2, 10), else alphabetically; at least two."""
-    distinct = {str(v).strip() for v in raw_labels}
-    if _all_integers(distinct):
-        by_value = {}
-        for label in sorted(distinct):
-            other = by_value.setdefault(int(label), label)
-            if other != label:
-                raise DataError(f"{path}: labels {other!r} and {label!r} are the same number written two ways;"
-                                " write each class label one way")
-        names = [by_value[k] for k in sorted(by_value)]
-    else:
-        names = sorted(distinct)
-    if len(names) < 2:
-        raise DataError(f"{path}: only one class ({_short(names[0]) if names else 'none'});"
-                        " a classifier needs at least two")
-    return names
-
-
-def encode_labels(raw_labels, names: list, path, locations=None) -> np.ndarray:
-    """Class indices of ``raw_labels`` in ``names``; an integer label also matches by value (``"01"`` -> ``"1"``)."""
-    lookup = {str(name): i for i, name in enumerate(names)}
-    if _all_integers(lookup):
-        lookup_by_value = {int(name): i for name, i in lookup.items()}
-    else:
-        lookup_by_value = {}
-    out = np.empty(len(raw_labels), dtype=np.int32)
-    for i, value in enumerate(raw_labels):
-        key = str(value).strip()
-        index = lookup.get(key)
-        if index is None and lookup_by_value and INTEGER.fullmatch(key):
-            index = lookup_by_value.get(int(key))
-        if index is None:
-            at = where(path, locations[i]) if locations is not None else str(path)
-            shown = ", ".join(map(str, names[:10])) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
-            raise DataError(f"{at}: label {_short(value)} does not occur in the training data (labels: {shown})")
-        out[i] = index
-    return out
-
-
-def _check_class_sizes(records: Records, names: list[str], path, need: int, test_path) -> None:
-    """Every class needs one example per split we make from ``path``: 3 (train/val/test) or 2 with a test file."""
-    counts = collections.Counter(records.labels)
-    why = ("one each for training, validation and test" if need == 3
-           else f"one each for training and validation (the test split is {test_path})")
-    small = [name for name in names if counts[name] < need]
-    if not small:
-        return
-    name = small[0]
-    swapped = (f"; {len(small)} of {len(names)} classes are this small: are text_column and label_column swapped?"
-               if len(small) > 10 else "")
-    if counts[name] == 1:
-        at = where(path, records.locations[records.labels.index(name)])
-        raise DataError(f"class {_short(name)} has a single example ({at}): each class needs at least {need},"
-                        f" {why}; add examples or remove the class{swapped}")
-    raise DataError(f"{path}: class {_short(name)} has only {counts[name]} examples: each class needs at least"
-                    f" {need}, {why}; add examples or remove the class{swapped}")
 
 
 # --- the dataset -----------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ import numpy as np
 
 from lexiclass.errors import LexiclassError
 from lexiclass.precision import ATTENTION_SUM_TOLERANCE, tolerance
+from lexiclass.text.batching import prediction_batches
+from lexiclass.text.pipeline import prediction_lengths, to_probabilities
 
 TRANSFORMER_MODELS = ("transformer", "positional-transformer")
 OOV_ID = 1
@@ -203,15 +205,28 @@ def _target_index(predictor, probs: np.ndarray, target) -> int:
 
 
 def _occlude_ids(predictor, text: str, target) -> Occlusion:
-    from lexiclass.text.pipeline import to_probabilities
-
     ids, tokens = model_tokens(predictor, text)  # n <= sequence_length: the batch is at most (L + 1, L)
     n = len(ids)
     batch = np.tile(ids, (n + 1, 1))  # (n + 1, n): row 0 intact, row i + 1 hides token i
     batch[np.arange(1, n + 1), np.arange(n)] = OOV_ID
-    probs = to_probabilities(predictor.model.predict(batch, batch_size=32, verbose=0))  # (n + 1, classes)
+    probs = _id_probabilities(predictor, batch)  # (n + 1, classes)
     t = _target_index(predictor, probs[0], target)
     return Occlusion(tokens, probs[0, t] - probs[1:, t], "replacing each token by the OOV id")
+
+
+def _id_probabilities(predictor, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), classes) probabilities of token-id rows, in batches padded like prediction's.
+
+    Padded to the prediction ladders (`lexiclass.text.batching.prediction_batches`), texts of
+    every length reuse the few shapes that prediction traces, instead of tracing (and keeping)
+    one per token count: a server explaining many texts keeps a bounded memory. Padding is
+    inert: the same numbers within 1e-5.
+    """
+    config = predictor.config
+    probs = np.empty((len(rows), len(predictor.label_names)))
+    for idx, x in prediction_batches(list(rows), config.batch_size, prediction_lengths(config)):
+        probs[idx] = to_probabilities(np.asarray(predictor.model.predict_on_batch(x))[:len(idx)])
+    return probs
 
 
 def _batched_proba(predictor, texts, count: int, batch: int = OCCLUSION_BATCH) -> np.ndarray:

@@ -26,7 +26,6 @@ from lexiclass.errors import LexiclassError
 
 Texts = str | Iterable[str]
 
-TEXT_BATCH = 1024  # texts per call for n-gram models, whatever the run's batch size
 
 
 def _type_name(value: Any) -> str:
@@ -73,11 +72,10 @@ def check_positive(name: str, value: Any) -> int:
 
 
 class Predictor:
-    """Holds a run's model, vectorizer, config and label names. Build it with `from_run_dir`."""
+    """A run's fitted `TextClassifier` with its config and label names. Build it with `from_run_dir`."""
 
-    def __init__(self, model, vectorizer, config, label_names, info=None, run_dir=None):
-        self.model = model
-        self.vectorizer = vectorizer
+    def __init__(self, classifier, config, label_names, info=None, run_dir=None):
+        self.classifier = classifier
         self.config = config
         self.label_names = list(label_names)
         self.info = info or {}
@@ -85,21 +83,11 @@ class Predictor:
 
     @classmethod
     def from_files(cls, run_dir, config, label_names, info=None) -> "Predictor":
-        """Load the model (and vectorizer) files of ``run_dir``; Keras models with plain `load_model`."""
+        """Load the run's model files, checked against its labels (Keras models with plain `load_model`)."""
         from lexiclass.models.registry import get_model_spec
-        from lexiclass.models.saved import load_keras_model, load_text_model
-        from lexiclass.text.vectorizer import Vectorizer
 
-        run_dir = Path(run_dir)
-        spec = get_model_spec(config.model)
-        if spec.inputs == "text":
-            model = load_text_model(spec.load, run_dir / rd.MODEL_DIR, len(label_names))
-            return cls(model, None, config, label_names, info, run_dir)
-        vectorizer = Vectorizer.load(run_dir)
-        # n-gram vectors have one entry per vocabulary n-gram (max_tokens, or fewer on a small corpus)
-        width = len(vectorizer.vocabulary) if vectorizer.output_mode != "int" else None
-        model = load_keras_model(run_dir / rd.MODEL_FILE, len(label_names), input_width=width)
-        return cls(model, vectorizer, config, label_names, info, run_dir)
+        classifier = get_model_spec(config.model).load(Path(run_dir), config, len(label_names))
+        return cls(classifier, config, label_names, info, Path(run_dir))
 
     @classmethod
     def from_run_dir(cls, run_dir) -> "Predictor":
@@ -110,11 +98,20 @@ class Predictor:
         config = TrainConfig.from_dict(rd.read_json(run_dir / rd.CONFIG_FILE), source=str(run_dir / rd.CONFIG_FILE))
         return cls.from_files(run_dir, config, rd.read_labels(run_dir), info)
 
+    # What explain, serve and export read of a Keras run: its network, vectorizer and kind of input.
+    @property
+    def model(self):
+        """The Keras network of a Keras run; the classifier itself for the n-gram models."""
+        return getattr(self.classifier, "network_", self.classifier)
+
+    @property
+    def vectorizer(self):
+        return getattr(self.classifier, "vectorizer_", None)
+
     @property
     def input_kind(self) -> str:
-        from lexiclass.models.registry import get_model_spec
-
-        return get_model_spec(self.config.model).inputs
+        """``"sequence"`` (token ids) or ``"bow"`` (n-gram vectors) for Keras runs, ``"text"`` for the others."""
+        return self.classifier.input_kind
 
     @property
     def labels(self) -> list[str]:
@@ -125,23 +122,17 @@ class Predictor:
         """(len(texts), classes) probabilities in input order; one string gives (classes,).
 
         ``batch_size``: texts per model call (default: the run's training batch size; the
-        scikit-learn-style text models take at least ``TEXT_BATCH`` per call, which spreads
-        their per-call costs and lets them use their threads).
+        n-gram models take at least ``TEXT_BATCH`` per call, which spreads their per-call
+        costs and lets them use their threads).
         """
         texts, single = check_texts(texts)
         batch_size = self.config.batch_size if batch_size is None else check_positive("batch_size", batch_size)
-        probs = self._probabilities(texts, batch_size).reshape(len(texts), len(self.label_names))
+        if texts:
+            probs = self.classifier.predict_proba_in_batches(texts, batch_size)
+        else:
+            probs = np.zeros((0, len(self.label_names)))
+        probs = probs.reshape(len(texts), len(self.label_names))
         return probs[0] if single else probs
-
-    def _probabilities(self, texts: list[str], batch_size: int) -> np.ndarray:
-        from lexiclass.text.pipeline import predict_probabilities
-
-        if not texts:
-            return np.zeros((0, len(self.label_names)))
-        if self.input_kind == "text":  # scikit-learn style n-gram models take raw text
-            step = max(batch_size, TEXT_BATCH)
-            return np.concatenate([self.model.predict_proba(texts[i:i + step]) for i in range(0, len(texts), step)])
-        return predict_probabilities(self.model, self.vectorizer, texts, self.config, self.input_kind, batch_size)
 
     @overload
     def predict(self, texts: str, batch_size: int | None = None, top_k: int | None = None) -> dict: ...

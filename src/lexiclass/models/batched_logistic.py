@@ -242,6 +242,29 @@ def logistic_line_search(z, zp, y, weight, reg, ww, wp, pp, f0, slope0, t0, acti
     return t, f_t
 
 
+def _search_direction(algebra: ColumnAlgebra, grad, s_hist, y_hist, rho, newest: int, stored: int) -> np.ndarray:
+    """-H grad per column, H the L-BFGS inverse Hessian of the ``stored`` newest (s, y) pairs: the
+    two-loop recursion (columns without a pair in a slot have rho = 0 there). grad: (features + 1, K)."""
+    memory, k = len(rho), grad.shape[1]
+    q = grad.copy()
+    order = [(newest - i) % memory for i in range(stored)]
+    alpha = np.zeros((memory, k))
+    for slot in order:
+        alpha[slot] = rho[slot] * algebra.dots(s_hist[slot], q)
+        algebra.add_scaled(q, y_hist[slot], -alpha[slot])
+    if stored:
+        sy = algebra.dots(s_hist[newest], y_hist[newest])
+        yy = algebra.dots(y_hist[newest], y_hist[newest])
+        gamma = np.where(yy > 0, sy / np.maximum(yy, 1e-300), 1.0)
+    else:
+        gamma = 1.0 / np.maximum(np.sqrt(algebra.dots(grad, grad)), 1.0)
+    q *= gamma.astype(np.float32)
+    for slot in reversed(order):
+        beta = rho[slot] * algebra.dots(y_hist[slot], q)
+        algebra.add_scaled(q, s_hist[slot], alpha[slot] - beta)
+    return np.negative(q, out=q)
+
+
 def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, weight, c, tol, ftol, max_iter, memory,
                on_progress):
     """L-BFGS on the columns of one group. ratio: (features, K) float32; scale: (texts, K) per-row
@@ -285,24 +308,7 @@ def _fit_group(matrix: BinaryMatrix, algebra: ColumnAlgebra, ratio, scale, y, we
         if not active.any():
             break
         before = int(active.sum())
-        # Two-loop recursion, per column (columns without a pair in a slot have rho = 0 there).
-        q = grad.copy()
-        order = [(newest - i) % memory for i in range(stored)]
-        alpha = np.zeros((memory, k))
-        for slot in order:
-            alpha[slot] = rho[slot] * algebra.dots(s_hist[slot], q)
-            algebra.add_scaled(q, y_hist[slot], -alpha[slot])
-        if stored:
-            sy = algebra.dots(s_hist[newest], y_hist[newest])
-            yy = algebra.dots(y_hist[newest], y_hist[newest])
-            gamma = np.where(yy > 0, sy / np.maximum(yy, 1e-300), 1.0)
-        else:
-            gamma = 1.0 / np.maximum(np.sqrt(algebra.dots(grad, grad)), 1.0)
-        q *= gamma.astype(np.float32)
-        for slot in reversed(order):
-            beta = rho[slot] * algebra.dots(y_hist[slot], q)
-            algebra.add_scaled(q, s_hist[slot], alpha[slot] - beta)
-        direction = np.negative(q, out=q)
+        direction = _search_direction(algebra, grad, s_hist, y_hist, rho, newest, stored)
         direction[:, ~active] = 0.0
         slope = algebra.dots(grad, direction)
         not_descent = active & (slope >= 0)

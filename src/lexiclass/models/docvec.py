@@ -17,10 +17,10 @@ Needs gensim (the ``docvec`` extra).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
-import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,11 +29,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from lexiclass.atomic import write_text as atomic_write_text
-from lexiclass.errors import ConfigError, DataError, LexiclassError
-from lexiclass.models.nbsvm import (NBSVMEnsembleClassifier, _check_labels, _check_texts, _class_weight, _read_json,
-                                    _write_npz, read_meta, word_tokens)
+from lexiclass.atomic import write_json, write_text as atomic_write_text
+from lexiclass.data.unlabeled import unlabeled_texts_for
+from lexiclass.errors import ConfigError, LexiclassError, first_line
+from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
+from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
+from lexiclass.models.fit_jobs import default_jobs
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
+from lexiclass.models.persistence import read_json, read_meta, write_npz
 from lexiclass.progress import progress
+from lexiclass.text.ngrams import word_tokens
+from lexiclass.text.tokens import ngrams as token_ngrams
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +52,35 @@ NBSVM_DIR = "nbsvm-ensemble"
 
 
 def _gensim():
-    try:
+    try:  # deferred on purpose: gensim is an optional extra (``docvec``) and takes seconds to import
         from gensim.models.doc2vec import Doc2Vec, TaggedDocument
     except ImportError:
         raise ConfigError("the nbsvm-docvec model needs gensim: pip install 'lexiclass[docvec]'") from None
     return Doc2Vec, TaggedDocument
 
 
+def _infer_dbow(model, words: list[str], epochs: int, seed: int) -> np.ndarray:
+    """(dim,) the PV-DBOW vector of ``words``, as gensim's ``Doc2Vec.infer_vector`` computes it, but started
+    from a vector drawn from ``seed``: gensim draws it from Python's ``hash`` of the text, which differs
+    between processes (and from a global generator for an empty text), so one saved run predicted
+    different probabilities in every process."""
+    from gensim.models.doc2vec_inner import train_document_dbow  # deferred on purpose, as in _gensim
+
+    dim = model.dv.vector_size
+    vector = ((np.random.default_rng(seed).random(dim) - 0.5) / dim).astype(np.float32).reshape(1, dim)
+    work, lockf = np.zeros(model.layer1_size, dtype=np.float32), np.ones(1, dtype=np.float32)
+    alpha, step = model.alpha, (model.alpha - model.min_alpha) / max(epochs - 1, 1)
+    for _ in range(epochs):  # the learning rate falls linearly from alpha to min_alpha
+        train_document_dbow(model, words, [0], alpha, work, learn_words=False, learn_hidden=False,
+                            doctag_vectors=vector, doctags_lockf=lockf)
+        alpha -= step
+    return vector[0]
+
+
 def _epoch_counter(bar):
     """A gensim callback that advances `bar` by one at the end of each training epoch (gensim's own
     per-epoch notes are silenced by the CLI: this is the progress a user sees)."""
-    from gensim.models.callbacks import CallbackAny2Vec
+    from gensim.models.callbacks import CallbackAny2Vec  # deferred on purpose, as in `_gensim`
 
     class EpochCounter(CallbackAny2Vec):
         def on_epoch_end(self, model):
@@ -67,50 +91,10 @@ def _epoch_counter(bar):
 
 def docvec_tokens(text: str, ngrams: int = 2) -> list[str]:
     """The vector model's targets: the word tokens of `word_tokens`, then their 2..ngrams-grams joined by spaces."""
-    words = word_tokens(text)
-    out = list(words)
-    for n in range(2, ngrams + 1):
-        out += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
-    return out
+    return token_ngrams(word_tokens(text), ngrams)
 
 
-def imdb_unlabeled_texts(archive=None) -> list[str]:
-    """The 50,000 reviews of IMDB's ``train/unsup`` folder, in file-name order."""
-    from lexiclass.data.imdb import locate_imdb
-
-    folder = locate_imdb(archive) / "train" / "unsup"
-    names = sorted(n for n in os.listdir(folder) if n.endswith(".txt"))
-    return [(folder / n).read_text(encoding="utf-8") for n in names]
-
-
-_STDIN_TEXTS: list[str] | None = None  # stdin can be read once; a refit in the same process reuses it
-
-
-def read_unlabeled_texts(path, text_column: str = "text", encoding: str = "utf-8",
-                         encoding_errors: str = "strict") -> list[str]:
-    """The non-blank texts of a .txt (one per line), .csv, .tsv, .jsonl or .parquet file, or of stdin
-    (``-``, one text per line); missing and blank texts are skipped (they teach the vector model
-    nothing). Errors name file and line."""
-    global _STDIN_TEXTS
-    from lexiclass.data.row_stream import RowStream
-
-    if str(path) == "-" and _STDIN_TEXTS is not None:
-        return list(_STDIN_TEXTS)
-    texts = []
-    with RowStream(path, text_column=text_column, encoding=encoding, encoding_errors=encoding_errors) as rows:
-        with progress(total=rows.progress_total, desc=f"reading unlabelled texts of {rows.name}",
-                      unit=rows.progress_unit, unit_scale=rows.progress_unit == "B") as bar:
-            for chunk in rows:
-                texts += [t for t in chunk.texts if t is not None and t.strip()]
-                bar.update(chunk.position - bar.n)
-    if not texts:
-        raise DataError(f"{rows.name}: no unlabelled texts in it (every row is blank or missing)")
-    if rows.is_stdin:
-        _STDIN_TEXTS = texts
-    return texts
-
-
-class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
+class NBSVMDocVecClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
     """`NBSVMEnsembleClassifier` mixed with a logistic regression on PV-DBOW document vectors.
 
     Parameters: ``nbsvm`` (an unfitted `NBSVMEnsembleClassifier`; default settings if None);
@@ -148,21 +132,15 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         """The NBSVM part from the same settings as ``nbsvm-ensemble``; ``docvec_dim``, ``docvec_epochs``
         and ``docvec_min_count`` if set. The vector model also learns
         from the texts of ``--unlabeled FILE`` if given, else on IMDB (``--dataset imdb``) from the
-        50,000 unlabelled ``train/unsup`` reviews."""
-        if config.unlabeled:
-            unlabeled = read_unlabeled_texts(config.unlabeled, config.text_column, config.encoding,
-                                             config.encoding_errors)
-        elif config.dataset == "imdb":
-            unlabeled = imdb_unlabeled_texts(config.imdb_archive)
-        else:
-            unlabeled = None
+        50,000 unlabelled ``train/unsup`` reviews (read by `lexiclass.data.unlabeled`)."""
+        unlabeled = unlabeled_texts_for(config)
         # --docvec-* settings left at None keep this model's own defaults (they differ per model).
         vector_settings = {name: getattr(config, f"docvec_{name}") for name in ("dim", "epochs", "min_count")}
         return cls(nbsvm=NBSVMEnsembleClassifier.from_config(config), unlabeled_texts=unlabeled, seed=config.seed,
-                   class_weight=_class_weight(config),
+                   class_weight=sklearn_class_weight(config),
                    **{name: value for name, value in vector_settings.items() if value is not None})
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         self._check_mix_params()
         if not float(self.head_c) > 0 or not float(self.alpha) > 0 or not float(self.sample) >= 0:
             raise LexiclassError("head_c and alpha must be > 0 and sample >= 0")
@@ -184,17 +162,12 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
                        workers=workers, seed=self.seed)
 
     def _workers(self) -> int:
-        if self.n_jobs:
-            return int(self.n_jobs)
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except (AttributeError, OSError):
-            return max(1, os.cpu_count() or 1)
+        return int(self.n_jobs) if self.n_jobs else default_jobs()
 
     def _fit_vectors(self, texts: list[str], labels=None) -> np.ndarray:
         """Train the vector model on the unlabelled texts + `texts`; return `texts`' vectors (n, dim)."""
         _, TaggedDocument = _gensim()
-        unlabeled = _check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
+        unlabeled = check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
         corpus = [TaggedDocument(docvec_tokens(t, self.ngrams), [i]) for i, t in
                   enumerate(progress(list(unlabeled) + texts, desc="document vectors: n-grams", unit="text"))]
         model = self._new_vector_model(self._workers())
@@ -214,16 +187,17 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
     def transform(self, texts) -> np.ndarray:
         """(n, dim) L2-normalised document vectors, inferred with the frozen output weights."""
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         model, epochs = self.vector_model_, self.infer_epochs
 
         def one(text):
             words = docvec_tokens(text, self.ngrams)
-            # Reseeded per text, so that with one thread (n_jobs=1) the same text always gets the same
-            # vector; with several threads the negative samples may mix seeds (vectors differ slightly).
-            model.random = np.random.RandomState(int.from_bytes(
-                hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=4).digest(), "little"))
-            return model.infer_vector(words, epochs=epochs)
+            # Seeded by the text itself, so the same text always gets the same vector, in any process and
+            # thread: each text has its own shallow copy of the model (shared weights, its own generator).
+            seed = int.from_bytes(hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=4).digest(), "little")
+            own = copy.copy(model)
+            own.random = np.random.RandomState(seed)
+            return _infer_dbow(own, words, epochs, seed)
 
         with progress(total=len(texts), desc="inferring document vectors", unit="text") as bar:
             def counted(text):
@@ -241,10 +215,10 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         return x / np.where(norms > 0, norms, 1.0)
 
     # --- classifier -------------------------------------------------------------------------
-    def fit(self, texts, labels) -> "NBSVMDocVecClassifier":
-        self._check_params()
-        texts = _check_texts(texts)
-        labels, _ = _check_labels(labels, len(texts))
+    def fit(self, texts, labels, validation=None) -> "NBSVMDocVecClassifier":
+        self.check_params()
+        texts = check_texts(texts)
+        labels, _ = check_labels(labels, len(texts))
         nbsvm = NBSVMEnsembleClassifier(**(self.nbsvm.get_params() if self.nbsvm is not None else {}))
         nbsvm.fit(texts, labels)
         vectors = self._fit_vectors(texts, labels)  # (n, dim)
@@ -259,8 +233,8 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         new text. Used by ``lexiclass train``'s refit on train + validation: training the vector
         model a second time would double the run and learn nothing from the added labels."""
         self._check_fitted()
-        texts = _check_texts(texts)
-        labels, _ = _check_labels(labels, len(texts))
+        texts = check_texts(texts)
+        labels, _ = check_labels(labels, len(texts))
         nbsvm = NBSVMEnsembleClassifier(**self.nbsvm_.get_params())
         nbsvm.fit(texts, labels)
         seen = getattr(self, "_fit_texts_", [])  # absent on a loaded model: every text is inferred
@@ -281,31 +255,23 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = nbsvm.classes_
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "vector_model_"):
-            raise LexiclassError(f"this {type(self).__name__} is not trained yet: call fit() or load() first")
+        check_fitted(self, "vector_model_")
 
     def docvec_proba(self, texts) -> np.ndarray:
         """The head's probabilities alone, (n, K)."""
         scores = self.transform(texts) @ self.head_coef_.T + self.head_intercept_
         if scores.shape[1] == 1:  # binary: one column of log-odds
             scores = np.hstack([np.zeros_like(scores), scores])
-        scores -= scores.max(axis=1, keepdims=True)
-        p = np.exp(scores)
-        return p / p.sum(axis=1, keepdims=True)
+        return softmax(scores)
 
     def predict_proba(self, texts) -> np.ndarray:
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         w = float(self.docvec_weight)
         tiny = np.finfo(np.float64).tiny
         mixed = ((1 - w) * np.log(np.maximum(self.nbsvm_.predict_proba(texts), tiny))
                  + w * np.log(np.maximum(self.docvec_proba(texts), tiny)))
-        mixed -= mixed.max(axis=1, keepdims=True)
-        p = np.exp(mixed)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, texts) -> np.ndarray:
-        return np.argmax(self.predict_proba(texts), axis=1)
+        return softmax(mixed)
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -317,8 +283,8 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         words = list(wv.index_to_key)
         counts = [int(wv.get_vecattr(w, "count")) for w in words]
         atomic_write_text(directory / VOCAB_FILE, json.dumps({"words": words, "counts": counts}, ensure_ascii=False))
-        _write_npz(directory / WEIGHTS_FILE, syn1neg=np.ascontiguousarray(self.vector_model_.syn1neg, dtype=np.float32),
-                   head_coef=self.head_coef_, head_intercept=self.head_intercept_)
+        write_npz(directory / WEIGHTS_FILE, syn1neg=np.ascontiguousarray(self.vector_model_.syn1neg, dtype=np.float32),
+                  head_coef=self.head_coef_, head_intercept=self.head_intercept_)
         self._write_meta(directory / META_FILE, FORMAT, FORMAT_VERSION)
         return directory
 
@@ -327,7 +293,7 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         meta = {"format": format_name, "version": version, "class": type(self).__name__,
                 "num_classes": len(self.classes_), "unlabeled_texts_used": self.n_unlabeled_,
                 "hyperparameters": {k: getattr(self, k) for k in self._SAVED}}
-        atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
+        write_json(path, meta)
 
     @classmethod
     def _from_meta(cls, meta: dict, path: Path):
@@ -337,9 +303,9 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
             if not isinstance(settings, dict) or not isinstance(meta.get("num_classes"), int):
                 raise TypeError("expected a 'hyperparameters' object and an integer 'num_classes'")
             model = cls(**settings)
-            model._check_params()
+            model.check_params()
         except (TypeError, ValueError) as exc:
-            raise LexiclassError(f"{path} is damaged: {str(exc).splitlines()[0][:200]}") from None
+            raise LexiclassError(f"{path} is damaged: {first_line(exc, 200)}") from None
         return model
 
     def _attach_loaded(self, directory: Path, meta: dict, vector_model, coef, intercept) -> None:
@@ -360,7 +326,7 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         meta = read_meta(directory / META_FILE, FORMAT, "nbsvm-docvec model", (FORMAT_VERSION,))
         model = cls._from_meta(meta, directory / META_FILE)
-        vocab = _read_json(directory / VOCAB_FILE)
+        vocab = read_json(directory / VOCAB_FILE)
         words, counts = vocab.get("words"), vocab.get("counts")
         if (not isinstance(words, list) or not isinstance(counts, list) or len(words) != len(counts) or not words
                 or not all(isinstance(w, str) for w in words) or not all(isinstance(c, int) and c > 0 for c in counts)
@@ -372,7 +338,7 @@ class NBSVMDocVecClassifier(ClassifierMixin, BaseEstimator):
         except FileNotFoundError:
             raise LexiclassError(f"{directory / WEIGHTS_FILE} is missing: is {directory} a saved model?") from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
+            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {first_line(exc, 200)}") from None
         num_classes = int(meta["num_classes"])
         rows = 1 if num_classes == 2 else num_classes
         if (syn1neg.shape != (len(words), model.dim) or coef.shape != (rows, model.dim) or intercept.shape != (rows,)

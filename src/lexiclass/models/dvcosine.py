@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.atomic import write_npy, write_text as atomic_write_text
-from lexiclass.errors import LexiclassError
+from lexiclass.errors import LexiclassError, first_line
+from lexiclass.models.checks import check_texts
 from lexiclass.models.cosine_vectors import CosineDocVectors
 from lexiclass.models.docvec import NBSVM_DIR, NBSVMDocVecClassifier, docvec_tokens
-from lexiclass.models.nbsvm import NBSVMEnsembleClassifier, _check_texts, _read_json, _write_npz, read_meta
+from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
+from lexiclass.models.persistence import read_json, read_meta, write_npz
 
 FORMAT = "lexiclass-nbsvm-dvcosine"
 FORMAT_VERSION = 1
@@ -73,7 +75,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
     _SAVED = ("dim", "epochs", "ngrams", "min_count", "lr", "scale", "negative", "nb_tau", "nb_floor",
               "infer_epochs", "head_c", "docvec_weight", "seed", "n_jobs", "class_weight")
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         self._check_mix_params()
         if not 0.0 <= float(self.nb_floor) <= 1.0 or not float(self.nb_tau) >= 0:
             raise LexiclassError(f"nb_floor must be in [0, 1] and nb_tau >= 0, got {self.nb_floor!r}, {self.nb_tau!r}")
@@ -89,7 +91,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
 
     def _fit_vectors(self, texts: list[str], labels=None) -> np.ndarray:
         """Train on the unlabelled texts + `texts` (labelled last); return `texts`' trained vectors."""
-        unlabeled = _check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
+        unlabeled = check_texts(self.unlabeled_texts, "unlabeled_texts") if self.unlabeled_texts else []
         model = self._vector_model()
         labels = np.asarray(labels)
         try:
@@ -103,7 +105,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
     def transform(self, texts) -> np.ndarray:
         """(n, dim) L2-normalised document vectors, inferred with the frozen n-gram vectors."""
         self._check_fitted()
-        return self.vector_model_.transform(_check_texts(texts))
+        return self.vector_model_.transform(check_texts(texts))
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -114,8 +116,8 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
         vm = self.vector_model_
         atomic_write_text(directory / VOCAB_FILE, json.dumps(vm.words, ensure_ascii=False))
         write_npy(directory / VECTORS_FILE, vm.grams.astype(np.float16))  # exact: fit() rounded them
-        _write_npz(directory / WEIGHTS_FILE, counts=vm.counts, keep=vm.keep, head_coef=self.head_coef_,
-                   head_intercept=self.head_intercept_)
+        write_npz(directory / WEIGHTS_FILE, counts=vm.counts, keep=vm.keep, head_coef=self.head_coef_,
+                  head_intercept=self.head_intercept_)
         self._write_meta(directory / META_FILE, FORMAT, FORMAT_VERSION)
         return directory
 
@@ -124,7 +126,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
         directory = Path(directory)
         meta = read_meta(directory / META_FILE, FORMAT, "nbsvm-dvcosine model", (FORMAT_VERSION,))
         model = cls._from_meta(meta, directory / META_FILE)
-        words = _read_json(directory / VOCAB_FILE)
+        words = read_json(directory / VOCAB_FILE)
         if (not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words)
                 or len(set(words)) != len(words)):
             raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: expected a list of unique n-grams")
@@ -137,7 +139,7 @@ class NBSVMDVCosineClassifier(NBSVMDocVecClassifier):
             raise LexiclassError(f"{exc.filename} is missing: is {directory} a saved model?") from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise LexiclassError(f"{directory}: the document-vector weights are damaged: "
-                                 f"{str(exc).splitlines()[0][:200]}") from None
+                                 f"{first_line(exc, 200)}") from None
         num_classes = int(meta["num_classes"])
         rows = 1 if num_classes == 2 else num_classes
         n = len(words)

@@ -1,4 +1,5 @@
-"""NBSVM: linear models on Naive-Bayes-scaled binary n-gram features, and an ensemble of them.
+"""NBSVM: linear models on Naive-Bayes-scaled binary n-gram features (the ensemble of a word and a character
+model is `lexiclass.models.nbsvm_ensemble`).
 
 The method is the one of Wang and Manning (2012), "Baselines and Bigrams: Simple, Good
 Sentiment and Topic Classification" (ACL 2012): each text becomes a binary bag of
@@ -39,7 +40,8 @@ Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"
 - the training matrix is kept once, as int32 column indices; each model's scaled,
   normalised values are built in a float32 array sharing those indices (no
   ``x @ diags(r)`` copies); ``n_jobs`` threads share the passes over that matrix
-  (``batched-lbfgs``) or run the one-vs-rest fits of both members (the other solvers).
+  (``batched-lbfgs``) or run the one-vs-rest fits of both members (the other solvers;
+  `lexiclass.models.fit_jobs` runs the fits).
 - the linear models are fitted by L-BFGS on scikit-learn's objective. By default
   (``solver="batched-lbfgs"``) all of a member's one-vs-rest models are fitted together
   by `lexiclass.models.batched_logistic`: one pass over the binary matrix serves every
@@ -56,9 +58,7 @@ Speed and memory (issue 12; measurements in docs/performance.md, "N-gram models"
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -67,25 +67,25 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 
-from lexiclass.errors import DataError, LexiclassError
-from lexiclass.models.batched_logistic import fit_logistic_columns
-from lexiclass.models.persistence import saved_params
-from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, clean_text, string_keys, word_tokens  # noqa: F401
+from lexiclass.atomic import write_json, write_text as atomic_write_text
+from lexiclass.errors import DataError, LexiclassError, first_line
+from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
+from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
+from lexiclass.models.fit_jobs import BatchedFitJob, FitJob, default_jobs, run_jobs
+from lexiclass.models.persistence import read_json, read_meta, saved_params, write_npz
 from lexiclass.progress import progress
-from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
+from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, string_keys
 
 FORMAT = "lexiclass-nbsvm"
-ENSEMBLE_FORMAT = "lexiclass-nbsvm-ensemble"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: float64 weights, no chunk_size / n_jobs / min_abs_ratio
 META_FILE = "nbsvm.json"
 VOCAB_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.npz"
-ENSEMBLE_FILE = "ensemble.json"
 SOLVERS = ("batched-lbfgs", "lbfgs", "liblinear")
 DEFAULT_CHUNK = 1000
+
 
 def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct values, how often each occurs). NumPy 2's ``np.unique`` hashes, and was
@@ -111,71 +111,6 @@ def _sparse_dot(indices: np.ndarray, indptr: np.ndarray, table: np.ndarray, bloc
     return out
 
 
-def _check_texts(texts, what: str = "texts") -> list[str]:
-    if isinstance(texts, str):
-        raise DataError(f"{what}: expected a list of strings, got a single string")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise DataError(f"{what}: expected a list of strings, got {type(texts).__name__}") from None
-    if not texts:
-        raise DataError(f"{what}: the list is empty")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataError(f"{what}[{i}]: expected a string, got {type(text).__name__}")
-    return texts
-
-
-def _check_labels(labels, n_texts: int) -> tuple[np.ndarray, int]:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or len(labels) != n_texts:
-        raise DataError(f"labels: expected {n_texts} labels (one per text), got shape {labels.shape}")
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
-            labels = labels.astype(np.int64)
-        else:
-            raise DataError(f"labels: expected integer class ids 0..K-1, got dtype {labels.dtype}")
-    if labels.min() < 0:
-        raise DataError(f"labels: class ids must be >= 0, got {int(labels.min())}")
-    num_classes = int(labels.max()) + 1
-    if num_classes < 2:
-        raise DataError("labels: only one class (0) is present; a classifier needs at least two")
-    counts = np.bincount(labels, minlength=num_classes)
-    missing = np.flatnonzero(counts == 0)
-    if len(missing):
-        raise DataError(f"labels: class ids must be 0..K-1 with every class present; "
-                        f"no example of class {', '.join(map(str, missing))}")
-    return labels.astype(np.int64), num_classes
-
-
-def _write_npz(path: Path, **arrays) -> None:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LexiclassError(f"{path} is missing: is {path.parent} a saved NBSVM model?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LexiclassError(f"cannot read {path}: {exc}") from exc
-
-
-def read_meta(path: Path, format_name: str, what: str, versions) -> dict:
-    """A saved model's JSON header, checked to be ``format_name`` in one of ``versions``; one-line errors."""
-    meta = _read_json(path)
-    if not isinstance(meta, dict):
-        raise LexiclassError(f"{path}: not a lexiclass {what} (a JSON {type(meta).__name__}, not an object)")
-    if meta.get("format") != format_name:
-        raise LexiclassError(f"{path}: not a lexiclass {what} (format {meta.get('format')!r})")
-    if meta.get("version") not in versions:
-        raise LexiclassError(f"{path}: format version {meta.get('version')!r} is not supported "
-                             f"(this lexiclass reads versions {', '.join(map(str, versions))})")
-    return meta
-
-
 def _probabilities(logits: np.ndarray) -> np.ndarray:
     """(n, M) log-odds -> (n, K) probabilities; M = 1 means binary (K = 2)."""
     if logits.shape[1] == 1:
@@ -185,12 +120,10 @@ def _probabilities(logits: np.ndarray) -> np.ndarray:
         # One-vs-rest: normalise the K sigmoids. Done in log space, so that texts where
         # every per-class sigmoid underflows to 0 still get valid probabilities.
         log_p = log_expit(logits)
-    log_p = log_p - log_p.max(axis=1, keepdims=True)
-    p = np.exp(log_p)
-    return p / p.sum(axis=1, keepdims=True)
+    return softmax(log_p)
 
 
-class NBSVMClassifier(ClassifierMixin, BaseEstimator):
+class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
     """NB-weighted binary n-grams + logistic regression (Wang and Manning 2012), any K >= 2.
 
     Parameters (stored as given; checked in `fit`):
@@ -252,9 +185,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                    linear_c=config.char_linear_c if char else config.linear_c,
                    min_df=config.char_min_df if char else config.nb_min_df, normalize=config.nb_normalize,
                    max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed,
-                   class_weight=_class_weight(config))
+                   class_weight=sklearn_class_weight(config))
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         if self.class_weight not in (None, "balanced"):
             raise LexiclassError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
         if self.analyzer not in ANALYZERS:
@@ -298,15 +231,15 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def transform(self, texts) -> sp.csr_matrix:
         """The binary document-n-gram matrix (texts x vocabulary), as the model sees it."""
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         parts = [self._rows(texts[a:b]) for a, b in self._chunks(len(texts))]
         return sp.csr_matrix((np.ones(sum(len(p[0]) for p in parts)), np.concatenate([p[0] for p in parts]),
                               _stack_indptr([p[1] for p in parts])), shape=(len(texts), self.n_features_))
 
     # --- training --------------------------------------------------------------------
-    def fit(self, texts, labels) -> "NBSVMClassifier":
-        jobs = self._prepare(texts, labels)
-        _run_jobs([self], [jobs], self.n_jobs)
+    def fit(self, texts, labels, validation=None) -> "NBSVMClassifier":
+        jobs = self.prepare_fit(texts, labels)
+        run_jobs([self], [jobs], self.n_jobs)
         return self
 
     def _count(self, texts: list[str]):
@@ -348,11 +281,11 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                 bar.update(b - a)
         return keys, names.strings, np.concatenate(indices), _stack_indptr(indptrs)
 
-    def _prepare(self, texts, labels) -> list:
+    def prepare_fit(self, texts, labels) -> list:
         """Count the n-grams and compute the ratios and norms; -> one fitting job per model."""
-        self._check_params()
-        texts = _check_texts(texts)
-        labels, num_classes = _check_labels(labels, len(texts))
+        self.check_params()
+        texts = check_texts(texts)
+        labels, num_classes = check_labels(labels, len(texts))
         keys, vocabulary, indices, indptr = self._count(texts)
         n_features = len(keys)
         # Documents containing each n-gram, per class (by blocks of rows: no per-non-zero label array).
@@ -403,12 +336,12 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         self._fit_state = (keys, vocabulary, num_classes)
         targets = [labels == 1] if num_classes == 2 else [labels == k for k in range(num_classes)]
         if self.solver == "batched-lbfgs":  # all of this model's one-vs-rest fits in one job
-            return [_BatchedFitJob(self, indices, indptr, n_features, ratio32, norms, np.stack(targets, axis=1))]
-        return [_FitJob(self, row, indices, indptr, n_features, ratio32[row],
+            return [BatchedFitJob(self, indices, indptr, n_features, ratio32, norms, np.stack(targets, axis=1))]
+        return [FitJob(self, row, indices, indptr, n_features, ratio32[row],
                         None if norms is None else norms[:, row], target.astype(np.int64))
                 for row, target in enumerate(targets)]
 
-    def _finish(self, results: list) -> None:
+    def finish_fit(self, results: list) -> None:
         """Collect the jobs' outputs: each a list of (folded coef, intercept, ratio), one per model."""
         keys, vocabulary, num_classes = self._fit_state
         del self._fit_state
@@ -453,8 +386,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     # --- prediction ------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "_table"):
-            raise LexiclassError(f"this {type(self).__name__} is not trained yet: call fit() or load() first")
+        check_fitted(self, "_table")
 
     def decision_function(self, texts) -> np.ndarray:
         """Log-odds, shape (n,) for two classes (of class 1) or (n, K) (one-vs-rest)."""
@@ -463,7 +395,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, texts) -> np.ndarray:
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         m = len(self.intercept_)
         logits = np.empty((len(texts), m), dtype=np.float64)
 
@@ -479,7 +411,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             logits[a:b] = out
 
         chunks = self._chunks(len(texts))
-        workers = min(self.n_jobs or _default_jobs(), len(chunks))
+        workers = min(self.n_jobs or default_jobs(), len(chunks))
         if workers <= 1:
             for chunk in chunks:
                 score(chunk)
@@ -490,9 +422,6 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, texts) -> np.ndarray:
         return _probabilities(self._logits(texts))
-
-    def predict(self, texts) -> np.ndarray:
-        return np.argmax(self.predict_proba(texts), axis=1)
 
     # --- persistence -----------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -506,11 +435,11 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         arrays = dict(coef=np.ascontiguousarray(self.coef_), intercept=self.intercept_)
         if self.ratio_ is not None:
             arrays["ratio"] = np.ascontiguousarray(self.ratio_)
-        _write_npz(directory / WEIGHTS_FILE, **arrays)
+        write_npz(directory / WEIGHTS_FILE, **arrays)
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
                 "num_classes": len(self.classes_), "num_features": self.n_features_,
                 "hyperparameters": self.get_params()}
-        atomic_write_text(directory / META_FILE, json.dumps(meta, indent=2) + "\n")
+        write_json(directory / META_FILE, meta)
         return directory
 
     @classmethod
@@ -518,8 +447,8 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         meta = read_meta(directory / META_FILE, FORMAT, "NBSVM model", READABLE_VERSIONS)
         model = cls(**saved_params(meta, directory / META_FILE, cls))
-        model._check_params()
-        vocabulary = _read_json(directory / VOCAB_FILE)
+        model.check_params()
+        vocabulary = read_json(directory / VOCAB_FILE)
         try:
             with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as weights:
                 coef, intercept = weights["coef"], weights["intercept"]
@@ -527,7 +456,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         except FileNotFoundError:
             raise LexiclassError(f"{directory / WEIGHTS_FILE} is missing: is {directory} a saved NBSVM model?") from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
+            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {first_line(exc, 200)}") from None
         num_classes = int(meta["num_classes"])
         rows = 1 if num_classes == 2 else num_classes
         if (not isinstance(vocabulary, list) or coef.shape != (rows, len(vocabulary))
@@ -546,78 +475,6 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         return model
 
 
-class _FitJob:
-    """One logistic-regression fit: a model's NB-scaled, normalised rows, built in float32 over shared indices."""
-
-    threads_itself = False  # many of these run in a pool of threads
-
-    def __init__(self, owner, row, indices, indptr, n_features, ratio, norms, target):
-        self.owner, self.row, self.indices, self.indptr = owner, row, indices, indptr
-        self.n_features, self.ratio, self.norms, self.target = n_features, ratio, norms, target
-
-    @property
-    def size(self) -> int:
-        return len(self.indices)
-
-    def steps(self):
-        return 1
-
-    def __call__(self, tick=lambda n: None):
-        owner, indices, indptr = self.owner, self.indices, self.indptr
-        data = np.empty(len(indices), dtype=np.float32)
-        n = len(indptr) - 1
-        for a in range(0, n, owner.chunk_size):  # by blocks of rows: no float64 array of all non-zeros
-            b = min(a + owner.chunk_size, n)
-            lo, hi = int(indptr[a]), int(indptr[b])
-            part = self.ratio[indices[lo:hi]]
-            if self.norms is not None:
-                part = part / np.repeat(self.norms[a:b], np.diff(indptr[a : b + 1])).astype(np.float32)
-            data[lo:hi] = part
-        x = sp.csr_matrix((data, indices, indptr), shape=(n, self.n_features), copy=False)
-        if owner.solver == "liblinear":
-            model = LogisticRegression(C=owner.linear_c, solver="liblinear", dual=True, max_iter=owner.max_iter,
-                                       random_state=owner.seed, class_weight=owner.class_weight)
-        else:
-            model = LogisticRegression(C=owner.linear_c, solver="lbfgs", max_iter=owner.max_iter,
-                                       class_weight=owner.class_weight)
-        model.fit(x, self.target)
-        del x, data
-        tick(1)
-        return [(model.coef_[0] * self.ratio, float(model.intercept_[0]), self.ratio)]
-
-
-class _BatchedFitJob:
-    """All of a model's logistic regressions (one per class, or one for two classes) fitted together
-    by `lexiclass.models.batched_logistic`: one pass over the binary matrix serves every class, and
-    the job uses ``n_jobs`` threads itself."""
-
-    threads_itself = True
-
-    def __init__(self, owner, indices, indptr, n_features, ratio, norms, targets):
-        self.owner, self.indices, self.indptr, self.n_features = owner, indices, indptr, n_features
-        self.ratio, self.norms, self.targets = ratio, norms, targets
-
-    @property
-    def size(self) -> int:
-        return len(self.indices) * self.targets.shape[1]
-
-    def steps(self):
-        return self.targets.shape[1]  # models; each counts when its fit stops
-
-    def __call__(self, tick=lambda n: None):
-        owner, targets = self.owner, self.targets
-        weight = None
-        if owner.class_weight == "balanced":  # scikit-learn's rule, per binary problem: n / (2 * class count)
-            positives = targets.sum(axis=0)
-            weight = np.where(targets, len(targets) / (2.0 * np.maximum(positives, 1)),
-                              len(targets) / (2.0 * np.maximum(len(targets) - positives, 1)))
-        coef, intercept, _ = fit_logistic_columns(
-            self.indices, self.indptr, self.n_features, self.ratio, targets, norms=self.norms,
-            sample_weight=weight, c=owner.linear_c, max_iter=owner.max_iter,
-            n_jobs=owner.n_jobs or _default_jobs(), on_progress=tick)
-        return [(coef[m] * self.ratio[m], float(intercept[m]), self.ratio[m]) for m in range(len(intercept))]
-
-
 def _row_blocks(indptr: np.ndarray, block: int):
     """(first row, end row, first non-zero, end non-zero) of consecutive blocks of ``block`` rows."""
     n = len(indptr) - 1
@@ -633,169 +490,3 @@ def _stack_indptr(indptrs: list[np.ndarray]) -> np.ndarray:
         out.append(indptr[1:] + offset)
         offset += int(indptr[-1])
     return np.concatenate(out)
-
-
-def _default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def _run_jobs(models: list, job_lists: list[list], n_jobs: int | None) -> None:
-    """Run every model's fitting jobs, in ``n_jobs`` threads (the sparse products and liblinear release
-    the GIL), the largest first, or one after another when the jobs use threads themselves; one
-    progress bar per model; then let each model collect its results."""
-    bars = []
-    for model, jobs in zip(models, job_lists):
-        total = sum(job.steps() for job in jobs)
-        bars.append(progress(total=total, desc=f"fitting {model.analyzer} model{'s' if total > 1 else ''}",
-                             unit="model"))
-    results = [[None] * len(jobs) for jobs in job_lists]
-    order = sorted(((i, j) for i, jobs in enumerate(job_lists) for j in range(len(jobs))),
-                   key=lambda ij: -job_lists[ij[0]][ij[1]].size)
-    workers = min(n_jobs or _default_jobs(), len(order))
-    if any(job.threads_itself for jobs in job_lists for job in jobs):
-        workers = 1
-    try:
-        if workers <= 1:
-            for i, j in order:
-                results[i][j] = job_lists[i][j](bars[i].update)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(job_lists[i][j], bars[i].update): (i, j) for i, j in order}
-                for future in _as_completed(futures):
-                    i, j = futures[future]
-                    results[i][j] = future.result()
-    finally:
-        for bar in bars:
-            bar.close()
-    for model, result in zip(models, results):
-        model._finish(result)
-
-
-def _as_completed(futures):
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
-
-
-class NBSVMEnsembleClassifier(ClassifierMixin, BaseEstimator):
-    """Average of a word-n-gram NBSVM and a character-n-gram NBSVM, one classifier to the user.
-
-    The two members see the text differently: word 1-3-grams capture phrases ("not
-    even funny"), character 3-6-grams across word boundaries capture sub-word and
-    spelling cues ("terrrrible", "8/10", "un-watchable") and are robust to typos. Their
-    errors are partly independent, so averaging their probabilities beats either
-    alone (on IMDB validation: word 92.3%, char 92.0%, average 92.6%). Each member is
-    an `NBSVMClassifier`, so multi-class and the NB ratio work as described there.
-
-    Parameters: ``word_ngrams``, ``word_c``, ``word_min_df`` for the word member;
-    ``char_min_n``, ``char_ngrams``, ``char_c``, ``char_min_df`` for the character
-    member; ``nb_alpha``, ``normalize``, ``max_features``, ``max_iter``, ``seed``,
-    ``min_abs_ratio``, ``solver``, ``chunk_size`` for both; with ``batched-lbfgs`` the members
-    are fitted one after the other, each using ``n_jobs`` threads; with the other solvers
-    ``n_jobs`` threads run the fits of both members together (the largest first).
-    """
-
-    def __init__(self, word_ngrams: int = 3, word_c: float = 100.0, word_min_df: int = 2, char_min_n: int = 3,
-                 char_ngrams: int = 6, char_c: float = 100.0, char_min_df: int = 3, nb_alpha: float = 1.0,
-                 normalize: bool = True, max_features: int | None = 2_000_000, max_iter: int = 1000,
-                 seed: int = 1337, min_abs_ratio: float = 0.0, solver: str = "batched-lbfgs", n_jobs: int | None = None,
-                 chunk_size: int = DEFAULT_CHUNK, class_weight: str | None = None):
-        self.word_ngrams = word_ngrams
-        self.word_c = word_c
-        self.word_min_df = word_min_df
-        self.char_min_n = char_min_n
-        self.char_ngrams = char_ngrams
-        self.char_c = char_c
-        self.char_min_df = char_min_df
-        self.nb_alpha = nb_alpha
-        self.normalize = normalize
-        self.max_features = max_features
-        self.max_iter = max_iter
-        self.seed = seed
-        self.min_abs_ratio = min_abs_ratio
-        self.solver = solver
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
-        self.class_weight = class_weight
-
-    @classmethod
-    def from_config(cls, config) -> "NBSVMEnsembleClassifier":
-        """Hyperparameters from a `lexiclass.config.TrainConfig`: ``nb_*`` and ``linear_c`` for the word
-        member, ``char_*`` for the character member."""
-        return cls(word_ngrams=config.nb_ngrams, word_c=config.linear_c, word_min_df=config.nb_min_df,
-                   char_min_n=config.char_min_n, char_ngrams=config.char_ngrams, char_c=config.char_linear_c,
-                   char_min_df=config.char_min_df, nb_alpha=config.nb_alpha, normalize=config.nb_normalize,
-                   max_features=config.max_ngram_features, max_iter=config.linear_max_iter, seed=config.seed,
-                   class_weight=_class_weight(config))
-
-    def _new_members(self) -> list[NBSVMClassifier]:
-        shared = dict(nb_alpha=self.nb_alpha, normalize=self.normalize, max_features=self.max_features,
-                      max_iter=self.max_iter, seed=self.seed, min_abs_ratio=self.min_abs_ratio, solver=self.solver, n_jobs=self.n_jobs,
-                      chunk_size=self.chunk_size, class_weight=self.class_weight)
-        return [NBSVMClassifier(analyzer="word", ngrams=self.word_ngrams, linear_c=self.word_c,
-                                min_df=self.word_min_df, **shared),
-                NBSVMClassifier(analyzer="char", char_min_n=self.char_min_n, ngrams=self.char_ngrams,
-                                linear_c=self.char_c, min_df=self.char_min_df, **shared)]
-
-    def fit(self, texts, labels) -> "NBSVMEnsembleClassifier":
-        members = self._new_members()
-        for member in members:  # check every member's settings before the first long fit
-            member._check_params()
-        texts = _check_texts(texts)
-        _check_labels(labels, len(texts))
-        # Count both members first, then run all their fits in one pool of threads.
-        jobs = [member._prepare(texts, labels) for member in members]
-        _run_jobs(members, jobs, self.n_jobs)
-        del jobs
-        self.members_ = members
-        self.classes_ = self.members_[0].classes_
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "members_"):
-            raise LexiclassError(f"this {type(self).__name__} is not trained yet: call fit() or load() first")
-
-    def predict_proba(self, texts) -> np.ndarray:
-        self._check_fitted()
-        texts = _check_texts(texts)
-        # Arithmetic mean of probabilities: rows still sum to 1, and on IMDB validation it
-        # matched averaging log-odds (unnormalised members: 92.34% both) without per-member scaling.
-        return np.mean([member.predict_proba(texts) for member in self.members_], axis=0)
-
-    def predict(self, texts) -> np.ndarray:
-        return np.argmax(self.predict_proba(texts), axis=1)
-
-    def save(self, directory) -> Path:
-        self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        names = [f"member-{i}-{member.analyzer}" for i, member in enumerate(self.members_)]
-        for name, member in zip(names, self.members_):
-            member.save(directory / name)
-        meta = {"format": ENSEMBLE_FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
-                "members": names, "hyperparameters": self.get_params()}
-        atomic_write_text(directory / ENSEMBLE_FILE, json.dumps(meta, indent=2) + "\n")
-        return directory
-
-    @classmethod
-    def load(cls, directory) -> "NBSVMEnsembleClassifier":
-        directory = Path(directory)
-        meta = read_meta(directory / ENSEMBLE_FILE, ENSEMBLE_FORMAT, "NBSVM ensemble", READABLE_VERSIONS)
-        model = cls(**saved_params(meta, directory / ENSEMBLE_FILE, cls))
-        names = meta.get("members")
-        if not isinstance(names, list) or not names or not all(
-                isinstance(n, str) and n and Path(n).name == n and n not in (".", "..") for n in names):
-            raise LexiclassError(f"{directory / ENSEMBLE_FILE}: 'members' must list member folder names")
-        model.members_ = [NBSVMClassifier.load(directory / name) for name in names]
-        if len({len(member.classes_) for member in model.members_}) != 1:
-            raise LexiclassError(f"{directory}: the ensemble's members disagree on the number of classes")
-        model.classes_ = model.members_[0].classes_
-        return model
-
-
-def _class_weight(config) -> str | None:
-    """``TrainConfig.class_weight`` ("none" | "balanced") as scikit-learn takes it."""
-    return "balanced" if getattr(config, "class_weight", "none") == "balanced" else None

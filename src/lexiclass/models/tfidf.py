@@ -12,7 +12,6 @@ hyperparameters a JSON file; each file is written atomically and checked on load
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -21,16 +20,19 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from lexiclass.atomic import write_bytes, write_text
-from lexiclass.errors import LexiclassError
-from lexiclass.models.persistence import saved_params
+from lexiclass.atomic import write_json, write_text
+from lexiclass.errors import LexiclassError, first_line
+from lexiclass.models.checks import check_fitted, softmax
+from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
+from lexiclass.models.persistence import saved_params, write_npz
 from lexiclass.progress import progress
+from lexiclass.run_dir import read_json
 
 FORMAT, FORMAT_VERSION = "lexiclass-tfidf", 1
 META_FILE, VOCAB_FILE, WEIGHTS_FILE = "tfidf.json", "vocabulary.json", "weights.npz"
 
 
-class TfidfClassifier(ClassifierMixin, BaseEstimator):
+class TfidfClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
     """TF-IDF n-grams -> logistic regression, any number of classes.
 
     Parameters (stored as given):
@@ -58,7 +60,7 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
     def from_config(cls, config) -> "TfidfClassifier":
         return cls(analyzer=config.tfidf_analyzer, min_n=config.tfidf_min_n, max_n=config.tfidf_max_n,
                    c=config.tfidf_c,
-                   min_df=config.nb_min_df, class_weight=_class_weight(config),
+                   min_df=config.nb_min_df, class_weight=sklearn_class_weight(config),
                    max_features=config.max_ngram_features, max_iter=config.linear_max_iter)
 
     def _vectorizer(self, vocabulary=None) -> TfidfVectorizer:
@@ -67,7 +69,7 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
                                max_features=None if vocabulary else self.max_features, vocabulary=vocabulary,
                                dtype=np.float32)
 
-    def fit(self, texts, labels) -> "TfidfClassifier":
+    def fit(self, texts, labels, validation=None) -> "TfidfClassifier":
         texts, labels = list(texts), np.asarray(labels)
         vectorizer = self._vectorizer()
         try:
@@ -92,31 +94,21 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
         self._transformer.idf_ = self.idf_
 
     def predict_proba(self, texts) -> np.ndarray:
-        if not hasattr(self, "coef_"):
-            raise LexiclassError("this TfidfClassifier is not trained yet: call fit() or load() first")
+        check_fitted(self, "coef_")
         logits = np.asarray(self._transformer.transform(list(texts)) @ self.coef_.T) + self.intercept_  # (n, K)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        return probs / probs.sum(axis=1, keepdims=True)
-
-    def predict(self, texts) -> np.ndarray:
-        return np.argmax(self.predict_proba(texts), axis=1)
+        return softmax(logits)
 
     def save(self, directory) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         write_text(directory / VOCAB_FILE, json.dumps(self.vocabulary_, ensure_ascii=False))
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, idf=self.idf_, coef=self.coef_, intercept=self.intercept_)
-        write_bytes(directory / WEIGHTS_FILE, buffer.getvalue())
+        write_npz(directory / WEIGHTS_FILE, idf=self.idf_, coef=self.coef_, intercept=self.intercept_)
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "hyperparameters": self.get_params()}
-        write_text(directory / META_FILE, json.dumps(meta, indent=2) + "\n")  # last: it vouches for the rest
+        write_json(directory / META_FILE, meta)  # last: it vouches for the rest
         return directory
 
     @classmethod
     def load(cls, directory) -> "TfidfClassifier":
-        from lexiclass.run_dir import read_json
-
         directory = Path(directory)
         meta = read_json(directory / META_FILE)
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
@@ -129,14 +121,10 @@ class TfidfClassifier(ClassifierMixin, BaseEstimator):
         except FileNotFoundError:
             raise LexiclassError(f"{directory / WEIGHTS_FILE} is missing") from None
         except Exception as exc:  # zip, npy header or key errors: all mean a damaged file
-            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {str(exc).splitlines()[0][:200]}") from None
+            raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {first_line(exc, 200)}") from None
         n = len(vocabulary)
         if (idf.shape != (n,) or coef.ndim != 2 or coef.shape[1] != n or coef.shape[0] < 2
                 or intercept.shape != (coef.shape[0],) or not all(isinstance(g, str) for g in vocabulary)):
             raise LexiclassError(f"{directory}: vocabulary ({n} n-grams) and weights {coef.shape} do not match")
         model._set_state(vocabulary, idf, coef, intercept)
         return model
-
-
-def _class_weight(config) -> str | None:
-    return "balanced" if config.class_weight == "balanced" else None

@@ -69,7 +69,7 @@ def prepare(texts: list[str], analyzer: str) -> tuple[str, np.ndarray, np.ndarra
     """A chunk of texts as one string plus its code points (+1, so NUL still hashes) and the
     (n + 1) offsets of each prepared text in it. n-grams never cross a text's end."""
     if analyzer == "word":
-        pieces = [" ".join(_TOKEN.findall(clean_text(text))) for text in texts]
+        pieces = [" ".join(word_tokens(text)) for text in texts]
     else:
         pieces = [_WHITE_SPACES.sub(" ", clean_text(text)) for text in texts]
     offsets = np.zeros(len(pieces) + 1, dtype=np.int64)

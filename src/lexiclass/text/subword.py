@@ -7,7 +7,7 @@ out-of-vocabulary ids. A sub-word vocabulary splits such words into frequent pie
 
 What happens to a text, in order:
 
-1. the word path's standardization (`lexiclass.text.vectorizer.words`: A-Z lower-cased,
+1. the word path's standardization (`lexiclass.text.tokens.words`: A-Z lower-cased,
    ASCII punctuation deleted, split on ASCII whitespace), words joined by one space. So a
    text is cleaned the same way whichever ``--tokenizer`` a run uses, switching tokenizer
    changes only how words are cut, and the pieces never contain characters that the word
@@ -37,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lexiclass.errors import LexiclassError
+from lexiclass.atomic import write_bytes
+from lexiclass.errors import LexiclassError, first_line
+from lexiclass.text.tokens import words
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "sentencepiece.model"
@@ -53,15 +55,11 @@ def max_model_bytes(max_tokens: int) -> int:
 
 def standardized(text: str) -> str:
     """The text SentencePiece sees: the word path's words joined by one space."""
-    from lexiclass.text.vectorizer import words
-
     return " ".join(words(text))
 
 
 def _chunks(texts):
     """Standardized training texts, long ones cut into runs of whole words; empty texts left out."""
-    from lexiclass.text.vectorizer import words
-
     for text in texts:
         tokens = words(text)
         for start in range(0, len(tokens), TRAIN_CHUNK_WORDS):
@@ -79,7 +77,7 @@ class SubwordModel:
     @classmethod
     def learn(cls, texts, max_tokens: int) -> "SubwordModel":
         """Learn at most ``max_tokens`` pieces (padding and "[UNK]" included) from ``texts`` (training texts only)."""
-        import sentencepiece as spm
+        import sentencepiece as spm  # deferred on purpose: only sentencepiece runs need it (~0.2 s to import)
 
         texts = list(texts)
         chunks = list(_chunks(texts))
@@ -98,7 +96,7 @@ class SubwordModel:
                 normalization_rule_name="identity", character_coverage=CHARACTER_COVERAGE,
                 max_sentence_length=1 << 16, num_threads=1, minloglevel=2)
         except RuntimeError as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", message)
             if needed:
                 raise LexiclassError(f"max_tokens = {max_tokens:,} is too small for a sub-word vocabulary of these "
@@ -126,8 +124,6 @@ class SubwordModel:
 
     # --- persistence -----------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
-        from lexiclass.atomic import write_bytes
-
         write_bytes(Path(directory) / MODEL_FILE, self.model_bytes)
 
     @classmethod
@@ -161,7 +157,7 @@ class SubwordModel:
 
 def _processor(data: bytes, where: str):
     """A SentencePieceProcessor over ``data``; a file that does not parse is a one-line `LexiclassError`."""
-    import sentencepiece as spm
+    import sentencepiece as spm  # deferred on purpose, as in `SubwordModel.learn`
 
     if not data:
         raise LexiclassError(f"{where} is damaged: empty")
@@ -169,7 +165,7 @@ def _processor(data: bytes, where: str):
     try:
         processor.LoadFromSerializedProto(data)
     except (RuntimeError, OSError, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc, 120)
         raise LexiclassError(f"{where} is damaged: not a SentencePiece model ({detail})") from None
     if processor.get_piece_size() == 0:
         raise LexiclassError(f"{where} is damaged: a SentencePiece model without pieces")

@@ -25,41 +25,29 @@ pieces. The default ``tokenizer="word"`` is the path above, unchanged.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import re
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from lexiclass.errors import LexiclassError
+from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
+from lexiclass.errors import LexiclassError, first_line
+from lexiclass.progress import progress
+from lexiclass.run_dir import read_json
+from lexiclass.text.subword import SubwordModel
+from lexiclass.text.tokens import ngrams, words
 
 VOCAB_FILE = "vocabulary.txt"
 SPEC_FILE = "vectorizer.json"
 IDF_FILE = "idf_weights.npy"
-PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-_STANDARDIZE = str.maketrans({**{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
-                              **{c: None for c in PUNCTUATION}})
-_SPACE = re.compile("[ \t\n\r\x0b\x0c]+")
 PAD, OOV = "", "[UNK]"
 TOKENIZERS = ("word", "sentencepiece")
 PROGRESS_MIN_TEXTS = 5000  # about a second of n-gram counting: below this no progress bar
 FLUSH_ENTRIES = 1 << 20  # sparse_vectors turns its lists into arrays every this many entries
-
-
-def words(text: str) -> list[str]:
-    """The words of ``text`` as the vectorizer sees them: lower-cased A-Z, punctuation deleted, split on spaces."""
-    return [w for w in _SPACE.split(text.translate(_STANDARDIZE)) if w]
-
-
-def ngrams(tokens: list[str], n: int) -> list[str]:
-    """Every run of 1..``n`` consecutive ``tokens``, joined by one space (unigrams first)."""
-    out = list(tokens)
-    for width in range(2, n + 1):
-        out.extend(" ".join(tokens[i:i + width]) for i in range(len(tokens) - width + 1))
-    return out
 
 
 class Vectorizer:
@@ -109,13 +97,9 @@ class Vectorizer:
 
     def adapt(self, texts: list[str]) -> "Vectorizer":
         """Build the vocabulary (and IDF weights) from ``texts`` (training texts only), showing progress."""
-        from lexiclass.progress import progress
-
         counts, documents = Counter(), Counter()
         texts = list(texts)
         if self.tokenizer == "sentencepiece":
-            from lexiclass.text.subword import SubwordModel
-
             self.subword = SubwordModel.learn(texts, self.max_tokens)
             if self.output_mode == "int":  # the pieces are the vocabulary, in their own id order
                 return self._set_vocabulary(self.subword.pieces())
@@ -150,9 +134,7 @@ class Vectorizer:
 
     def sparse_vectors(self, texts: list[str]):
         """(len(texts), vocabulary) float32 CSR matrix of n-gram vectors (vector modes only)."""
-        import scipy.sparse
-
-        from lexiclass.progress import progress
+        import scipy.sparse  # deferred on purpose: ~0.5 s to import, and only n-gram vectors need it
 
         self._require("multi_hot", "tf_idf")
         get = self._index.get
@@ -197,7 +179,7 @@ class Vectorizer:
 
     def keras_layer(self):
         """An equivalent Keras ``TextVectorization`` layer (TensorFlow; used to export a SavedModel)."""
-        import keras
+        import keras  # deferred on purpose: Keras loads its backend framework (seconds), only export needs it
 
         self._require("int", "multi_hot", "tf_idf")
         if self.tokenizer != "word":
@@ -221,10 +203,6 @@ class Vectorizer:
         return spec
 
     def save(self, directory: str | os.PathLike) -> None:
-        import io
-
-        from lexiclass.atomic import write_bytes as atomic_write_bytes, write_text as atomic_write_text
-
         self._require("int", "multi_hot", "tf_idf")
         directory = Path(directory)
         # One token per line: tokens never contain newlines (splitting is on whitespace).
@@ -246,8 +224,6 @@ class Vectorizer:
         vocabulary = _read_vocabulary(directory / VOCAB_FILE, spec)
         idf = _read_idf(directory / IDF_FILE, len(vocabulary)) if self.output_mode == "tf_idf" else None
         if self.tokenizer == "sentencepiece":
-            from lexiclass.text.subword import SubwordModel
-
             # An int vocabulary is the model's pieces; an n-gram vocabulary is checked by the model alone.
             pieces = vocabulary if self.output_mode == "int" else None
             self.subword = SubwordModel.load(directory, pieces, self.max_tokens)
@@ -255,8 +231,6 @@ class Vectorizer:
 
 
 def _read_spec(path: Path) -> dict:
-    from lexiclass.run_dir import read_json
-
     spec = read_json(path)
     mode, max_tokens, ngrams = spec.get("output_mode"), spec.get("max_tokens"), spec.get("ngrams")
     if mode not in ("int", "multi_hot", "tf_idf"):
@@ -304,7 +278,7 @@ def _read_idf(path: Path, size: int) -> np.ndarray:
     except FileNotFoundError:
         raise LexiclassError(f"{path} is missing: is {path.parent} a lexiclass run directory?") from None
     except (OSError, ValueError, EOFError) as exc:
-        raise LexiclassError(f"{path} is damaged: {str(exc).splitlines()[0][:200]}") from None
+        raise LexiclassError(f"{path} is damaged: {first_line(exc, 200)}") from None
     if idf.ndim != 1 or len(idf) != size or not np.issubdtype(idf.dtype, np.floating) or not np.isfinite(idf).all():
         raise LexiclassError(f"{path} is damaged: expected {size} finite IDF weights, got shape {idf.shape}")
     return idf

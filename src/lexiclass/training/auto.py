@@ -17,14 +17,14 @@ with the reason, when the training texts are long.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from lexiclass.config import TrainConfig
 from lexiclass.errors import LexiclassError
+from lexiclass.models.registry import get_model_spec
+from lexiclass.training.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +100,7 @@ def select_model(config: TrainConfig, data, candidates=CANDIDATES) -> tuple[Trai
 
 def validation_score(config: TrainConfig, data, metric: str = "accuracy") -> float:
     """Train ``config.model`` on the training split alone and score it on the validation split."""
-    from lexiclass.inference.predictor import Predictor
-    from lexiclass.models.registry import get_model_spec
-    from lexiclass.training.fit import _fit_keras_model
-    from lexiclass.training.metrics import classification_metrics
-
-    spec = get_model_spec(config.model)
-    if spec.inputs == "text":
-        probabilities = spec.build(config).fit(data.train_texts, data.train_labels).predict_proba(data.val_texts)
-    else:
-        with tempfile.TemporaryDirectory(prefix="lexiclass-auto-") as folder:
-            _fit_keras_model(spec, config, data, Path(folder), None, 0, (), run_id="auto")
-            predictor = Predictor.from_files(folder, config, data.label_names)
-            probabilities = predictor.predict_proba(data.val_texts)
+    model = get_model_spec(config.model).create(config, data.num_classes)
+    model.fit(data.train_texts, data.train_labels, validation=(data.val_texts, data.val_labels))
+    probabilities = model.predict_proba(data.val_texts)
     return float(classification_metrics(data.val_labels, probabilities, data.label_names)[metric])

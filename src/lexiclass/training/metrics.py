@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lexiclass.errors import LexiclassError
+
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_names: list[str]) -> dict:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
@@ -31,6 +33,30 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
 
 
 CALIBRATION_BINS = 15  # equal-width confidence bins, as in Guo et al. 2017 ("On Calibration of Modern Neural Networks")
+
+
+def score_test_split(model, label_names: list[str], data, chunk: int = 1024) -> dict:
+    """Metrics of ``model`` (anything with ``predict_proba(texts)``: a TextClassifier, a Predictor) on
+    ``data``'s test split, with progress.
+
+    The dataset's classes must be among the run's (``label_names``); they are matched by name, so a test
+    file with only some of the classes (or listing them in another order) scores correctly.
+    """
+    from lexiclass.progress import progress
+
+    run_ids = {name: i for i, name in enumerate(label_names)}
+    unknown = [name for name in data.label_names if name not in run_ids]
+    if unknown:
+        raise LexiclassError(f"the dataset's classes {unknown} are not among the run's {list(label_names)}")
+    labels = np.asarray([run_ids[data.label_names[y]] for y in data.test_labels], dtype=np.int64)
+    texts = data.test_texts
+    parts = []
+    with progress(total=len(texts), desc="scoring the test split", unit="text") as bar:
+        for start in range(0, len(texts), chunk):
+            parts.append(model.predict_proba(texts[start:start + chunk]))
+            bar.update(len(parts[-1]))
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, len(run_ids)))
+    return classification_metrics(labels, probabilities, list(label_names))
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> float:

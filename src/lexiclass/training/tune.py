@@ -53,6 +53,7 @@ import numpy as np
 from lexiclass import atomic
 from lexiclass.config import CHOICES, MODEL_NAMES, TrainConfig, _base_type, _check_range, coerce
 from lexiclass.errors import ConfigError, LexiclassError, first_line
+from lexiclass.ray_session import RaySession, limit_threads, require_ray, reraise_user_error
 
 ENGINES = ("ray", "local")
 # Settings that change which texts are in which split: a space holding one loads the data per trial.
@@ -218,8 +219,6 @@ def run_trial(index: int, settings: dict, base: TrainConfig, data=None, threads:
     from lexiclass.training.fit import train
 
     if threads:
-        from lexiclass.inference.ray_predict import limit_threads
-
         limit_threads(threads)
     row = {"trial": index, **settings, "status": "ok", "val_accuracy": None, "best_epoch": None, "seconds": None,
            "error": ""}
@@ -247,7 +246,7 @@ def run_trial(index: int, settings: dict, base: TrainConfig, data=None, threads:
 
 
 def _ray_trainable(params, settings=None, base=None, data=None, threads=None):
-    from ray import tune as ray_tune
+    from ray import tune as ray_tune  # deferred: Ray is an optional extra, seconds to import
 
     index = params["trial"]
     report = getattr(ray_tune, "report", None)
@@ -282,8 +281,6 @@ def tune(config: TrainConfig, space, trials: int, out, *, engine: str = "ray", a
     dims = read_space(space)
     drawn = draw_trials(dims, trials, seed)
     if engine == "ray":
-        from lexiclass.inference.ray_predict import require_ray
-
         require_ray("--engine ray")
     out = Path(out).absolute()
     _prepare_out(out, overwrite)
@@ -342,9 +339,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def _tune_on_ray(drawn, config, data, address, workers, cpus_per_trial) -> tuple[list[dict], dict]:
-    from ray import tune as ray_tune
-
-    from lexiclass.inference.ray_predict import RaySession, reraise_user_error
+    from ray import tune as ray_tune  # deferred: Ray is an optional extra, seconds to import
 
     # A local Ray: room for `workers` trials, else the machine's cores (at least one trial's worth).
     local_cpus = workers * cpus_per_trial if workers else max(os.cpu_count() or 1, cpus_per_trial)

@@ -1,4 +1,5 @@
-"""`RunCheckpoint`: keep the best model, and enough state after every epoch to resume."""
+"""Keras callbacks of a run: `RunCheckpoint` keeps the best model and, after every epoch, enough state to
+resume; `ResumableEarlyStopping` continues an interrupted run's count of epochs without improvement."""
 
 from __future__ import annotations
 
@@ -62,15 +63,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         for old in ckpt.glob("epoch-*.keras"):  # only now is the older checkpoint unneeded
             if old.name != model_name:
                 old.unlink(missing_ok=True)
-        write_history_csv(self.run_path / rd.HISTORY_FILE, self.history)
-
-
-def write_history_csv(path, history: list[dict]) -> None:
-    columns = []
-    for row in history:
-        columns += [k for k in row if k not in columns]
-    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in history]
-    atomic.write_text(path, "\n".join(lines) + "\n")
+        rd.write_history_csv(self.run_path, self.history)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

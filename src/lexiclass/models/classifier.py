@@ -1,0 +1,121 @@
+"""`TextClassifier`: the one interface of every model family, Keras network or n-gram model.
+
+Every command uses a model the same way, whatever its family (scikit-learn's estimator contract)::
+
+    model = get_model_spec(name).create(config, num_classes)   # hyperparameters only, nothing learned
+    model.fit(texts, labels, validation=(val_texts, val_labels))
+    model.predict_proba(texts)                                  # (n, classes), each row sums to 1
+    model.save_to_run(run_folder)
+    model = get_model_spec(name).load(run_folder, config, num_classes)
+
+Learned state ends in ``_`` (``classes_``); using an unfitted model raises `LexiclassError`.
+`fit_run` is training inside a run folder (checkpoints, resume, history); models fitted in one call
+inherit the version here: fit on the training split, score validation, refit on train + validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lexiclass import run_dir as rd
+
+log = logging.getLogger(__name__)
+
+TEXT_BATCH = 1024  # texts per predict_proba call of an n-gram model: spreads its per-call costs over many texts
+
+
+@dataclass(frozen=True)
+class FitSession:
+    """How `TextClassifier.fit_run` trains in a run folder.
+
+    refit_on_val: after scoring validation, fit again on train + validation (models fitted in one call).
+    state: the checkpoint state of an interrupted run to resume (Keras models), None for a new run.
+    verbose: Keras' fit verbosity. callbacks: extra Keras callbacks. run_id: written into checkpoints.
+    """
+
+    refit_on_val: bool = False
+    state: dict | None = None
+    verbose: int = 0
+    callbacks: tuple = field(default_factory=tuple)
+    run_id: str = ""
+
+
+class TextClassifier:
+    """Raw texts in, class probabilities out. Subclasses implement `fit`, `predict_proba`, `save`, `load`."""
+
+    needs_keras = False  # whether training or predicting imports Keras and its backend framework
+    input_kind = "text"  # what the model takes: raw "text"; Keras networks "sequence" (token ids) or "bow"
+
+    def fit(self, texts, labels, validation=None) -> "TextClassifier":
+        raise NotImplementedError
+
+    def predict_proba(self, texts) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, texts) -> np.ndarray:
+        """The most probable class id of each text."""
+        return np.argmax(self.predict_proba(texts), axis=1)
+
+    def save(self, directory) -> Path:
+        raise NotImplementedError
+
+    def predict_proba_in_batches(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """(len(texts), classes) for any number of texts, ``max(batch_size, TEXT_BATCH)`` per call."""
+        step = max(batch_size, TEXT_BATCH)
+        return np.concatenate([self.predict_proba(texts[i:i + step]) for i in range(0, len(texts), step)])
+
+    def refit(self, texts, labels) -> "TextClassifier":
+        """Fit again, in place, on ``texts`` (a model may keep the parts it learned without labels)."""
+        return self.fit(texts, labels)
+
+    # --- inside a run folder -----------------------------------------------------------
+    def model_path(self, run_folder) -> Path:
+        """Where `save_to_run` puts the model in a run folder (its size goes into run.json)."""
+        return Path(run_folder) / rd.MODEL_DIR
+
+    def save_to_run(self, run_folder) -> None:
+        """Save into the run folder's model folder, which appears whole or not at all."""
+        final = self.model_path(run_folder)
+        tmp = final.with_name(f".{final.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.save(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+
+    def fit_run(self, data, folder: Path, session: FitSession) -> dict:
+        """Fit on ``data``'s training split, score its validation split, and refit on both with
+        ``session.refit_on_val`` (settings were chosen on validation; the final model may learn
+        from every labelled text). Returns the run's training summary, its history included."""
+        started = time.perf_counter()
+        self.fit(data.train_texts, data.train_labels)
+        accuracy = float(np.mean(self.predict(data.val_texts) == np.asarray(data.val_labels))) \
+            if len(data.val_texts) else float("nan")
+        log.info("fit on %d texts in %.0f s; validation accuracy %.4f", len(data.train_texts),
+                 time.perf_counter() - started, accuracy)
+        if session.refit_on_val and len(data.val_texts):
+            self.refit(data.train_texts + data.val_texts, np.concatenate([data.train_labels, data.val_labels]))
+        seconds = time.perf_counter() - started
+        row = {"epoch": 1, "val_accuracy": accuracy, "seconds": round(seconds, 3)}
+        return {"best_epoch": 1, "epochs_run": 1, "monitor": "val_accuracy", "best_value": accuracy,
+                "refit_on_val": bool(session.refit_on_val), "history": [row],
+                "seconds_per_epoch_median": seconds, "fit_seconds_this_session": seconds}
+
+
+def class_weights(labels, num_classes: int, mode: str | None) -> dict[int, float] | None:
+    """``balanced``: class k weighs n / (K * n_k), as scikit-learn's ``class_weight="balanced"``."""
+    if mode != "balanced":
+        return None
+    counts = np.bincount(np.asarray(labels), minlength=num_classes)
+    return {k: float(len(labels) / (num_classes * count)) for k, count in enumerate(counts) if count}
+
+
+def sklearn_class_weight(config) -> str | None:
+    """``TrainConfig.class_weight`` ("none" | "balanced") as scikit-learn takes it."""
+    return "balanced" if getattr(config, "class_weight", "none") == "balanced" else None
