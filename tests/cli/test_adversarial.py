@@ -340,6 +340,9 @@ OTHER_CASES = [
     ("explain-missing-dir", lambda r, t: ["explain", r, "good film", "--out", "/missing/dir/a.png"], "/missing/dir"),
     ("explain-empty-text", lambda r, t: ["explain", r, "   "], "empty"),
     ("evaluate-other-labels", lambda r, t: ["evaluate", r, "--dataset", t / "other.csv"], "are not among the run's"),
+    # one example of an unknown class: named as such, not as "each class needs 3 examples" from the split
+    ("evaluate-one-unknown-example", lambda r, t: ["evaluate", r, "--dataset", t / "rare.csv"],
+     "rare.csv: its classes ['rare'] are not among the run's"),
     ("resume-nothing", lambda r, t: ["train", "--resume", "--out", t / "fresh"], "no interrupted run"),
     ("resume-complete", lambda r, t: ["train", "--resume", "--out", r], "already complete"),
     ("resume-with-flags", lambda r, t: ["train", "--resume", "--out", r, "--epochs", "3"], "drop --epochs"),
@@ -383,6 +386,8 @@ def test_other_commands_refuse_bad_input(case, runs, tmp_path, capsys):
     texts, labels = make_texts(40, ["mixed", "odd"], seed=3)  # classes the run does not know
     (tmp_path / "other.csv").write_text("text,label\n" + "".join(f"{t},{['mixed', 'odd'][y]}\n"
                                                                  for t, y in zip(texts, labels)))
+    (tmp_path / "rare.csv").write_text((tmp_path / "other.csv").read_text().replace(",mixed", ",neg")
+                                       .replace(",odd", ",pos") + "one odd text,rare\n")
     (tmp_path / "deep.jsonl").write_text('{"text": "good", "n": ' + "[" * 200_000 + "]" * 200_000 + "}\n")
     (tmp_path / "big.jsonl").write_text('{"text": "good", "n": ' + "9" * 5000 + "}\n")
     (tmp_path / "mixed.jsonl").write_text('{"text": "good", "n": 1}\n{"text": "bad", "n": "x"}\n')

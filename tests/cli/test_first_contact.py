@@ -185,7 +185,8 @@ def test_ngram_runs_predict_without_importing_tensorflow(tiny_run, model):
 
 
 def test_argument_mistakes_are_reported_before_tensorflow_is_imported(tiny_run, tmp_path):
-    """A typo in --output, --encoding, --port or --examples costs no framework import (seconds, minutes under load)."""
+    """A typo in --output, --encoding, --port or --examples, or a text that is not UTF-8, costs no framework
+    import (seconds, minutes under load)."""
     run, data = tiny_run("bow"), write_csv(tmp_path)
     code = ("import sys; from lexiclass.cli import main; "
             "code = main(sys.argv[1:]); print(code, 'tensorflow' in sys.modules)")
@@ -194,8 +195,10 @@ def test_argument_mistakes_are_reported_before_tensorflow_is_imported(tiny_run, 
             (["predict", run, "--input", data, "--output", data], "would overwrite the input"),
             (["predict", run, "--input", data, "--encoding", "klingon"], "klingon"),
             (["serve", run, "--port", "0"], "--port must be 1..65535"),
-            (["serve", run, "--examples", tmp_path / "none.txt"], "--examples")):
-        done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
-                              timeout=120)
+            (["serve", run, "--examples", tmp_path / "none.txt"], "--examples"),
+            # a Latin-1 terminal's "café": the byte, not Python's stand-in surrogate U+DCE9, is named
+            (["predict", run, "fine", b"caf\xe9"], "text argument 2 is not valid UTF-8 (byte 0xE9 at character 3)")):
+        argv = [a if isinstance(a, bytes) else str(a) for a in argv]
+        done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
         assert done.stdout.splitlines()[-1] == "2 False", (argv, done.stderr[-1000:])
         assert fragment in done.stderr and done.stderr.count("\n") == 1, done.stderr

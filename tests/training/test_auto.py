@@ -66,6 +66,19 @@ def test_time_budget_skips_later_candidates_and_failures_are_reported(monkeypatc
     assert winner.model == "tfidf" and winner.tfidf_analyzer == "word"
 
 
+def test_a_candidate_that_would_overrun_the_budget_is_not_started(monkeypatch):
+    data = make_dataset()
+    clock = iter([0.0, 0.0, 0.0, 6.0] + [6.0] * 20)  # the first candidate takes 6 s of a 10 s budget
+    monkeypatch.setattr(auto.time, "perf_counter", lambda: next(clock))
+    calls = []
+    monkeypatch.setattr(auto, "validation_score", lambda config, data, metric: calls.append(config.model) or 0.8)
+    winner, record = auto.select_model(tiny_config("auto", time_budget=10), data)
+    statuses = [c["status"] for c in record["candidates"]]
+    assert calls == ["tfidf"] and statuses[0] == "ok"
+    assert statuses[1:] == ["skipped: would overrun the time budget (4 s left, the previous candidate took 6 s)"] * (
+        len(auto.CANDIDATES) - 1)
+
+
 RARE_CHARS = ("nbsvm", {"nb_analyzer": "char", "char_min_n": 1, "char_ngrams": 5, "char_min_df": 1})
 
 

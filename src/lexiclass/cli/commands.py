@@ -94,11 +94,23 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _check_argument_text(number: int, text: str) -> None:
+    """A text argument the shell passed as bytes that are not UTF-8: Python keeps each undecodable byte
+    as a surrogate U+DC80..U+DCFF ("surrogateescape"); name the byte, not the surrogate."""
+    bad = next((i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff"), None)
+    if bad is not None:
+        raise LexiclassError(f"text argument {number} is not valid UTF-8 (byte 0x{ord(text[bad]) - 0xDC00:02X} at "
+                             f"character {bad}): set the terminal to UTF-8, or put the text in a file and pass "
+                             "--input FILE --encoding ENCODING")
+
+
 def check_predict(args) -> None:
     """--output's type and place and the encoding, before TensorFlow is imported or the model loaded."""
     from lexiclass.inference.predict_files import output_format_of, refuse_same_file
 
     check_encoding(args.encoding, args.encoding_errors)
+    for i, text in enumerate(args.texts, 1):
+        _check_argument_text(i, text)
     if args.output and args.engine == "local":
         output_format_of(args.output)
         if args.input:

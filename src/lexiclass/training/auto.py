@@ -8,8 +8,10 @@ imbalanced, accuracy otherwise), and returns the winner's settings; `train` then
 winner as its own model would (n-gram models refit on train + validation) and records
 every candidate in run.json. The test split plays no part in the choice.
 
-Candidates run cheapest first, so a small ``time_budget`` still tries the baselines; once
-the budget is spent the rest are skipped and listed as such. A candidate whose cost grows
+Candidates run cheapest first, so a small ``time_budget`` still tries the baselines; a
+candidate is not started once the budget is spent, nor when less of it is left than the
+previous candidate took (the next one costs at least as much), so selection ends within the
+budget plus about one candidate. Skipped candidates are listed with the reason. A candidate whose cost grows
 with the amount of text (character n-grams with ``char_min_df`` 1) is skipped, and listed
 with the reason, when the training texts are long.
 """
@@ -67,10 +69,16 @@ def select_model(config: TrainConfig, data, candidates=CANDIDATES) -> tuple[Trai
     metric = selection_metric(data)
     started = time.perf_counter()
     rows = []
+    last = 0.0  # seconds the last candidate took: candidates run cheapest first, so the next costs at least that
     for name, settings in candidates:
         row = {"model": name, "settings": settings, metric: None, "seconds": 0.0}
-        if time.perf_counter() - started > config.time_budget:
+        left = config.time_budget - (time.perf_counter() - started)
+        if left <= 0:
             rows.append({**row, "status": "skipped: time budget spent"})
+            continue
+        if last > left:
+            rows.append({**row, "status": f"skipped: would overrun the time budget ({left:.0f} s left, the "
+                                          f"previous candidate took {last:.0f} s)"})
             continue
         if reason := too_costly(settings, data):
             rows.append({**row, "status": reason})
@@ -84,6 +92,7 @@ def select_model(config: TrainConfig, data, candidates=CANDIDATES) -> tuple[Trai
         except LexiclassError as exc:  # e.g. no n-grams left on a tiny dataset: report it, try the others
             row["status"] = f"failed: {exc}"
         row["seconds"] = round(time.perf_counter() - begun, 1)
+        last = row["seconds"]
         log.info("auto: %s validation %s = %s (%.0f s)", name, metric, row[metric], row["seconds"])
         rows.append(row)
     tried = [r for r in rows if r["status"] == "ok"]
