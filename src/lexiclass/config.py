@@ -38,6 +38,7 @@ CHOICES = {
     "tfidf_analyzer": ("word", "char"),
     "class_weight": ("none", "balanced"),
     "tokenizer": ("word", "sentencepiece"),
+    "calibration": ("auto", "temperature", "none"),
 }
 
 
@@ -137,6 +138,9 @@ class TrainConfig:
     max_ngram_features: int = setting(2_000_000, "nbsvm: at most this many n-gram features per model", 1,
                                       100_000_000)
     refit_on_val: bool = setting(True, "n-gram models: after scoring on validation, refit on train + validation")
+    calibration: str = setting("auto", "temperature: one temperature fitted on validation softens or sharpens "
+                                       "every probability (the predicted class never changes); auto: temperature "
+                                       "for n-gram models, none for Keras ones; none: as fitted")
     # --- TF-IDF + logistic regression (tfidf) -------------------------------------------
     tfidf_analyzer: str = setting("word", "tfidf: word n-grams, or character n-grams within words")
     tfidf_min_n: int = setting(1, "tfidf: shortest n-gram (words or characters)", 1, 20)

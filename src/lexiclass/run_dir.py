@@ -36,6 +36,7 @@ MODEL_DIR = "model"  # scikit-learn-style models (e.g. nbsvm) save a folder inst
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 METRICS_FILE = "metrics.json"
+CALIBRATION_FILE = "calibration.json"  # n-gram runs: the temperature fitted on validation
 CONFUSION_FILE = "confusion_matrix.png"
 CHECKPOINT_DIR = "checkpoints"
 LAST_MODEL_FILE = "last.keras"

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass import run_dir as rd
+from lexiclass.models.calibration import fit_temperature, scaled
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,13 @@ class FitSession:
     """How `TextClassifier.fit_run` trains in a run folder.
 
     refit_on_val: after scoring validation, fit again on train + validation (models fitted in one call).
+    calibrate: fit a temperature on the validation probabilities (see `lexiclass.models.calibration`).
     state: the checkpoint state of an interrupted run to resume (Keras models), None for a new run.
     verbose: Keras' fit verbosity. callbacks: extra Keras callbacks. run_id: written into checkpoints.
     """
 
     refit_on_val: bool = False
+    calibrate: bool = False
     state: dict | None = None
     verbose: int = 0
     callbacks: tuple = field(default_factory=tuple)
@@ -95,8 +98,14 @@ class TextClassifier:
         from every labelled text). Returns the run's training summary, its history included."""
         started = time.perf_counter()
         self.fit(data.train_texts, data.train_labels)
-        accuracy = float(np.mean(self.predict(data.val_texts) == np.asarray(data.val_labels))) \
-            if len(data.val_texts) else float("nan")
+        val_probabilities = self.predict_proba(data.val_texts) if len(data.val_texts) else None
+        accuracy = float(np.mean(val_probabilities.argmax(axis=1) == np.asarray(data.val_labels))) \
+            if val_probabilities is not None else float("nan")
+        calibration = None
+        if session.calibrate and val_probabilities is not None:
+            calibration = fit_temperature(val_probabilities, data.val_labels)
+            log.info("calibration: temperature %.3f (validation ECE %.4f -> %.4f)", calibration["temperature"],
+                     calibration["ece_before"], calibration["ece_after"])
         log.info("fit on %d texts in %.0f s; validation accuracy %.4f", len(data.train_texts),
                  time.perf_counter() - started, accuracy)
         if session.refit_on_val and len(data.val_texts):
@@ -105,6 +114,7 @@ class TextClassifier:
         row = {"epoch": 1, "val_accuracy": accuracy, "seconds": round(seconds, 3)}
         return {"best_epoch": 1, "epochs_run": 1, "monitor": "val_accuracy", "best_value": accuracy,
                 "refit_on_val": bool(session.refit_on_val), "history": [row],
+                **({"calibration": calibration} if calibration else {}),
                 "seconds_per_epoch_median": seconds, "fit_seconds_this_session": seconds}
 
 
@@ -119,3 +129,44 @@ def class_weights(labels, num_classes: int, mode: str | None) -> dict[int, float
 def sklearn_class_weight(config) -> str | None:
     """``TrainConfig.class_weight`` ("none" | "balanced") as scikit-learn takes it."""
     return "balanced" if getattr(config, "class_weight", "none") == "balanced" else None
+
+
+class TemperatureScaled(TextClassifier):
+    """``base``'s probabilities at ``temperature``; everything else is ``base``'s.
+
+    Args:
+        base: a fitted `TextClassifier`.
+        temperature: > 0; 1 leaves the probabilities as they are.
+    """
+
+    def __init__(self, base: TextClassifier, temperature: float):
+        self.base = base
+        self.temperature = temperature
+
+    @property
+    def needs_keras(self) -> bool:
+        return self.base.needs_keras
+
+    @property
+    def input_kind(self) -> str:
+        return self.base.input_kind
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.base.classes_
+
+    def fit(self, texts, labels, validation=None) -> "TemperatureScaled":
+        self.base.fit(texts, labels, validation)
+        return self
+
+    def predict_proba(self, texts) -> np.ndarray:
+        return scaled(self.base.predict_proba(texts), self.temperature)
+
+    def predict_proba_in_batches(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return scaled(self.base.predict_proba_in_batches(texts, batch_size), self.temperature)
+
+    def save(self, directory):
+        return self.base.save(directory)
+
+    def model_path(self, run_folder):
+        return self.base.model_path(run_folder)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lexiclass import run_dir as rd
 from lexiclass.config import MODEL_NAMES
+from lexiclass.errors import ConfigError, LexiclassError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,19 @@ def _keras(module: str, function: str, input_kind: str) -> dict:
     return {"create": create, "load": load, "needs_keras": True}
 
 
+def calibrated(model, run_folder: Path):
+    """``model`` at the temperature the run's calibration.json holds (runs without one: as it is)."""
+    from lexiclass.models.classifier import TemperatureScaled
+
+    path = run_folder / rd.CALIBRATION_FILE
+    if not path.exists():
+        return model
+    temperature = rd.read_json(path).get("temperature")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
+        raise LexiclassError(f"{path}: 'temperature' must be a positive number, got {str(temperature)[:40]!r}")
+    return TemperatureScaled(model, float(temperature))
+
+
 def _ngram(module: str, cls: str) -> dict:
     """A model fitted in one call on raw texts (scikit-learn style), saved as a folder in the run."""
     def create(config, num_classes):
@@ -56,7 +70,8 @@ def _ngram(module: str, cls: str) -> dict:
     def load(run_folder, config, num_classes):
         from lexiclass.models.saved import load_text_model
 
-        return load_text_model(_attribute(module, cls).load, Path(run_folder) / rd.MODEL_DIR, num_classes)
+        model = load_text_model(_attribute(module, cls).load, Path(run_folder) / rd.MODEL_DIR, num_classes)
+        return calibrated(model, Path(run_folder))
 
     return {"create": create, "load": load}
 
@@ -97,8 +112,6 @@ if tuple(MODELS) != MODEL_NAMES:  # one list of names for the config's check and
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    from lexiclass.errors import ConfigError
-
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     return MODELS[name]

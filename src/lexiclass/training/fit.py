@@ -16,7 +16,7 @@ from lexiclass.backend import import_tensorflow_quietly
 from lexiclass.config import TrainConfig
 from lexiclass.data import load_dataset, resolve_imdb_source
 from lexiclass.data.download import sha256_of
-from lexiclass.errors import LexiclassError
+from lexiclass.errors import ConfigError, LexiclassError
 from lexiclass.models.classifier import FitSession
 from lexiclass.models.registry import get_model_spec
 from lexiclass.precision import resolve
@@ -148,6 +148,9 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         config, auto = select_model(config, data)
     spec = get_model_spec(config.model)
     if spec.needs_keras:
+        if config.calibration == "temperature":
+            raise ConfigError(f"calibration = 'temperature' is for the n-gram models; {config.model} is a Keras "
+                              "network, whose validation loss already picks its epoch (use auto or none)")
         config = _keras_precision(config)
     if resume and (work / rd.LABELS_FILE).exists():
         if rd.read_labels(work) != data.label_names:
@@ -160,10 +163,13 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     atomic.write_json(work / rd.RUN_FILE, {"status": "running", "model": config.model, "run_id": run_id})
 
     model = spec.create(config, data.num_classes)
-    session = FitSession(refit_on_val=bool(config.refit_on_val), state=state, callbacks=tuple(callbacks),
+    session = FitSession(refit_on_val=bool(config.refit_on_val), calibrate=config.calibration != "none",
+                         state=state, callbacks=tuple(callbacks),
                          verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose, run_id=run_id)
     summary = model.fit_run(data, work, session)
     model.save_to_run(work)
+    if "calibration" in summary:  # read back by the model's loader: every later prediction uses it
+        atomic.write_json(work / rd.CALIBRATION_FILE, summary["calibration"])
     history = summary.pop("history")
     # Scored from the saved files, so the stored numbers are what a later `evaluate` reproduces exactly.
     metrics = score_test_split(spec.load(work, config, data.num_classes), data.label_names, data)

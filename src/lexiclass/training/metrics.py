@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lexiclass.errors import LexiclassError
+from lexiclass.models.calibration import expected_calibration_error
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_names: list[str]) -> dict:
@@ -32,9 +33,6 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
     }
 
 
-CALIBRATION_BINS = 15  # equal-width confidence bins, as in Guo et al. 2017 ("On Calibration of Modern Neural Networks")
-
-
 def score_test_split(model, label_names: list[str], data, chunk: int = 1024) -> dict:
     """Metrics of ``model`` (anything with ``predict_proba(texts)``: a TextClassifier, a Predictor) on
     ``data``'s test split, with progress.
@@ -57,22 +55,6 @@ def score_test_split(model, label_names: list[str], data, chunk: int = 1024) -> 
             bar.update(len(parts[-1]))
     probabilities = np.concatenate(parts) if parts else np.zeros((0, len(run_ids)))
     return classification_metrics(labels, probabilities, list(label_names))
-
-
-def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
-    """How far the predicted class's probability is from how often it is right: the mean over texts of
-    |accuracy - confidence| within each confidence bin, weighted by the bin's size (0 = calibrated)."""
-    labels = np.asarray(labels)
-    if len(labels) == 0:
-        return 0.0
-    confidence = probabilities.max(axis=1)  # (n,)
-    correct = probabilities.argmax(axis=1) == labels  # (n,)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)  # bin of each text; 1.0 goes in the last
-    error = 0.0
-    for b in np.unique(which):
-        members = which == b
-        error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(error)
 
 
 CURVES = (("loss", "loss"), ("accuracy", "accuracy"))  # (history key, panel title)
