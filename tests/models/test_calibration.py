@@ -66,16 +66,44 @@ def test_a_scaled_model_keeps_its_base_and_softens_it():
     assert model.needs_keras is False and list(model.classes_) == [0, 1]
 
 
-def test_an_ngram_run_stores_its_temperature_and_predicts_with_it(tiny_run):
-    run = tiny_run("nbsvm")
-    calibration = json.loads((run / "calibration.json").read_text())
-    assert calibration["method"] == "temperature" and calibration["fitted_on"] == "validation"
-    predictor = lexiclass.load(run)
+def noisy_dataset(noise=0.15, seed=0):
+    """Cue-word texts with a share of labels flipped: a model cannot be right about all of them."""
+    from lexiclass.data.dataset import TextDataset
+    from tests.conftest import make_texts
+
+    rng = np.random.default_rng(seed)
+    splits = []
+    for n, offset in ((400, 0), (200, 1), (100, 2)):
+        texts, labels = make_texts(n, ["neg", "pos"], seed + offset)
+        flip = rng.random(n) < noise
+        splits += [texts, np.where(flip, 1 - labels, labels).astype(np.int32)]
+    return TextDataset(*splits, label_names=["neg", "pos"], source="generated")
+
+
+def test_an_ngram_run_stores_its_temperature_and_predicts_with_it(tmp_path):
+    from lexiclass.training.fit import train
+    from tests.conftest import tiny_config
+
+    train(tiny_config("nbsvm"), tmp_path / "run", dataset=noisy_dataset(), verbose=0)
+    calibration = json.loads((tmp_path / "run" / "calibration.json").read_text())
+    assert calibration["method"] == "temperature" and calibration["texts"] == 200
+    assert calibration["ece_after"] <= calibration["ece_before"]
+    predictor = lexiclass.load(tmp_path / "run")
     assert isinstance(predictor.classifier, TemperatureScaled)
-    assert predictor.classifier.temperature == calibration["temperature"]
+    assert predictor.classifier.temperature == calibration["temperature"] != 1.0
     texts = ["a good great film", "bad awful boring"]
     np.testing.assert_allclose(predictor.predict_proba(texts),
                                scaled(predictor.classifier.base.predict_proba(texts), calibration["temperature"]))
+
+
+def test_too_little_validation_evidence_leaves_the_probabilities_alone(tiny_run):
+    calibration = json.loads((tiny_run("nbsvm") / "calibration.json").read_text())
+    assert calibration == {"method": "none", "temperature": 1.0, "fitted_on": "validation", "texts": 60,
+                           "reason": "60 validation texts, fewer than 100"}
+    probabilities, labels = overconfident(n=500)
+    right = probabilities.argmax(axis=1)  # every prediction right: T would fall to its lower bound
+    assert fit_temperature(probabilities, right)["reason"] == ("no validation text is misclassified, so nothing "
+                                                              "says how sure to be")
 
 
 def test_keras_runs_are_not_calibrated_and_refuse_to_be(tiny_run, tmp_path):

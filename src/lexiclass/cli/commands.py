@@ -69,7 +69,9 @@ def cmd_train(args) -> int:
         print(f"auto chose {info['model']}{f' ({settings})' if settings else ''}: {info['auto']['reason']}")
     if info.get("monitor") == "val_accuracy" and info["epochs_run"] == 1:  # an n-gram model: one fit, no epochs
         print(f"fit in {info['seconds_per_epoch_median']:.1f} s (validation accuracy {info['best_value']:.4f})")
-        if calibration := info.get("calibration"):
+        if (calibration := info.get("calibration")) and calibration.get("reason"):
+            print(f"not calibrated: {calibration['reason']}")
+        elif calibration:
             print(f"calibrated on validation: temperature {calibration['temperature']:.3f} (expected calibration "
                   f"error {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f})")
     else:

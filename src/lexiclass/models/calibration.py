@@ -20,6 +20,7 @@ from lexiclass.models.checks import softmax
 
 CALIBRATION_BINS = 15  # equal-width confidence bins, as in Guo et al. 2017
 TEMPERATURE_RANGE = (0.05, 20.0)  # a fit at either end means the validation split says little
+MIN_TEXTS = 100  # fewer validation texts than this leave the probabilities as the model gives them
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
@@ -49,10 +50,24 @@ def _nll(probabilities: np.ndarray, labels: np.ndarray, temperature: float) -> f
     return float(-np.mean(np.log(np.maximum(p, np.finfo(np.float64).tiny))))
 
 
+def why_not_calibrate(probabilities: np.ndarray, labels: np.ndarray) -> str | None:
+    """Why these validation predictions cannot choose a temperature, or None. With no mistake at all the
+    likelihood keeps rising as T falls to 0: it would make every prediction certain, from too little evidence."""
+    if len(labels) < MIN_TEXTS:
+        return f"{len(labels)} validation texts, fewer than {MIN_TEXTS}"
+    if (probabilities.argmax(axis=1) == labels).all():
+        return "no validation text is misclassified, so nothing says how sure to be"
+    return None
+
+
 def fit_temperature(probabilities, labels) -> dict:
     """The temperature that minimises the negative log-likelihood of ``labels`` (one number, bounded search
-    over log T), with the validation NLL and ECE before and after: what calibration.json records."""
+    over log T), with the validation NLL and ECE before and after: what calibration.json records.
+    Temperature 1 (no change), with the reason, when `why_not_calibrate` finds one."""
     probabilities, labels = np.asarray(probabilities, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    if reason := why_not_calibrate(probabilities, labels):
+        return {"method": "none", "temperature": 1.0, "fitted_on": "validation", "texts": int(len(labels)),
+                "reason": reason}
     low, high = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
     found = minimize_scalar(lambda log_t: _nll(probabilities, labels, float(np.exp(log_t))), bounds=(low, high),
                             method="bounded", options={"xatol": 1e-4})

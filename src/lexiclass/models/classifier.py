@@ -104,8 +104,7 @@ class TextClassifier:
         calibration = None
         if session.calibrate and val_probabilities is not None:
             calibration = fit_temperature(val_probabilities, data.val_labels)
-            log.info("calibration: temperature %.3f (validation ECE %.4f -> %.4f)", calibration["temperature"],
-                     calibration["ece_before"], calibration["ece_after"])
+            log.info("calibration: %s", calibration.get("reason") or f"temperature {calibration['temperature']:.3f}")
         log.info("fit on %d texts in %.0f s; validation accuracy %.4f", len(data.train_texts),
                  time.perf_counter() - started, accuracy)
         if session.refit_on_val and len(data.val_texts):
