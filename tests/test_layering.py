@@ -13,7 +13,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lexiclass"
 FLOORS = ["base", "data", "text", "embeddings", "layers", "models", "training", "inference", "cli", "api"]
-BASE = {"errors", "atomic", "progress", "backend", "precision", "config", "run_dir", "ray_session"}
+BASE = {"resources", "errors", "atomic", "progress", "backend", "precision", "config", "run_dir", "ray_session"}
 KNOWN_BREAKS = {
 }
 

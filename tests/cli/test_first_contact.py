@@ -203,3 +203,20 @@ def test_argument_mistakes_are_reported_before_tensorflow_is_imported(tiny_run, 
         done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
         assert done.stdout.splitlines()[-1] == "2 False", (argv, done.stderr[-1000:])
         assert fragment in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_too_small_address_space_limit_is_one_line_before_any_work(tmp_path):
+    """Under `ulimit -v 2000000` numba's threads could not start: the process aborted and left a .partial run."""
+    import resource
+
+    data = write_csv(tmp_path, n=120)
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    done = subprocess.run([sys.executable, "-m", "lexiclass.cli", "train", "--model", "nbsvm", "--dataset", data,
+                           "--out", tmp_path / "run"], capture_output=True, text=True, timeout=120,
+                          preexec_fn=limited)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
+    assert done.stderr.startswith("lexiclass train: error: the address-space limit (ulimit -v) is 2.0 GiB;")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [data.name]  # no run, no .partial folder

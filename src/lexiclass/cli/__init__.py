@@ -27,6 +27,7 @@ from lexiclass import progress
 from lexiclass.backend import import_tensorflow_quietly, select as select_backend
 from lexiclass.cli.parser import build_parser
 from lexiclass.errors import LexiclassError
+from lexiclass.resources import check_address_space
 
 __all__ = ["build_parser", "main"]
 
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # not its optimizer's notes ("replacing einsum node")
     backend_before = os.environ.get("KERAS_BACKEND")
     try:
+        if args.command != "data":  # every command but `data` runs numba, BLAS or a framework
+            check_address_space()
         if hasattr(args, "check"):  # a typo is reported at once, not after seconds of imports and loading
             args.check(args)
         if hasattr(args, "backend"):  # `data` needs no Keras

@@ -1,0 +1,28 @@
+"""Limits of the process that lexiclass's libraries cannot work under, checked before any work starts.
+
+An address-space limit (``ulimit -v``, RLIMIT_AS) counts virtual memory, which thread pools reserve far
+beyond what they touch: under 2 GiB, numba's and OpenBLAS's worker threads cannot start, and the process
+aborts in C ("cannot allocate memory for thread-local data", or C++'s std::bad_alloc) or hangs, leaving a
+half-trained run behind. Measured on 2 cores: every family trains its tiny test run under 4 GiB
+(nbsvm, bow and nbsvm-dvcosine tried), none does under 2 GiB.
+"""
+
+from __future__ import annotations
+
+import resource
+
+from lexiclass.errors import LexiclassError
+
+MIN_ADDRESS_SPACE = 4 * 2**30  # bytes of virtual memory: see the module's docstring
+
+
+def check_address_space(limit: int | None = None) -> None:
+    """Refuse, in one line, an address-space limit too small to work under (``limit``: RLIMIT_AS's soft value)."""
+    if limit is None:
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY and limit < MIN_ADDRESS_SPACE:
+        raise LexiclassError(
+            f"the address-space limit (ulimit -v) is {limit / 2**30:.1f} GiB; the numerical libraries' threads "
+            f"reserve more virtual memory than that and would abort: raise it to at least "
+            f"{MIN_ADDRESS_SPACE // 2**30} GiB (ulimit -v unlimited), or limit resident memory instead "
+            "(a cgroup, e.g. systemd-run --user --scope -p MemoryMax=2G lexiclass ...)")
