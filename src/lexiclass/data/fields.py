@@ -29,7 +29,8 @@ def where(path, location) -> str:
     return f"{path}, line {location}" if isinstance(location, int) else str(location)
 
 
-def _short(value, limit: int = 60) -> str:
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` of at most ``limit`` characters, for one-line error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -110,7 +111,7 @@ def _bad_character(value: str) -> str | None:
 def check_text(value, where: str, field: str) -> str:
     """A non-blank string without NUL or lone surrogates, else a `DataError` naming ``where`` and ``field``."""
     if not isinstance(value, str):
-        raise DataError(f"{where}: field {field!r} must be text, got {type(value).__name__} {_short(value)}")
+        raise DataError(f"{where}: field {field!r} must be text, got {type(value).__name__} {short_repr(value)}")
     if not value.strip():
         raise DataError(f"{where}: field {field!r} is empty")
     bad = _bad_character(value)
@@ -123,7 +124,7 @@ def check_label(value, where: str, field: str) -> str:
     """A label as a stripped string: strings and integers are accepted (``7`` becomes ``"7"``)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise DataError(f"{where}: field {field!r} must be a string or integer label,"
-                        f" got {type(value).__name__} {_short(value)}")
+                        f" got {type(value).__name__} {short_repr(value)}")
     value = str(value).strip()
     if not value:
         raise DataError(f"{where}: field {field!r} is empty")

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from lexiclass.data.fields import Records, _short, where
+from lexiclass.data.fields import Records, short_repr, where
 from lexiclass.errors import DataError
 
 INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -39,7 +39,7 @@ def label_vocabulary(raw_labels, path) -> list[str]:
     else:
         names = sorted(distinct)
     if len(names) < 2:
-        raise DataError(f"{path}: only one class ({_short(names[0]) if names else 'none'});"
+        raise DataError(f"{path}: only one class ({short_repr(names[0]) if names else 'none'});"
                         " a classifier needs at least two")
     return names
 
@@ -60,7 +60,7 @@ def encode_labels(raw_labels, names: list, path, locations=None) -> np.ndarray:
         if index is None:
             at = where(path, locations[i]) if locations is not None else str(path)
             shown = ", ".join(map(str, names[:10])) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
-            raise DataError(f"{at}: label {_short(value)} does not occur in the training data (labels: {shown})")
+            raise DataError(f"{at}: label {short_repr(value)} does not occur in the training data (labels: {shown})")
         out[i] = index
     return out
 
@@ -78,7 +78,7 @@ def _check_class_sizes(records: Records, names: list[str], path, need: int, test
                if len(small) > 10 else "")
     if counts[name] == 1:
         at = where(path, records.locations[records.labels.index(name)])
-        raise DataError(f"class {_short(name)} has a single example ({at}): each class needs at least {need},"
+        raise DataError(f"class {short_repr(name)} has a single example ({at}): each class needs at least {need},"
                         f" {why}; add examples or remove the class{swapped}")
-    raise DataError(f"{path}: class {_short(name)} has only {counts[name]} examples: each class needs at least"
+    raise DataError(f"{path}: class {short_repr(name)} has only {counts[name]} examples: each class needs at least"
                     f" {need}, {why}; add examples or remove the class{swapped}")

@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexiclass.data.fields import short_repr
 from lexiclass.data.user_files import check_encoding, parse_json
 from lexiclass.errors import DataError
 
@@ -304,7 +305,7 @@ class RowStream:
             text = record[self.text_column]
             if text is not None and not isinstance(text, str):
                 raise DataError(f"{where}: field {self.text_column!r} must be text, got "
-                                f"{type(text).__name__} {_short(text)}")
+                                f"{type(text).__name__} {short_repr(text)}")
             yield text, record.get(self.id_column), [record.get(name) for name in self.columns]
 
     def _parquet_chunks(self):
@@ -339,17 +340,12 @@ class RowStream:
         self.close()
 
 
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def _reject_surrogates(value, where: str, path: str = "") -> None:
     """Raise if a string in a decoded JSON value holds a lone surrogate (it cannot be written as UTF-8)."""
     if isinstance(value, str):
         if SURROGATE.search(value):
             raise DataError(f"{where}: field {path or '(value)'!r} holds a lone UTF-16 surrogate "
-                            f"({_short(value.encode('utf-8', 'backslashreplace').decode('ascii'))})")
+                            f"({short_repr(value.encode('utf-8', 'backslashreplace').decode('ascii'))})")
     elif isinstance(value, dict):
         for key, item in value.items():
             _reject_surrogates(key, where, path)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.data.dataset import TextDataset
-from lexiclass.data.fields import (Records, _bad_character, _short, check_encoding, check_label, check_text,
+from lexiclass.data.fields import (Records, _bad_character, short_repr, check_encoding, check_label, check_text,
                                    read_text, where)
 from lexiclass.data.labels import _check_class_sizes, encode_labels, label_vocabulary
 from lexiclass.data.splits import stratified_split
@@ -331,5 +331,5 @@ def load_user_dataset(path: str | os.PathLike, test_path: str | os.PathLike | No
 def _warn_missing_test_classes(data: TextDataset, test_path) -> None:
     missing = [name for name, n in data.class_counts("test").items() if n == 0]
     if missing:
-        warnings.warn(f"{test_path}: no test example of class(es) {', '.join(map(_short, missing[:10]))};"
+        warnings.warn(f"{test_path}: no test example of class(es) {', '.join(map(short_repr, missing[:10]))};"
                       " their test metrics are undefined", stacklevel=3)

@@ -28,6 +28,7 @@ from lexiclass.errors import LexiclassError
 from lexiclass.precision import ATTENTION_SUM_TOLERANCE, tolerance
 from lexiclass.text.batching import prediction_batches
 from lexiclass.text.pipeline import prediction_lengths, to_probabilities
+from lexiclass.training.metrics import short_label
 
 TRANSFORMER_MODELS = ("transformer", "positional-transformer")
 OOV_ID = 1
@@ -127,10 +128,6 @@ def strongest_pairs(tokens: list[str], scores: np.ndarray, top_k: int = 10, skip
     return "\n".join(lines)
 
 
-def _short(token: str, limit: int = LABEL_CHARS) -> str:
-    return token if len(token) <= limit else token[:limit - 1] + "\u2026"
-
-
 def attention_figure(tokens: list[str], scores: np.ndarray, max_tokens: int = ATTENTION_MAX_TOKENS,
                      title: str = "self-attention", scale: str = "shared"):
     """A matplotlib Figure: one heatmap per head (rows: attending token, columns: attended token).
@@ -152,7 +149,7 @@ def attention_figure(tokens: list[str], scores: np.ndarray, max_tokens: int = AT
     rows = -(-heads // cols)
     side = max(3.5, 0.17 * k + 1.3)  # inches per head: about 12 pt per token row
     font = 9 if k <= 25 else 8
-    labels = [_short(t) for t in tokens[:k]]
+    labels = [short_label(t, LABEL_CHARS) for t in tokens[:k]]
     fig = Figure(figsize=(side * cols + 1.2, side * rows + 0.8), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[heads:]:
@@ -325,7 +322,7 @@ def importance_figure(tokens: list[str], importance: np.ndarray, top_k: int = 20
     ax = fig.subplots()
     values = importance[order]
     ax.barh(range(len(order)), values, color=["#22a046" if v > 0 else "#d73027" for v in values])
-    ax.set_yticks(range(len(order)), [f"{_short(tokens[i], 25)} (#{i})" for i in order], fontsize=9)
+    ax.set_yticks(range(len(order)), [f"{short_label(tokens[i], 25)} (#{i})" for i in order], fontsize=9)
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("drop in predicted-class probability when the token is hidden")
     ax.set_title(f"{title}: top {len(order)} of {len(tokens)} tokens")

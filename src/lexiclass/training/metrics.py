@@ -128,7 +128,8 @@ def _summary_figure(history: list[dict], panels: dict):
     return fig
 
 
-def _short(name: str, limit: int = MAX_LABEL_CHARS) -> str:
+def short_label(name, limit: int = MAX_LABEL_CHARS) -> str:
+    """``name`` as a plot label of at most ``limit`` characters (an ellipsis marks a cut)."""
     name = str(name)
     return name if len(name) <= limit else name[:limit - 1] + "\u2026"
 
@@ -146,7 +147,7 @@ def confusion_matrix_figure(metrics: dict):
     from matplotlib.figure import Figure
 
     counts = np.asarray(metrics["confusion_matrix"])
-    names = [_short(name) for name in metrics["labels"]]  # the run's class order: never re-sorted
+    names = [short_label(name) for name in metrics["labels"]]  # the run's class order: never re-sorted
     n = len(names)
     side = float(np.clip(1.5 + 0.45 * n, 4.0, 14.0))  # inches per panel: cells stay legible up to ~30 classes
     font = 10 if n <= 8 else 8 if n <= 16 else 7
