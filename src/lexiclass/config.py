@@ -72,6 +72,8 @@ class TrainConfig:
     dataset: str = setting("imdb", '"imdb", or a folder of class subfolders, a .csv, .tsv or .jsonl file')
     test_dataset: str | None = setting(None, "a second file or folder holding the test split "
                                              "(default: hold out --test-fraction of --dataset)")
+    val_dataset: str | None = setting(None, "a second file or folder holding the validation split (default: "
+                                            "hold out --val-fraction of --dataset)")
     imdb_archive: str | None = setting(None, "local aclImdb_v1.tar.gz or extracted aclImdb folder "
                                              "(default: $LEXICLASS_IMDB_ARCHIVE, a cached or shared copy, "
                                              "else download)")
@@ -87,7 +89,18 @@ class TrainConfig:
                                                  "vector (default: 3)",
                                            1, 1_000_000)
     text_column: str = setting("text", "CSV/TSV column or JSONL field holding the text")
-    label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label")
+    label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label (a JSONL field "
+                                         "holding a list of labels makes the data multi-label)")
+    multi_label: bool = setting(False, "each text may carry several labels (any number, none included): one "
+                                       "sigmoid per label and a threshold per label; set by itself when a JSONL "
+                                       "label is a list, --label-separator is given or a fastText line has several "
+                                       "__label__ prefixes")
+    label_separator: str | None = setting(None, "CSV/TSV: the labels of one text in one field, separated by this "
+                                                "string (e.g. '|'): multi-label data")
+    threshold: str = setting("auto", "multi-label: the probability over which a label is predicted; auto: one "
+                                     "per label chosen on validation (labels with few validation examples share "
+                                     "one global threshold), global: one for all labels chosen on validation, "
+                                     "or a number in (0, 1)")
     encoding: str = setting("utf-8", "text encoding of the data files, e.g. utf-8, latin-1, cp949")
     encoding_errors: str = setting("strict", "what to do with undecodable bytes: strict (stop), replace, ignore")
     val_fraction: float = setting(0.2, "share of each training class held out for validation", 0, 1,
@@ -189,6 +202,7 @@ class TrainConfig:
                               "(e.g. utf-8, latin-1, cp949)") from None
         if self.encoding_errors not in ENCODING_ERRORS:  # surrogateescape would make texts no model can take
             raise ConfigError(f"encoding_errors = {self.encoding_errors!r} is not one of {', '.join(ENCODING_ERRORS)}")
+        _check_threshold(self.threshold)
         if self.tfidf_min_n > self.tfidf_max_n:
             raise ConfigError(f"tfidf_min_n = {self.tfidf_min_n} is larger than tfidf_max_n = {self.tfidf_max_n}")
         if self.char_min_n > self.char_ngrams:
@@ -220,6 +234,21 @@ class TrainConfig:
                 raise ConfigError(f"{source}: unknown setting {key!r}{hint}")
             clean[norm] = coerce(value, types_[norm], f"{source}: {key}")
         return dataclasses.replace(self, **clean).validate()
+
+
+THRESHOLD_RULES = ("auto", "global")
+
+
+def _check_threshold(value: str) -> None:
+    """``threshold`` is "auto", "global" or a probability strictly between 0 and 1."""
+    if value in THRESHOLD_RULES:
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < 1:
+        raise ConfigError(f"threshold must be auto, global or a number between 0 and 1 (e.g. 0.5), got {value!r}")
 
 
 def _check_range(field, value) -> None:
