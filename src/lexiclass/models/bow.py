@@ -12,4 +12,4 @@ def build_bow(config, num_classes: int, vocabulary=None) -> keras.Model:
     dtype = layer_dtype(config)
     x = keras.layers.Dense(config.hidden_units, activation="relu", dtype=dtype, name="hidden")(inputs)
     x = keras.layers.Dropout(config.dropout, dtype=dtype, name="dropout")(x)
-    return keras.Model(inputs, classification_head(x, num_classes), name="bow")
+    return keras.Model(inputs, classification_head(x, num_classes, config.multi_label), name="bow")

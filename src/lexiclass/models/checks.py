@@ -25,8 +25,11 @@ def check_texts(texts, what: str = "texts") -> list[str]:
 
 
 def check_labels(labels, n_texts: int) -> tuple[np.ndarray, int]:
-    """(int64 class ids, K): one id per text, every class 0..K-1 present, K >= 2; a `DataError` otherwise."""
+    """(int64 class ids, K): one id per text, every class 0..K-1 present, K >= 2; a `DataError` otherwise.
+    Multi-label data, an (n, L) 0/1 matrix, gives (the matrix as uint8, L): every label needs an example."""
     labels = np.asarray(labels)
+    if labels.ndim == 2 and len(labels) == n_texts:
+        return check_label_matrix(labels)
     if labels.ndim != 1 or len(labels) != n_texts:
         raise DataError(f"labels: expected {n_texts} labels (one per text), got shape {labels.shape}")
     if labels.dtype.kind not in "iu":
@@ -45,6 +48,24 @@ def check_labels(labels, n_texts: int) -> tuple[np.ndarray, int]:
         raise DataError(f"labels: class ids must be 0..K-1 with every class present; "
                         f"no example of class {', '.join(map(str, missing))}")
     return labels.astype(np.int64), num_classes
+
+
+def check_label_matrix(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """(n, L) multi-label targets: 0/1 values, L >= 2, every label on at least one text."""
+    if labels.shape[1] < 2:
+        raise DataError(f"labels: a multi-label matrix needs at least two label columns, got shape {labels.shape}")
+    if not np.isin(labels, (0, 1)).all():
+        raise DataError("labels: a multi-label matrix holds only 0 and 1")
+    missing = np.flatnonzero(labels.sum(axis=0) == 0)
+    if len(missing):
+        raise DataError(f"labels: no text carries label column {', '.join(map(str, missing[:10]))}; every label "
+                        "needs a training example")
+    return labels.astype(np.uint8), labels.shape[1]
+
+
+def is_multi_label(labels) -> bool:
+    """Whether ``labels`` are multi-label targets: an (n, L) matrix, not one class id per text."""
+    return np.ndim(labels) == 2
 
 
 def check_fitted(model, attribute: str) -> None:

@@ -25,7 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass import run_dir as rd
+from lexiclass.errors import ConfigError
 from lexiclass.models.calibration import fit_temperature, scaled
+from lexiclass.models.checks import is_multi_label
+from lexiclass.models.thresholds import choose_thresholds, decide, micro_f1
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +41,14 @@ class FitSession:
 
     refit_on_val: after scoring validation, fit again on train + validation (models fitted in one call).
     calibrate: fit a temperature on the validation probabilities (see `lexiclass.models.calibration`).
+    threshold: multi-label data: the rule of `lexiclass.models.thresholds.choose_thresholds`.
     state: the checkpoint state of an interrupted run to resume (Keras models), None for a new run.
     verbose: Keras' fit verbosity. callbacks: extra Keras callbacks. run_id: written into checkpoints.
     """
 
     refit_on_val: bool = False
     calibrate: bool = False
+    threshold: str = "auto"
     state: dict | None = None
     verbose: int = 0
     callbacks: tuple = field(default_factory=tuple)
@@ -99,28 +104,54 @@ class TextClassifier:
         started = time.perf_counter()
         self.fit(data.train_texts, data.train_labels)
         val_probabilities = self.predict_proba(data.val_texts) if len(data.val_texts) else None
-        accuracy = float(np.mean(val_probabilities.argmax(axis=1) == np.asarray(data.val_labels))) \
-            if val_probabilities is not None else float("nan")
-        calibration = None
-        if session.calibrate and val_probabilities is not None:
-            calibration = fit_temperature(val_probabilities, data.val_labels)
-            log.info("calibration: %s", calibration.get("reason") or f"temperature {calibration['temperature']:.3f}")
-        log.info("fit on %d texts in %.0f s; validation accuracy %.4f", len(data.train_texts),
-                 time.perf_counter() - started, accuracy)
+        if is_multi_label(data.train_labels):
+            extra = validation_decisions(data, val_probabilities, session.threshold)
+            monitor, score = "val_micro_f1", extra["thresholds"].get("val_micro_f1", float("nan"))
+        else:
+            extra = self._validation_calibration(data, val_probabilities, session)
+            monitor = "val_accuracy"
+            score = float(np.mean(val_probabilities.argmax(axis=1) == np.asarray(data.val_labels))) \
+                if val_probabilities is not None else float("nan")
+        log.info("fit on %d texts in %.0f s; validation %s %.4f", len(data.train_texts), time.perf_counter() - started,
+                 monitor[4:].replace("_", " "), score)
         if session.refit_on_val and len(data.val_texts):
             self.refit(data.train_texts + data.val_texts, np.concatenate([data.train_labels, data.val_labels]))
         seconds = time.perf_counter() - started
-        row = {"epoch": 1, "val_accuracy": accuracy, "seconds": round(seconds, 3)}
-        return {"best_epoch": 1, "epochs_run": 1, "monitor": "val_accuracy", "best_value": accuracy,
-                "refit_on_val": bool(session.refit_on_val), "history": [row],
-                **({"calibration": calibration} if calibration else {}),
+        row = {"epoch": 1, monitor: score, "seconds": round(seconds, 3)}
+        return {"best_epoch": 1, "epochs_run": 1, "monitor": monitor, "best_value": score,
+                "refit_on_val": bool(session.refit_on_val), "history": [row], **extra,
                 "seconds_per_epoch_median": seconds, "fit_seconds_this_session": seconds}
+
+    @staticmethod
+    def _validation_calibration(data, val_probabilities, session: FitSession) -> dict:
+        """{"calibration": ...} fitted on validation when the session asks for it, else {}."""
+        if not session.calibrate or val_probabilities is None:
+            return {}
+        calibration = fit_temperature(val_probabilities, data.val_labels)
+        log.info("calibration: %s", calibration.get("reason") or f"temperature {calibration['temperature']:.3f}")
+        return {"calibration": calibration}
+
+
+def validation_decisions(data, val_probabilities, rule: str) -> dict:
+    """Multi-label: {"thresholds": ...} chosen by ``rule`` on the validation probabilities of a model fitted on
+    the training split only, with the validation micro-F1 they give."""
+    at_least_one = bool(np.asarray(data.train_labels).sum(axis=1).min() > 0)  # every training text has a label
+    if val_probabilities is None:
+        return {"thresholds": choose_thresholds(np.zeros((0, data.num_classes)), np.zeros((0, data.num_classes)),
+                                                rule, at_least_one)}
+    thresholds = choose_thresholds(val_probabilities, data.val_labels, rule, at_least_one)
+    thresholds["val_micro_f1"] = micro_f1(decide(val_probabilities, thresholds), data.val_labels)
+    log.info("thresholds (%s): %s", thresholds["rule"], ", ".join(f"{t:.2f}" for t in thresholds["thresholds"]))
+    return {"thresholds": thresholds}
 
 
 def class_weights(labels, num_classes: int, mode: str | None) -> dict[int, float] | None:
     """``balanced``: class k weighs n / (K * n_k), as scikit-learn's ``class_weight="balanced"``."""
     if mode != "balanced":
         return None
+    if np.ndim(labels) == 2:
+        raise ConfigError("class_weight = 'balanced' weighs classes of single-label data; a Keras network "
+                          "cannot weigh the labels of multi-label data (use none, or an n-gram model)")
     counts = np.bincount(np.asarray(labels), minlength=num_classes)
     return {k: float(len(labels) / (num_classes * count)) for k, count in enumerate(counts) if count}
 

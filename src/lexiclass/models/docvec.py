@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lexiclass.atomic import write_json, write_text as atomic_write_text
 from lexiclass.data.unlabeled import unlabeled_texts_for
-from lexiclass.errors import ConfigError, LexiclassError, first_line
+from lexiclass.errors import DataError, ConfigError, LexiclassError, first_line
 from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
 from lexiclass.models.fit_jobs import default_jobs
@@ -219,6 +219,9 @@ class NBSVMDocVecClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         self.check_params()
         texts = check_texts(texts)
         labels, _ = check_labels(labels, len(texts))
+        if labels.ndim == 2:
+            raise DataError(f"{type(self).__name__} learns one class per text; for several labels per text use "
+                            "nbsvm-ensemble, nbsvm, tfidf or a Keras family")
         nbsvm = NBSVMEnsembleClassifier(**(self.nbsvm.get_params() if self.nbsvm is not None else {}))
         nbsvm.fit(texts, labels)
         vectors = self._fit_vectors(texts, labels)  # (n, dim)

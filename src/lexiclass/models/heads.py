@@ -11,8 +11,11 @@ def layer_dtype(config) -> str:
     return "mixed_bfloat16" if resolve(config.precision, keras.backend.backend())[0] == "bfloat16" else "float32"
 
 
-def classification_head(x, num_classes: int):
-    """One sigmoid unit for two classes, a softmax over ``num_classes`` otherwise; always float32 for stable losses."""
+def classification_head(x, num_classes: int, multi_label: bool = False):
+    """One sigmoid unit for two classes, a softmax over ``num_classes`` otherwise; multi-label: one sigmoid per
+    label (each an independent yes/no). Always float32 for stable losses."""
+    if multi_label:
+        return keras.layers.Dense(num_classes, activation="sigmoid", dtype="float32", name="classifier")(x)
     if num_classes == 2:
         return keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="classifier")(x)  # (batch, 1)
     return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")(x)
@@ -21,11 +24,13 @@ def classification_head(x, num_classes: int):
 def compile_model(model: keras.Model, num_classes: int, config) -> keras.Model:
     from lexiclass.backend import jit_compile
 
-    loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+    multi_label = getattr(config, "multi_label", False)
+    # Multi-label: one binary cross-entropy per label, averaged; "accuracy" is then the share of right yes/no answers.
+    loss = "binary_crossentropy" if num_classes == 2 or multi_label else "sparse_categorical_crossentropy"
     model.compile(
         optimizer=keras.optimizers.RMSprop(learning_rate=config.learning_rate),
         loss=loss,
-        metrics=["accuracy"],
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy") if multi_label else "accuracy"],
         jit_compile=jit_compile(config.jit_compile),
     )
     return model

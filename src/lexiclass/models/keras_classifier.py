@@ -30,6 +30,12 @@ from lexiclass.text.vectorizer import Vectorizer
 log = logging.getLogger(__name__)
 
 
+def _targets(labels) -> np.ndarray:
+    """What the loss takes: class ids as they are; a multi-label (n, L) 0/1 matrix as float32."""
+    labels = np.asarray(labels)
+    return labels.astype(np.float32) if labels.ndim == 2 else labels
+
+
 class KerasTextClassifier(TextClassifier):
     """A Keras network on token ids (``input_kind="sequence"``) or n-gram vectors (``"bow"``).
 
@@ -80,9 +86,9 @@ class KerasTextClassifier(TextClassifier):
         self.vectorizer_ = self._vectorizer(data.train_texts, folder, state)
         initial_epoch = (state or {}).get("epochs_done", 0)
         # Epoch e of training shuffles with seed + e, so a resumed run continues the same sequence.
-        train_ds = model_inputs(self.vectorizer_, data.train_texts, data.train_labels, config, self.input_kind,
-                                shuffle=True, seed=config.seed + initial_epoch)
-        val_ds = model_inputs(self.vectorizer_, data.val_texts, data.val_labels, config, self.input_kind)
+        train_ds = model_inputs(self.vectorizer_, data.train_texts, _targets(data.train_labels), config,
+                                self.input_kind, shuffle=True, seed=config.seed + initial_epoch)
+        val_ds = model_inputs(self.vectorizer_, data.val_texts, _targets(data.val_labels), config, self.input_kind)
         model = self._network(folder, state)
         if initial_epoch:
             log.info("resuming after epoch %d of %d", initial_epoch, epochs)
@@ -183,5 +189,6 @@ class KerasTextClassifier(TextClassifier):
         width = None if sequence else len(vectorizer.vocabulary)
         model = cls(config, num_classes, input_kind="sequence" if sequence else "bow")
         model.vectorizer_ = vectorizer
-        model.network_ = load_keras_model(run_folder / rd.MODEL_FILE, num_classes, input_width=width)
+        model.network_ = load_keras_model(run_folder / rd.MODEL_FILE, num_classes, input_width=width,
+                                          multi_label=getattr(config, "multi_label", False))
         return model

@@ -65,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import log_expit
+from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from lexiclass.atomic import write_json, write_text as atomic_write_text
@@ -288,22 +288,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         labels, num_classes = check_labels(labels, len(texts))
         keys, vocabulary, indices, indptr = self._count(texts)
         n_features = len(keys)
-        # Documents containing each n-gram, per class (by blocks of rows: no per-non-zero label array).
-        class_df = np.zeros((num_classes, n_features), dtype=np.int32)
-        for a, b, lo, hi in _row_blocks(indptr, self.chunk_size):
-            row_class = np.repeat(labels[a:b], np.diff(indptr[a : b + 1]))
-            for k in range(num_classes):
-                class_df[k] += np.bincount(indices[lo:hi][row_class == k], minlength=n_features).astype(np.int32)
-        del row_class
-        # Binary problems need one model (class 1 against class 0); K > 2 one per class.
-        rows = [1] if num_classes == 2 else list(range(num_classes))
-        total = class_df.sum(axis=0, dtype=np.float64)
-        ratio = np.empty((len(rows), n_features), dtype=np.float32)
-        for row, k in enumerate(rows):
-            p = self.nb_alpha + class_df[k]
-            q = self.nb_alpha + (class_df[0] if num_classes == 2 else total - class_df[k])
-            ratio[row] = np.log(p / p.sum()) - np.log(q / q.sum())
-        del class_df, total
+        ratio, targets = self._nb_ratios(labels, num_classes, indices, indptr, n_features)
         if self.min_abs_ratio > 0:
             keep = np.abs(ratio).max(axis=0) >= self.min_abs_ratio
             if not keep.all():
@@ -333,23 +318,51 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         indices, indptr = indices.astype(np.int32, copy=False), indptr.astype(np.int32)
         ratio32 = ratio
         norms = self._norms(indices, indptr, ratio32) if self.normalize else None
-        self._fit_state = (keys, vocabulary, num_classes)
-        targets = [labels == 1] if num_classes == 2 else [labels == k for k in range(num_classes)]
+        self._fit_state = (keys, vocabulary, num_classes, labels.ndim == 2)
         if self.solver == "batched-lbfgs":  # all of this model's one-vs-rest fits in one job
             return [BatchedFitJob(self, indices, indptr, n_features, ratio32, norms, np.stack(targets, axis=1))]
         return [FitJob(self, row, indices, indptr, n_features, ratio32[row],
                         None if norms is None else norms[:, row], target.astype(np.int64))
                 for row, target in enumerate(targets)]
 
+    def _nb_ratios(self, labels: np.ndarray, num_classes: int, indices, indptr, n_features: int):
+        """(ratio (M, features) float32, targets: M boolean arrays): one model for two classes (class 1
+        against class 0), else one per class or label, against every text without it."""
+        multi_label = labels.ndim == 2
+        # Documents containing each n-gram, per class (by blocks of rows: no per-non-zero label array).
+        class_df = np.zeros((num_classes, n_features), dtype=np.int32)
+        all_df = np.zeros(n_features, dtype=np.int64)
+        for a, b, lo, hi in _row_blocks(indptr, self.chunk_size):
+            counts = np.diff(indptr[a : b + 1])
+            all_df += np.bincount(indices[lo:hi], minlength=n_features)
+            if multi_label:  # a text counts for each label it carries
+                for k in range(num_classes):
+                    rows = np.repeat(labels[a:b, k].astype(bool), counts)
+                    class_df[k] += np.bincount(indices[lo:hi][rows], minlength=n_features).astype(np.int32)
+                continue
+            row_class = np.repeat(labels[a:b], counts)
+            for k in range(num_classes):
+                class_df[k] += np.bincount(indices[lo:hi][row_class == k], minlength=n_features).astype(np.int32)
+        binary = num_classes == 2 and not multi_label
+        rows = [1] if binary else list(range(num_classes))
+        ratio = np.empty((len(rows), n_features), dtype=np.float32)
+        for row, k in enumerate(rows):
+            p = self.nb_alpha + class_df[k]
+            q = self.nb_alpha + (class_df[0] if binary else all_df - class_df[k])
+            ratio[row] = np.log(p / p.sum()) - np.log(q / q.sum())
+        if multi_label:
+            return ratio, [labels[:, k] == 1 for k in rows]
+        return ratio, [labels == 1] if binary else [labels == k for k in rows]
+
     def finish_fit(self, results: list) -> None:
         """Collect the jobs' outputs: each a list of (folded coef, intercept, ratio), one per model."""
-        keys, vocabulary, num_classes = self._fit_state
+        keys, vocabulary, num_classes, multi_label = self._fit_state
         del self._fit_state
         results = [fitted for output in results for fitted in output]
         coef = np.stack([r[0] for r in results]).astype(np.float32)
         intercept = np.array([r[1] for r in results], dtype=np.float64)
         ratio = np.stack([r[2] for r in results]) if self.normalize else None
-        self._set_state(vocabulary, coef, intercept, num_classes, ratio, keys=keys)
+        self._set_state(vocabulary, coef, intercept, num_classes, ratio, keys=keys, multi_label=multi_label)
 
     def _norms(self, indices: np.ndarray, indptr: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         """(n, M) L2 norms of ``r_m * x`` per text and model; 1 where the text has no known n-gram."""
@@ -362,8 +375,9 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         return norms
 
     def _set_state(self, vocabulary: list[str], coef: np.ndarray, intercept: np.ndarray, num_classes: int,
-                   ratio: np.ndarray | None, keys: np.ndarray | None = None):
+                   ratio: np.ndarray | None, keys: np.ndarray | None = None, multi_label: bool = False):
         self.vocabulary_ = vocabulary
+        self.multi_label_ = multi_label  # one independent probability per label
         self.intercept_ = intercept
         self.classes_ = np.arange(num_classes)
         self.n_features_ = len(vocabulary)
@@ -421,7 +435,9 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         return logits + self.intercept_
 
     def predict_proba(self, texts) -> np.ndarray:
-        return _probabilities(self._logits(texts))
+        """(n, K): each row sums to 1; multi-label models: (n, L) independent probabilities, one per label."""
+        logits = self._logits(texts)
+        return expit(logits) if self.multi_label_ else _probabilities(logits)
 
     # --- persistence -----------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -438,6 +454,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         write_npz(directory / WEIGHTS_FILE, **arrays)
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
                 "num_classes": len(self.classes_), "num_features": self.n_features_,
+                **({"multi_label": True} if self.multi_label_ else {}),
                 "hyperparameters": self.get_params()}
         write_json(directory / META_FILE, meta)
         return directory
@@ -457,8 +474,8 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
             raise LexiclassError(f"{directory / WEIGHTS_FILE} is missing: is {directory} a saved NBSVM model?") from None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {first_line(exc, 200)}") from None
-        num_classes = int(meta["num_classes"])
-        rows = 1 if num_classes == 2 else num_classes
+        num_classes, multi_label = int(meta["num_classes"]), meta.get("multi_label") is True
+        rows = 1 if num_classes == 2 and not multi_label else num_classes
         if (not isinstance(vocabulary, list) or coef.shape != (rows, len(vocabulary))
                 or intercept.shape != (rows,) or (ratio is not None and ratio.shape != coef.shape)):
             raise LexiclassError(f"{directory}: vocabulary ({len(vocabulary)} n-grams) and weights "
@@ -471,7 +488,8 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         keys = string_keys(vocabulary)
         if len(_sorted_unique(keys)[0]) != len(keys):
             raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: an n-gram is listed twice")
-        model._set_state(vocabulary, coef, intercept.astype(np.float64), num_classes, ratio, keys=keys)
+        model._set_state(vocabulary, coef, intercept.astype(np.float64), num_classes, ratio, keys=keys,
+                         multi_label=multi_label)
         return model
 
 

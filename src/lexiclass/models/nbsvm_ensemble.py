@@ -100,6 +100,12 @@ class NBSVMEnsembleClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
     def _check_fitted(self) -> None:
         check_fitted(self, "members_")
 
+    @property
+    def multi_label_(self) -> bool:
+        """Whether the members learned several labels per text (independent probabilities)."""
+        self._check_fitted()
+        return self.members_[0].multi_label_
+
     def predict_proba(self, texts) -> np.ndarray:
         self._check_fitted()
         texts = check_texts(texts)

@@ -23,6 +23,7 @@ class ModelSpec:
     load: Callable | None  # (run folder, config, num_classes) -> the run's fitted TextClassifier, checked
     description: str
     needs_keras: bool = False  # training or predicting imports Keras and its backend (TensorFlow: ~7 s)
+    multi_label: bool = True  # trains on texts with several labels each (one probability per label)
 
 
 def _attribute(module: str, name: str):
@@ -98,10 +99,10 @@ MODELS = {
                   "on validation"),
         ModelSpec("nbsvm-ensemble", 1, **_ngram("nbsvm_ensemble", "NBSVMEnsembleClassifier"),
                   description="average of a word 1-3-gram NBSVM and a character 3-6-gram NBSVM"),
-        ModelSpec("nbsvm-docvec", 1, **_ngram("docvec", "NBSVMDocVecClassifier"),
+        ModelSpec("nbsvm-docvec", 1, **_ngram("docvec", "NBSVMDocVecClassifier"), multi_label=False,
                   description="nbsvm-ensemble mixed with PV-DBOW document vectors (word 1-2-gram targets) learned on the "
                   "training texts plus, on IMDB, the 50,000 unlabelled reviews (needs gensim)"),
-        ModelSpec("nbsvm-dvcosine", 1, **_ngram("dvcosine", "NBSVMDVCosineClassifier"),
+        ModelSpec("nbsvm-dvcosine", 1, **_ngram("dvcosine", "NBSVMDVCosineClassifier"), multi_label=False,
                   description="nbsvm-ensemble mixed with document vectors trained with cosine similarity (word 1-3-gram "
                   "targets, Naive Bayes sub-sampling) on the training texts plus --unlabeled texts or, on IMDB, "
                   "the 50,000 unlabelled reviews: 93.0% IMDB test"),
@@ -109,6 +110,11 @@ MODELS = {
 }
 if tuple(MODELS) != MODEL_NAMES:  # one list of names for the config's check and this table
     raise ImportError(f"lexiclass.config.MODEL_NAMES {MODEL_NAMES} and the registry's models {tuple(MODELS)} differ")
+
+
+def multi_label_models() -> list[str]:
+    """The families that train on several labels per text."""
+    return [name for name, spec in MODELS.items() if spec.multi_label]
 
 
 def get_model_spec(name: str) -> ModelSpec:

@@ -34,11 +34,11 @@ def _check_model_archive(path: Path) -> None:
         raise LexiclassError(f"{path} is damaged: member {bad!r} fails its checksum")
 
 
-def load_keras_model(path, num_classes: int, input_width: int | None = None):
+def load_keras_model(path, num_classes: int, input_width: int | None = None, multi_label: bool = False):
     """``keras.models.load_model`` in safe mode (no code in the file is ever run), with one-line errors.
 
     Also checks that the model fits the rest of the run: one output per class (one for two
-    classes) as labels.json says, and inputs of rank 2, ``input_width`` wide for n-gram vectors.
+    classes; one per label for ``multi_label`` runs) as labels.json says, and inputs of rank 2, ``input_width`` wide for n-gram vectors.
     """
     path = Path(path)
     _check_model_archive(path)
@@ -59,7 +59,7 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None):
         raise LexiclassError(f"{path} takes inputs of shape {inputs}, but the run's vectorizer gives {want}; "
                              "the run's files do not belong together")
     outputs = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
-    expected = 1 if num_classes == 2 else num_classes
+    expected = 1 if num_classes == 2 and not multi_label else num_classes
     if outputs != expected:
         raise LexiclassError(f"{path} gives {outputs} outputs per text but labels.json names {num_classes} "
                              f"classes (expected {expected}); the run's files do not belong together")

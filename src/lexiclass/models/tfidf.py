@@ -16,13 +16,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.atomic import write_json, write_text
 from lexiclass.errors import LexiclassError, first_line
-from lexiclass.models.checks import check_fitted, softmax
+from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
 from lexiclass.models.persistence import saved_params, write_npz
 from lexiclass.progress import progress
@@ -70,23 +71,40 @@ class TfidfClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
                                dtype=np.float32)
 
     def fit(self, texts, labels, validation=None) -> "TfidfClassifier":
-        texts, labels = list(texts), np.asarray(labels)
+        texts = check_texts(texts)
+        labels, _ = check_labels(labels, len(texts))
         vectorizer = self._vectorizer()
         try:
             x = vectorizer.fit_transform(progress(texts, desc=f"counting {self.analyzer} n-grams", unit="text"))
         except ValueError as exc:  # "empty vocabulary"
             raise LexiclassError(f"no {self.analyzer} n-grams to learn from ({exc}); lower min_df") from None
-        with progress(total=1, desc="fitting logistic regression", unit="model") as bar:
-            model = LogisticRegression(C=self.c, max_iter=self.max_iter, class_weight=self.class_weight)
-            model.fit(x, labels)
-            bar.update(1)
-        coef = model.coef_ if len(model.classes_) > 2 else np.vstack([-model.coef_, model.coef_]) / 2
-        intercept = model.intercept_ if len(model.classes_) > 2 else np.array([-1, 1]) * model.intercept_ / 2
-        self._set_state(vectorizer.get_feature_names_out().tolist(), vectorizer.idf_, coef, intercept)
+        if labels.ndim == 2:
+            coef, intercept = self._fit_per_label(x, labels)
+        else:
+            with progress(total=1, desc="fitting logistic regression", unit="model") as bar:
+                model = LogisticRegression(C=self.c, max_iter=self.max_iter, class_weight=self.class_weight)
+                model.fit(x, labels)
+                bar.update(1)
+            coef = model.coef_ if len(model.classes_) > 2 else np.vstack([-model.coef_, model.coef_]) / 2
+            intercept = model.intercept_ if len(model.classes_) > 2 else np.array([-1, 1]) * model.intercept_ / 2
+        self._set_state(vectorizer.get_feature_names_out().tolist(), vectorizer.idf_, coef, intercept,
+                        multi_label=labels.ndim == 2)
         return self
 
-    def _set_state(self, vocabulary, idf, coef, intercept) -> None:
-        # A binary model is stored as two symmetric rows, so softmax over them is its sigmoid.
+    def _fit_per_label(self, x, labels: np.ndarray):
+        """Multi-label: one binary logistic regression per label column (one-vs-rest) -> (coef (L, F), intercept)."""
+        coef, intercept = [], []
+        for k in progress(range(labels.shape[1]), desc="fitting one logistic regression per label", unit="label"):
+            model = LogisticRegression(C=self.c, max_iter=self.max_iter, class_weight=self.class_weight)
+            model.fit(x, labels[:, k])
+            coef.append(model.coef_[0])
+            intercept.append(model.intercept_[0])
+        return np.stack(coef), np.asarray(intercept)
+
+    def _set_state(self, vocabulary, idf, coef, intercept, multi_label: bool = False) -> None:
+        # A binary model is stored as two symmetric rows, so softmax over them is its sigmoid; a multi-label
+        # model as one row per label, each its own sigmoid.
+        self.multi_label_ = multi_label
         self.vocabulary_, self.idf_ = vocabulary, np.asarray(idf, dtype=np.float64)
         self.coef_, self.intercept_ = np.asarray(coef, dtype=np.float64), np.asarray(intercept, dtype=np.float64)
         self.classes_ = np.arange(len(self.coef_))
@@ -96,14 +114,15 @@ class TfidfClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
     def predict_proba(self, texts) -> np.ndarray:
         check_fitted(self, "coef_")
         logits = np.asarray(self._transformer.transform(list(texts)) @ self.coef_.T) + self.intercept_  # (n, K)
-        return softmax(logits)
+        return expit(logits) if self.multi_label_ else softmax(logits)
 
     def save(self, directory) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         write_text(directory / VOCAB_FILE, json.dumps(self.vocabulary_, ensure_ascii=False))
         write_npz(directory / WEIGHTS_FILE, idf=self.idf_, coef=self.coef_, intercept=self.intercept_)
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "hyperparameters": self.get_params()}
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "hyperparameters": self.get_params(),
+                **({"multi_label": True} if self.multi_label_ else {})}
         write_json(directory / META_FILE, meta)  # last: it vouches for the rest
         return directory
 
@@ -126,5 +145,5 @@ class TfidfClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         if (idf.shape != (n,) or coef.ndim != 2 or coef.shape[1] != n or coef.shape[0] < 2
                 or intercept.shape != (coef.shape[0],) or not all(isinstance(g, str) for g in vocabulary)):
             raise LexiclassError(f"{directory}: vocabulary ({n} n-grams) and weights {coef.shape} do not match")
-        model._set_state(vocabulary, idf, coef, intercept)
+        model._set_state(vocabulary, idf, coef, intercept, multi_label=meta.get("multi_label") is True)
         return model

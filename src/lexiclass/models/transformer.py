@@ -22,7 +22,7 @@ def build_transformer(config, num_classes: int, vocabulary=None, positional: boo
     x = MaskedGlobalMaxPooling1D(dtype=dtype, name="max_pool")(x)  # (batch, embed_dim); padding never enters the max
     x = keras.layers.Dropout(config.dropout, dtype=dtype, name="dropout")(x)
     name = "positional_transformer" if positional else "transformer"
-    return keras.Model(inputs, classification_head(x, num_classes), name=name)
+    return keras.Model(inputs, classification_head(x, num_classes, config.multi_label), name=name)
 
 
 def build_positional_transformer(config, num_classes: int, vocabulary=None) -> keras.Model:

@@ -77,7 +77,9 @@ class _Batches:
         if self.labels is None:
             signature = x_spec
         else:
-            signature = (x_spec, tf.TensorSpec(shape=(None,), dtype=tf.as_dtype(self.labels.dtype)))
+            # (batch,) class ids, or (batch, labels) 0/1 targets of a multi-label run
+            label_shape = (None,) + self.labels.shape[1:]
+            signature = (x_spec, tf.TensorSpec(shape=label_shape, dtype=tf.as_dtype(self.labels.dtype)))
         dataset = tf.data.Dataset.from_generator(lambda: iter(self), output_signature=signature)
         # A known length lets Keras show progress bars with a total and not warn about running out of data.
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)

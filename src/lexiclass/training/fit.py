@@ -17,11 +17,13 @@ from lexiclass.config import TrainConfig
 from lexiclass.data import load_dataset, resolve_imdb_source
 from lexiclass.data.download import sha256_of
 from lexiclass.errors import ConfigError, LexiclassError
-from lexiclass.models.classifier import FitSession
-from lexiclass.models.registry import get_model_spec
+from lexiclass.models.checks import is_multi_label
+from lexiclass.models.classifier import FitSession, validation_decisions
+from lexiclass.models.registry import get_model_spec, multi_label_models
 from lexiclass.precision import resolve
 from lexiclass.training.auto import select_model
-from lexiclass.training.metrics import confusion_matrix_figure, score_test_split, training_curves_figure
+from lexiclass.training.metrics import (confusion_matrix_figure, per_label_figure, score_test_split,
+                                       training_curves_figure)
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +145,18 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         config = absolute_sources(config)
     data = dataset if dataset is not None else load_dataset(config)
     log.info("data: %s, classes %s", data.sizes(), data.label_names)
+    config = _multi_label_config(config, data)
     auto = None
     if config.model == "auto":  # choose on validation first; the winner is then trained like any model
         config, auto = select_model(config, data)
     spec = get_model_spec(config.model)
+    if config.multi_label and not spec.multi_label:
+        raise ConfigError(f"{config.model} learns one class per text; for several labels per text use one of "
+                          f"{', '.join(multi_label_models())}")
     if spec.needs_keras:
+        if config.multi_label and config.class_weight == "balanced":
+            raise ConfigError("class_weight = 'balanced' weighs classes of single-label data; a Keras network "
+                              "cannot weigh the labels of multi-label data (use none, or an n-gram model)")
         if config.calibration == "temperature":
             raise ConfigError(f"calibration = 'temperature' is for the n-gram models; {config.model} is a Keras "
                               "network, whose validation loss already picks its epoch (use auto or none)")
@@ -163,20 +172,27 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     atomic.write_json(work / rd.RUN_FILE, {"status": "running", "model": config.model, "run_id": run_id})
 
     model = spec.create(config, data.num_classes)
-    session = FitSession(refit_on_val=bool(config.refit_on_val), calibrate=config.calibration != "none",
-                         state=state, callbacks=tuple(callbacks),
+    session = FitSession(refit_on_val=bool(config.refit_on_val),
+                         calibrate=config.calibration != "none" and not config.multi_label,
+                         threshold=config.threshold, state=state, callbacks=tuple(callbacks),
                          verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose, run_id=run_id)
     summary = model.fit_run(data, work, session)
     model.save_to_run(work)
     if "calibration" in summary:  # read back by the model's loader: every later prediction uses it
         atomic.write_json(work / rd.CALIBRATION_FILE, summary["calibration"])
     history = summary.pop("history")
+    saved = spec.load(work, config, data.num_classes)
+    thresholds = None
+    if config.multi_label:  # decisions of every later prediction; Keras runs choose them on the best epoch
+        thresholds = summary.pop("thresholds", None) or _keras_thresholds(saved, data, config)
+        atomic.write_json(work / rd.THRESHOLDS_FILE, thresholds)
     # Scored from the saved files, so the stored numbers are what a later `evaluate` reproduces exactly.
-    metrics = score_test_split(spec.load(work, config, data.num_classes), data.label_names, data)
+    metrics = score_test_split(saved, data.label_names, data, thresholds=thresholds)
     atomic.write_json(work / rd.METRICS_FILE, metrics)
     info = {
         "status": "complete", "model": config.model, "run_id": run_id, **summary,
-        "test_accuracy": metrics["accuracy"], "data_sizes": data.sizes(), "data_source": data.source,
+        "test_accuracy": metrics["accuracy"], **({"test_micro_f1": metrics["micro_f1"]} if thresholds else {}),
+        "data_sizes": data.sizes(), "data_source": data.source,
         "model_bytes": _size(model.model_path(work)), "versions": _versions(), **({"auto": auto} if auto else {}),
     }
     rd.write_history_csv(work, history)
@@ -185,6 +201,20 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     atomic.write_json(work / rd.RUN_FILE, info)
     rd.publish(work, out)
     return info
+
+
+def _multi_label_config(config: TrainConfig, data) -> TrainConfig:
+    """``multi_label`` set as the data is (config.json then records it), or one line when asked of single-label data."""
+    multi_label = is_multi_label(data.train_labels)
+    if config.multi_label and not multi_label:
+        raise ConfigError(f"multi_label is on but {data.source or 'the dataset'} has one class per text")
+    return config.updated({"multi_label": True}) if multi_label and not config.multi_label else config
+
+
+def _keras_thresholds(model, data, config: TrainConfig) -> dict:
+    """A Keras run's thresholds, chosen on the validation predictions of its best epoch's saved model."""
+    probabilities = model.predict_proba(data.val_texts) if len(data.val_texts) else None
+    return validation_decisions(data, probabilities, config.threshold)["thresholds"]
 
 
 def _keras_precision(config: TrainConfig) -> TrainConfig:
@@ -204,6 +234,7 @@ def _size(path: Path) -> int:
 
 
 def _write_plots(out: Path, history: list[dict], metrics: dict, best_epoch: int | None = None) -> None:
-    for figure, name in ((training_curves_figure(history, best_epoch=best_epoch), rd.CURVES_FILE),
-                         (confusion_matrix_figure(metrics), rd.CONFUSION_FILE)):
+    scores = ((per_label_figure(metrics), rd.PER_LABEL_FILE) if metrics.get("multi_label")
+              else (confusion_matrix_figure(metrics), rd.CONFUSION_FILE))
+    for figure, name in ((training_curves_figure(history, best_epoch=best_epoch), rd.CURVES_FILE), scores):
         atomic.save_figure(figure, out / name)

@@ -33,27 +33,72 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
     }
 
 
-def score_test_split(model, label_names: list[str], data, chunk: int = 1024) -> dict:
+def multi_label_metrics(labels: np.ndarray, probabilities: np.ndarray, label_names: list[str],
+                        thresholds: dict) -> dict:
+    """Multi-label scores of the decisions ``thresholds`` make: micro/macro precision, recall and F1, subset
+    accuracy (every label of a text right; also stored as ``accuracy``), Hamming loss, and per label."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from lexiclass.models.thresholds import decide
+
+    labels = np.asarray(labels).astype(bool)
+    chosen = decide(probabilities, thresholds)
+    per_label = precision_recall_fscore_support(labels, chosen, zero_division=0)
+    micro = precision_recall_fscore_support(labels, chosen, average="micro", zero_division=0)
+    macro = precision_recall_fscore_support(labels, chosen, average="macro", zero_division=0)
+    subset = float((chosen == labels).all(axis=1).mean()) if len(labels) else 0.0
+    return {
+        "num_examples": int(len(labels)), "multi_label": True, "accuracy": subset, "subset_accuracy": subset,
+        "hamming_loss": float((chosen != labels).mean()) if len(labels) else 0.0,
+        "micro_precision": float(micro[0]), "micro_recall": float(micro[1]), "micro_f1": float(micro[2]),
+        "macro_precision": float(macro[0]), "macro_recall": float(macro[1]), "macro_f1": float(macro[2]),
+        "label_cardinality": float(labels.sum(axis=1).mean()) if len(labels) else 0.0,
+        "predicted_cardinality": float(chosen.sum(axis=1).mean()) if len(labels) else 0.0,
+        "per_label": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n), "threshold": t}
+            for name, p, r, f, n, t in zip(label_names, *per_label, thresholds["thresholds"])
+        },
+        "labels": list(label_names),
+        "threshold_rule": thresholds.get("rule"),
+    }
+
+
+def _test_targets(data, label_names: list[str]) -> np.ndarray:
+    """The test split's labels in the run's class order: (n,) class ids, or (n, L) 0/1 for multi-label data."""
+    run_ids = {name: i for i, name in enumerate(label_names)}
+    unknown = [name for name in data.label_names if name not in run_ids]
+    if unknown:
+        raise LexiclassError(f"the dataset's classes {unknown} are not among the run's {list(label_names)}")
+    test = np.asarray(data.test_labels)
+    if test.ndim == 2:
+        targets = np.zeros((len(test), len(label_names)), dtype=np.uint8)
+        targets[:, [run_ids[name] for name in data.label_names]] = test
+        return targets
+    return np.asarray([run_ids[data.label_names[y]] for y in test], dtype=np.int64)
+
+
+def score_test_split(model, label_names: list[str], data, chunk: int = 1024, thresholds: dict | None = None) -> dict:
     """Metrics of ``model`` (anything with ``predict_proba(texts)``: a TextClassifier, a Predictor) on
-    ``data``'s test split, with progress.
+    ``data``'s test split, with progress; multi-label runs pass their ``thresholds``.
 
     The dataset's classes must be among the run's (``label_names``); they are matched by name, so a test
     file with only some of the classes (or listing them in another order) scores correctly.
     """
     from lexiclass.progress import progress
 
-    run_ids = {name: i for i, name in enumerate(label_names)}
-    unknown = [name for name in data.label_names if name not in run_ids]
-    if unknown:
-        raise LexiclassError(f"the dataset's classes {unknown} are not among the run's {list(label_names)}")
-    labels = np.asarray([run_ids[data.label_names[y]] for y in data.test_labels], dtype=np.int64)
+    labels = _test_targets(data, label_names)
+    if (labels.ndim == 2) != (thresholds is not None):
+        raise LexiclassError("the dataset is multi-label and the run is not, or the other way round: "
+                             "score a run on data of its own kind")
     texts = data.test_texts
     parts = []
     with progress(total=len(texts), desc="scoring the test split", unit="text") as bar:
         for start in range(0, len(texts), chunk):
             parts.append(model.predict_proba(texts[start:start + chunk]))
             bar.update(len(parts[-1]))
-    probabilities = np.concatenate(parts) if parts else np.zeros((0, len(run_ids)))
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, len(label_names)))
+    if thresholds is not None:
+        return multi_label_metrics(labels, probabilities, list(label_names), thresholds)
     return classification_metrics(labels, probabilities, list(label_names))
 
 
@@ -159,6 +204,28 @@ def confusion_matrix_figure(metrics: dict):
                   "{:.2f}", vmax=1.0)
     examples = metrics.get("num_examples", int(counts.sum()))
     fig.suptitle(f"test accuracy {metrics['accuracy']:.2%} on {examples} examples")
+    return fig
+
+
+def per_label_figure(metrics: dict):
+    """Multi-label runs: precision, recall and F1 of every label as horizontal bars, with each label's support."""
+    from matplotlib.figure import Figure
+
+    names = metrics["labels"]
+    rows = [metrics["per_label"][name] for name in names]
+    fig = Figure(figsize=(8, float(np.clip(1.2 + 0.32 * len(names), 3.0, 40.0))), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(names))
+    for offset, key in ((-0.27, "precision"), (0.0, "recall"), (0.27, "f1")):
+        ax.barh(y + offset, [row[key] for row in rows], height=0.26, label=key)
+    ax.set_yticks(y, [f"{short_label(name)} ({row['support']})" for name, row in zip(names, rows)], fontsize=8)
+    ax.invert_yaxis()  # the run's label order, top to bottom
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score on the test split (support in brackets)")
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"micro-F1 {metrics['micro_f1']:.3f}, macro-F1 {metrics['macro_f1']:.3f}, subset accuracy "
+                 f"{metrics['subset_accuracy']:.2%} on {metrics['num_examples']} examples")
     return fig
 
 
