@@ -36,7 +36,11 @@ def cmd_data(args) -> int:
     sizes = data.sizes()
     print(f"source: {data.source}")
     print(f"train: {sizes['train']}  val: {sizes['val']}  test: {sizes['test']}")
-    print(f"classes ({data.num_classes}): " + ", ".join(f"{k}={v}" for k, v in data.class_counts().items()))
+    counts = ", ".join(f"{k}={v}" for k, v in data.class_counts().items())
+    if data.multi_label:
+        print(f"labels ({data.num_classes}, multi-label, {data.label_cardinality():.2f} per training text): {counts}")
+    else:
+        print(f"classes ({data.num_classes}): {counts}")
     return 0
 
 
@@ -67,7 +71,9 @@ def cmd_train(args) -> int:
     if info.get("auto"):
         settings = ", ".join(f"{k}={v}" for k, v in info["auto"]["winner"]["settings"].items())
         print(f"auto chose {info['model']}{f' ({settings})' if settings else ''}: {info['auto']['reason']}")
-    if info.get("monitor") == "val_accuracy" and info["epochs_run"] == 1:  # an n-gram model: one fit, no epochs
+    if info.get("monitor") == "val_micro_f1":  # a multi-label n-gram model: one fit, no epochs
+        print(f"fit in {info['seconds_per_epoch_median']:.1f} s (validation micro-F1 {info['best_value']:.4f})")
+    elif info.get("monitor") == "val_accuracy" and info["epochs_run"] == 1:  # an n-gram model: one fit, no epochs
         print(f"fit in {info['seconds_per_epoch_median']:.1f} s (validation accuracy {info['best_value']:.4f})")
         if (calibration := info.get("calibration")) and calibration.get("reason"):
             print(f"not calibrated: {calibration['reason']}")
@@ -77,7 +83,11 @@ def cmd_train(args) -> int:
     else:
         print(f"best epoch {info['best_epoch']} of {info['epochs_run']} "
               f"(median {info['seconds_per_epoch_median']:.1f} s/epoch)")
-    print(f"test accuracy: {info['test_accuracy']:.4f} ({info['data_sizes']['test']} examples)")
+    if "test_micro_f1" in info:
+        print(f"test micro-F1: {info['test_micro_f1']:.4f}, subset accuracy {info['test_accuracy']:.4f} "
+              f"({info['data_sizes']['test']} examples)")
+    else:
+        print(f"test accuracy: {info['test_accuracy']:.4f} ({info['data_sizes']['test']} examples)")
     return 0
 
 
@@ -88,6 +98,8 @@ def cmd_evaluate(args) -> int:
                        imdb_archive=args.imdb_archive)
     if args.format == "json":
         print(json.dumps(metrics, indent=2))
+    elif metrics.get("multi_label"):
+        _print_multi_label_metrics(metrics)
     else:
         stored = metrics["stored_accuracy"]
         stored = f"{stored:.4f}" if isinstance(stored, float) else "none"
@@ -97,6 +109,18 @@ def cmd_evaluate(args) -> int:
         print(f"expected calibration error {metrics['expected_calibration_error']:.4f} (0: the predicted class's "
               "probability is how often it is right)")
     return 0
+
+
+def _print_multi_label_metrics(metrics: dict) -> None:
+    stored = metrics["stored_accuracy"]
+    stored = f"{stored:.4f}" if isinstance(stored, float) else "none"
+    print(f"test micro-F1 {metrics['micro_f1']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  subset accuracy "
+          f"{metrics['subset_accuracy']:.4f} (stored: {stored})  Hamming loss {metrics['hamming_loss']:.4f} "
+          f"({metrics['num_examples']} examples)")
+    print(f"{'label':<24} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8} {'threshold':>9}")
+    for name, row in metrics["per_label"].items():
+        print(f"{name[:24]:<24} {row['precision']:>9.4f} {row['recall']:>7.4f} {row['f1']:>7.4f} "
+              f"{row['support']:>8} {row['threshold']:>9.2f}")
 
 
 def _check_argument_text(number: int, text: str) -> None:
@@ -161,7 +185,8 @@ def cmd_predict(args) -> int:
         else:
             probs = "  ".join(f"{k}={v:.4f}" for k, v in result["probabilities"].items())
             snippet = text if len(text) <= 60 else text[:57] + "..."
-            print(f"{result['label']:<12} {probs}  {snippet}")
+            label = ",".join(result["labels"]) or "(none)" if "labels" in result else result["label"]
+            print(f"{label:<12} {probs}  {snippet}")
     return 0
 
 

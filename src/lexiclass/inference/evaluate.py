@@ -22,7 +22,7 @@ def evaluate(run_dir, dataset: str | None = None, test_dataset: str | None = Non
     if dataset and dataset != "imdb":
         _check_classes(dataset, config, predictor.label_names)
     data = load_dataset(config, dataset=dataset, test_dataset=test_dataset)
-    metrics = score_test_split(predictor, predictor.label_names, data)
+    metrics = score_test_split(predictor, predictor.label_names, data, thresholds=predictor.thresholds)
     # The stored accuracy is the run's own test split's; another dataset has nothing to compare with.
     stored = None if dataset else rd.read_json(Path(run_dir) / rd.METRICS_FILE).get("accuracy")
     metrics["stored_accuracy"] = stored

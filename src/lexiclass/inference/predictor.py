@@ -8,6 +8,9 @@ The calls follow scikit-learn and Hugging Face pipelines::
     predictor.predict_proba(["A", "B"])           # (2, classes) array; predict_proba("A") -> (classes,)
     predictor.labels                              # class names, index = class id
 
+A multi-label run gives every label its own probability and predicts the set of labels over their
+thresholds (the run's thresholds.json): ``{"labels": ["joy", "love"], "probabilities": {...}}``.
+
 Every text is checked before it reaches TensorFlow: a non-string, or a string that cannot
 be encoded as UTF-8 (a lone surrogate, e.g. from undecodable bytes read with
 ``errors="surrogateescape"``), raises `LexiclassError` naming its index.
@@ -23,6 +26,7 @@ import numpy as np
 
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
+from lexiclass.models.thresholds import check_thresholds, decide
 
 Texts = str | Iterable[str]
 
@@ -74,12 +78,18 @@ def check_positive(name: str, value: Any) -> int:
 class Predictor:
     """A run's fitted `TextClassifier` with its config and label names. Build it with `from_run_dir`."""
 
-    def __init__(self, classifier, config, label_names, info=None, run_dir=None):
+    def __init__(self, classifier, config, label_names, info=None, run_dir=None, thresholds=None):
         self.classifier = classifier
         self.config = config
         self.label_names = list(label_names)
         self.info = info or {}
         self.run_dir = run_dir
+        self.thresholds = thresholds  # multi-label runs: `lexiclass.models.thresholds` decisions; else None
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether each text gets a set of labels (independent probabilities) instead of one class."""
+        return self.thresholds is not None
 
     @classmethod
     def from_files(cls, run_dir, config, label_names, info=None) -> "Predictor":
@@ -87,7 +97,11 @@ class Predictor:
         from lexiclass.models.registry import get_model_spec
 
         classifier = get_model_spec(config.model).load(Path(run_dir), config, len(label_names))
-        return cls(classifier, config, label_names, info, Path(run_dir))
+        thresholds = None
+        if config.multi_label:
+            path = Path(run_dir) / rd.THRESHOLDS_FILE
+            thresholds = check_thresholds(rd.read_json(path), len(label_names), path)
+        return cls(classifier, config, label_names, info, Path(run_dir), thresholds)
 
     @classmethod
     def from_run_dir(cls, run_dir) -> "Predictor":
@@ -142,6 +156,7 @@ class Predictor:
 
     def predict(self, texts: Texts, batch_size: int | None = None, top_k: int | None = None) -> dict | list[dict]:
         """Per text ``{"label": name, "probabilities": {name: p, ...}}``; one string gives one dict.
+        Multi-label runs: ``{"labels": [names over their thresholds, most probable first], "probabilities": ...}``.
 
         ``top_k``: keep only the k most probable classes in "probabilities", highest first
         (default: every class, in label order).
@@ -150,15 +165,19 @@ class Predictor:
             top_k = check_positive("top_k", top_k)
         probs = self.predict_proba(texts, batch_size=batch_size)
         if probs.ndim == 1:
-            return format_predictions(self.label_names, probs[None, :], top_k)[0]
-        return format_predictions(self.label_names, probs, top_k)
+            return format_predictions(self.label_names, probs[None, :], top_k, self.thresholds)[0]
+        return format_predictions(self.label_names, probs, top_k, self.thresholds)
 
 
-def format_predictions(label_names: list[str], probs: np.ndarray, top_k: int | None = None) -> list[dict]:
-    """(n, classes) probabilities -> per row ``{"label": name, "probabilities": {name: p}}`` (CLI, Python, HTTP).
+def format_predictions(label_names: list[str], probs: np.ndarray, top_k: int | None = None,
+                       thresholds: dict | None = None) -> list[dict]:
+    """(n, classes) probabilities -> per row ``{"label": name, "probabilities": {name: p}}`` (CLI, Python, HTTP);
+    with a multi-label run's ``thresholds``, ``{"labels": [chosen names, most probable first], ...}``.
 
     With ``top_k``, "probabilities" holds the k most probable classes, highest first.
     """
+    if thresholds is not None:
+        return _label_sets(label_names, probs, top_k, thresholds)
     if top_k is None:
         return [{"label": label_names[int(row.argmax())],
                  "probabilities": {name: float(p) for name, p in zip(label_names, row)}}
@@ -168,4 +187,16 @@ def format_predictions(label_names: list[str], probs: np.ndarray, top_k: int | N
         best = np.argsort(-row, kind="stable")[:top_k]  # ties keep label order, like argmax
         out.append({"label": label_names[int(best[0])],
                     "probabilities": {label_names[int(i)]: float(row[i]) for i in best}})
+    return out
+
+
+def _label_sets(label_names: list[str], probs: np.ndarray, top_k: int | None, thresholds: dict) -> list[dict]:
+    """Multi-label rows: the labels ``decide`` chooses, most probable first, and the probabilities."""
+    chosen = decide(probs, thresholds)
+    out = []
+    for row, keep in zip(probs, chosen):
+        order = np.argsort(-row, kind="stable")
+        shown = order[:top_k] if top_k is not None else range(len(label_names))
+        out.append({"labels": [label_names[int(i)] for i in order if keep[i]],
+                    "probabilities": {label_names[int(i)]: float(row[i]) for i in shown}})
     return out
