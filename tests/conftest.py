@@ -54,6 +54,37 @@ def make_dataset(classes=("neg", "pos"), n_train=240, n_val=60, n_test=80, seed=
     return TextDataset(*train, *val, *test, label_names=classes, source="generated")
 
 
+TOPICS = {
+    "food": "pizza pasta bread cheese soup salad".split(),
+    "music": "guitar piano song drums violin melody".split(),
+    "sport": "football tennis goal match runner stadium".split(),
+}
+
+
+def make_multilabel_texts(n: int, seed: int = 0, none_share: float = 0.0):
+    """Texts about one or two of `TOPICS` (cue words among filler) and their (n, 3) 0/1 label matrix;
+    ``none_share`` of them mention no topic and carry no label."""
+    rng = np.random.default_rng(seed)
+    names = sorted(TOPICS)
+    texts, labels = [], np.zeros((n, len(names)), dtype=np.uint8)
+    for i in range(n):
+        chosen = [] if rng.random() < none_share else rng.choice(len(names), size=int(rng.integers(1, 3)),
+                                                                   replace=False).tolist()
+        words = list(rng.choice(FILLER, size=int(rng.integers(5, 40))))
+        for k in chosen:
+            labels[i, k] = 1
+            for _ in range(2):
+                words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(TOPICS[names[k]])))
+        texts.append(" ".join(words))
+    return texts, labels
+
+
+def make_multilabel_dataset(n_train=240, n_val=80, n_test=80, seed=0, none_share: float = 0.0) -> TextDataset:
+    """Multi-label data: labels ``food``, ``music``, ``sport``; 1-2 per text (none for ``none_share`` of them)."""
+    parts = [make_multilabel_texts(n, seed + i, none_share) for i, n in enumerate((n_train, n_val, n_test))]
+    return TextDataset(*parts[0], *parts[1], *parts[2], label_names=sorted(TOPICS), source="generated multi-label")
+
+
 def tiny_config(model: str, **overrides) -> TrainConfig:
     """A model small enough to train in seconds on the generated data."""
     values = dict(model=model, max_tokens=200, sequence_length=64, embed_dim=16, dense_dim=8, num_heads=2,

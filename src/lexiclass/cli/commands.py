@@ -216,7 +216,9 @@ def cmd_tune(args) -> int:
     failed = f" ({summary['failed']} failed)" if summary.get("failed") else ""
     print(f"{summary['trials']} trials{failed} -> {args.out}/trials.md")
     if summary.get("best_run"):
-        print(f"best trial {best.get('trial')}: validation accuracy {best.get('val_accuracy'):.4f}; "
+        ranked_by = summary.get("ranked_by", "val_accuracy")
+        what = "micro-F1" if ranked_by == "val_micro_f1" else "accuracy"
+        print(f"best trial {best.get('trial')}: validation {what} {best.get(ranked_by):.4f}; "
               f"its run: {args.out}/best (test accuracy {summary['best_run']['test_accuracy']:.4f})")
     return 0
 

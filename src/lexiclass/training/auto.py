@@ -4,7 +4,8 @@ A user who picks a model by name on their own data can easily pick one that lose
 two-second baseline (issue 14 measured `bow` and the Transformer below TF-IDF + logistic
 regression on four datasets of other kinds). `auto` trains each candidate on the training
 split only, scores it on the validation split only (macro-F1 when the classes are
-imbalanced, accuracy otherwise), and returns the winner's settings; `train` then fits the
+imbalanced, accuracy otherwise; multi-label data: micro-F1 at thresholds chosen on validation, macro-F1
+with ``class_weight = balanced``), and returns the winner's settings; `train` then fits the
 winner as its own model would (n-gram models refit on train + validation) and records
 every candidate in run.json. The test split plays no part in the choice.
 
@@ -26,7 +27,8 @@ import numpy as np
 from lexiclass.config import TrainConfig
 from lexiclass.errors import LexiclassError
 from lexiclass.models.registry import get_model_spec
-from lexiclass.training.metrics import classification_metrics
+from lexiclass.models.thresholds import choose_thresholds
+from lexiclass.training.metrics import classification_metrics, multi_label_metrics
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +61,16 @@ def too_costly(settings: dict, data) -> str | None:
     return None
 
 
-def selection_metric(data) -> str:
+def selection_metric(data, config: TrainConfig | None = None) -> str:
+    if np.ndim(data.train_labels) == 2:  # multi-label: the metric of its decisions, not of one class
+        return "macro_f1" if config is not None and config.class_weight == "balanced" else "micro_f1"
     counts = np.bincount(data.train_labels, minlength=data.num_classes)
     return "macro_f1" if counts.max() > IMBALANCE_RATIO * max(counts.min(), 1) else "accuracy"
 
 
 def select_model(config: TrainConfig, data, candidates=CANDIDATES) -> tuple[TrainConfig, dict]:
     """(the winner's config, a record of every candidate) for ``config.model == "auto"``."""
-    metric = selection_metric(data)
+    metric = selection_metric(data, config)
     started = time.perf_counter()
     rows = []
     last = 0.0  # seconds the last candidate took: candidates run cheapest first, so the next costs at least that
@@ -112,4 +116,8 @@ def validation_score(config: TrainConfig, data, metric: str = "accuracy") -> flo
     model = get_model_spec(config.model).create(config, data.num_classes)
     model.fit(data.train_texts, data.train_labels, validation=(data.val_texts, data.val_labels))
     probabilities = model.predict_proba(data.val_texts)
+    if np.ndim(data.val_labels) == 2:  # thresholds chosen on validation, as `train` will choose them
+        at_least_one = bool(np.asarray(data.train_labels).sum(axis=1).min() > 0)
+        thresholds = choose_thresholds(probabilities, data.val_labels, config.threshold, at_least_one)
+        return float(multi_label_metrics(data.val_labels, probabilities, data.label_names, thresholds)[metric])
     return float(classification_metrics(data.val_labels, probabilities, data.label_names)[metric])

@@ -234,6 +234,8 @@ def run_trial(index: int, settings: dict, base: TrainConfig, data=None, threads:
             data = load_dataset(config)
         info = train(config, folder / "run", dataset=validation_as_test(data), verbose=0)
         row["val_accuracy"] = float(info["test_accuracy"])  # the test split of a trial is the validation split
+        if "test_micro_f1" in info:  # multi-label: trials are ranked by micro-F1 (val_accuracy is subset accuracy)
+            row["val_micro_f1"] = float(info["test_micro_f1"])
         row["best_epoch"] = info.get("best_epoch")
     except Exception as exc:  # noqa: BLE001  a failed trial is reported, the search goes on
         row["status"] = "error"
@@ -303,12 +305,13 @@ def tune(config: TrainConfig, space, trials: int, out, *, engine: str = "ray", a
     else:
         rows, ray_info = _tune_on_ray(drawn, config, shared, address, workers, cpus_per_trial)
 
-    ok = [row for row in rows if row["status"] == "ok" and row["val_accuracy"] is not None]
-    best = max(ok, key=lambda row: (row["val_accuracy"], -row["trial"])) if ok else None
+    score = "val_micro_f1" if any(row.get("val_micro_f1") is not None for row in rows) else "val_accuracy"
+    ok = [row for row in rows if row["status"] == "ok" and row.get(score) is not None]
+    best = max(ok, key=lambda row: (row[score], -row["trial"])) if ok else None
     names = [d.name for d in dims]
-    _write_tables(out, rows, names, best)
+    _write_tables(out, rows, names, best, score)
     summary = {"engine": engine, "trials": len(rows), "failed": len(rows) - len(ok), "seed": seed,
-               "space": {d.name: d.describe() for d in dims}, "best": best, "best_run": None,
+               "space": {d.name: d.describe() for d in dims}, "best": best, "best_run": None, "ranked_by": score,
                "search_seconds": round(time.perf_counter() - started, 3), **ray_info}
     if best is None:
         atomic.write_json(out / SUMMARY, summary)
@@ -380,7 +383,7 @@ def _tune_on_ray(drawn, config, data, address, workers, cpus_per_trial) -> tuple
                 else:
                     rows[index] = {key: metrics.get(key) for key in
                                    ["trial", *drawn[index], "status", "val_accuracy", "best_epoch", "seconds",
-                                    "error"]}
+                                    "error"] + (["val_micro_f1"] if "val_micro_f1" in metrics else [])}
                     rows[index].update(drawn[index])  # keep the drawn values' types
         info = {"ray_startup_seconds": session["startup_seconds"], "ray_cluster_cpus": session["cluster_cpus"],
                 "address": address or "local"}
@@ -400,8 +403,10 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _write_tables(out: Path, rows: list[dict], names: list[str], best: dict | None) -> None:
-    columns = ["trial", *names, "val_accuracy", "seconds", "status", "best", "error"]
+def _write_tables(out: Path, rows: list[dict], names: list[str], best: dict | None,
+                  score: str = "val_accuracy") -> None:
+    scores = ["val_micro_f1", "val_accuracy"] if score == "val_micro_f1" else ["val_accuracy"]
+    columns = ["trial", *names, *scores, "seconds", "status", "best", "error"]
     table = [[_cell(row.get(c)) if c != "best" else ("yes" if best is not None and row is best else "")
               for c in columns] for row in rows]
     buffer = io.StringIO()
@@ -415,6 +420,6 @@ def _write_tables(out: Path, rows: list[dict], names: list[str], best: dict | No
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in table]
-    heading = (f"Best: trial {best['trial']}, validation accuracy {best['val_accuracy']:.4f}\n\n" if best
-               else "No trial finished.\n\n")
+    what = "validation micro-F1" if score == "val_micro_f1" else "validation accuracy"
+    heading = f"Best: trial {best['trial']}, {what} {best[score]:.4f}\n\n" if best else "No trial finished.\n\n"
     atomic.write_text(out / TABLE_MD, heading + "\n".join(lines) + "\n")

@@ -1,0 +1,95 @@
+"""Multi-label runs of every family that claims them: train -> thresholds -> metrics -> reload -> predict -> evaluate."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from lexiclass.errors import ConfigError
+from lexiclass.inference.predictor import Predictor
+from lexiclass.models.registry import multi_label_models
+from lexiclass.training import tune as tune_mod
+from lexiclass.training.auto import select_model
+from lexiclass.training.fit import train
+from lexiclass.training.metrics import score_test_split
+from tests.conftest import make_dataset, make_multilabel_dataset, tiny_config
+
+KERAS = ["bow", "bilstm", "glove-bilstm", "transformer", "positional-transformer"]
+NGRAM = ["nbsvm", "tfidf", "nbsvm-ensemble"]
+
+
+def test_every_family_but_the_document_vector_ones_claims_multi_label():
+    assert sorted(multi_label_models()) == sorted(KERAS + NGRAM + ["auto"])
+
+
+@pytest.mark.parametrize("model", NGRAM + KERAS)
+def test_multi_label_run_trains_reloads_predicts_and_evaluates(model, tmp_path):
+    data = make_multilabel_dataset(none_share=0.1)
+    extra = {"epochs": 4} if model in KERAS else {"nb_min_df": 1, "char_min_df": 1}
+    info = train(tiny_config(model, **extra), tmp_path / "run", dataset=data, verbose=0)
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
+    thresholds = json.loads((run / "thresholds.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert config["multi_label"] is True
+    assert len(thresholds["thresholds"]) == 3 and thresholds["at_least_one"] is False  # 10% of texts have no label
+    assert metrics["multi_label"] and set(metrics["per_label"]) == {"food", "music", "sport"}
+    assert info["test_micro_f1"] == metrics["micro_f1"] and info["test_accuracy"] == metrics["subset_accuracy"]
+    assert metrics["micro_f1"] > (0.9 if model in NGRAM else 0.5)
+    assert (run / "per_label.png").stat().st_size > 0 and not (run / "confusion_matrix.png").exists()
+
+    predictor = Predictor.from_run_dir(run)
+    assert predictor.multi_label
+    texts = ["a song on the piano before the football match", "the people watch the time"]
+    results = predictor.predict(texts)
+    assert all(set(r["labels"]) <= {"food", "music", "sport"} and "label" not in r for r in results)
+    probabilities = predictor.predict_proba(texts)
+    for result, row in zip(results, probabilities):  # chosen = over the label's threshold, most probable first
+        order = np.argsort(-row, kind="stable")
+        assert result["labels"] == [predictor.labels[i] for i in order if row[i] >= thresholds["thresholds"][i]]
+    again = score_test_split(predictor, predictor.labels, data, thresholds=predictor.thresholds)  # as evaluate does
+    assert again["micro_f1"] == pytest.approx(metrics["micro_f1"], abs=1e-9)
+
+
+def test_texts_that_always_carry_a_label_get_at_least_one(tmp_path):
+    train(tiny_config("tfidf", nb_min_df=1), tmp_path / "run", dataset=make_multilabel_dataset(), verbose=0)
+    predictor = Predictor.from_run_dir(tmp_path / "run")
+    assert predictor.thresholds["at_least_one"] is True
+    assert len(predictor.predict("nothing to see here at all")["labels"]) == 1
+
+
+def test_multi_label_refusals_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="learns one class per text; for several labels per text use one of"):
+        train(tiny_config("nbsvm-dvcosine"), tmp_path / "a", dataset=make_multilabel_dataset(), verbose=0)
+    with pytest.raises(ConfigError, match="multi_label is on but generated has one class per text"):
+        train(tiny_config("tfidf", multi_label=True), tmp_path / "b", dataset=make_dataset(), verbose=0)
+    with pytest.raises(ConfigError, match="cannot weigh the labels of multi-label data"):
+        train(tiny_config("bow", class_weight="balanced"), tmp_path / "c", dataset=make_multilabel_dataset(),
+              verbose=0)
+    assert not any(tmp_path.iterdir())  # refused before any folder was made
+
+
+def test_auto_selects_on_validation_micro_f1():
+    data = make_multilabel_dataset()
+    config = tiny_config("auto", nb_min_df=1, multi_label=True)
+    winner, record = select_model(config, data, candidates=(("tfidf", {}), ("nbsvm", {})))
+    assert record["metric"] == "micro_f1"
+    assert all(0 < row["micro_f1"] <= 1 for row in record["candidates"])
+    assert winner.model in ("tfidf", "nbsvm")
+
+
+def test_tune_ranks_multi_label_trials_by_micro_f1(tmp_path, without_ray):
+    data = make_multilabel_dataset()
+    summary = tune_mod.tune(tiny_config("tfidf", nb_min_df=1), {"tfidf_c": [0.01, 10.0]}, 2, tmp_path / "search",
+                            engine="local", dataset=data)
+    assert summary["ranked_by"] == "val_micro_f1"
+    with open(tmp_path / "search" / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(row["val_micro_f1"] for row in rows)
+    assert summary["best"]["val_micro_f1"] == pytest.approx(max(float(row["val_micro_f1"]) for row in rows), 1e-5)
+    table = (tmp_path / "search" / "trials.md").read_text()
+    assert table.startswith("Best: trial") and "validation micro-F1" in table
+    assert np.isfinite(summary["best_run"]["test_accuracy"])
