@@ -19,8 +19,9 @@ from lexiclass.data.row_stream import FORMATS
 from lexiclass.models.registry import MODELS
 
 # The settings `lexiclass data` uses: how a dataset is read and split. `train` offers all of them.
-DATA_SETTINGS = ("test_dataset", "imdb_archive", "text_column", "label_column", "encoding", "encoding_errors",
-                 "val_fraction", "test_fraction", "split_seed", "limit")
+DATA_SETTINGS = ("test_dataset", "val_dataset", "imdb_archive", "text_column", "label_column", "multi_label",
+                 "label_separator", "encoding", "encoding_errors", "val_fraction", "test_fraction", "split_seed",
+                 "limit")
 
 
 

@@ -1,4 +1,5 @@
-"""`TextDataset`: texts and integer labels for train / validation / test, plus label names."""
+"""`TextDataset`: texts and integer labels (or, multi-label, 0/1 label matrices) for train / validation / test,
+plus label names."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class TextDataset:
 
     Labels are integers ``0 .. len(label_names) - 1``; ``label_names[i]`` is the name
     of class ``i`` as it appeared in the source (folder name, CSV value, ...).
+    Multi-label data (`multi_label`) has instead a uint8 matrix (texts, labels) per split:
+    column ``j`` is 1 where the text carries ``label_names[j]``; a row may be all zeros.
     """
 
     train_texts: list[str]
@@ -37,6 +40,15 @@ class TextDataset:
     def num_classes(self) -> int:
         return len(self.label_names)
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether each text carries a set of labels (2-D label matrices) rather than one class."""
+        return np.ndim(self.train_labels) == 2
+
+    @property
+    def _kinds(self) -> str:
+        return "label(s)" if self.multi_label else "class(es)"
+
     def sizes(self) -> dict[str, int]:
         return {
             "train": len(self.train_texts),
@@ -45,9 +57,20 @@ class TextDataset:
         }
 
     def class_counts(self, split: str = "train") -> dict[str, int]:
-        labels = getattr(self, f"{split}_labels")
-        counts = np.bincount(labels, minlength=self.num_classes)
+        """Texts of each class in ``split`` (multi-label: texts carrying each label)."""
+        labels = np.asarray(getattr(self, f"{split}_labels"))
+        if self.multi_label:
+            counts = labels.sum(axis=0, dtype=np.int64) if labels.size else np.zeros(self.num_classes, np.int64)
+        else:
+            counts = np.bincount(labels.astype(np.int64), minlength=self.num_classes)
         return {name: int(c) for name, c in zip(self.label_names, counts)}
+
+    def label_cardinality(self, split: str = "train") -> float:
+        """Mean number of labels per text in ``split`` (1.0 for single-label data, 0.0 for an empty split)."""
+        labels = np.asarray(getattr(self, f"{split}_labels"))
+        if len(labels) == 0:
+            return 0.0
+        return float(labels.sum(axis=1).mean()) if self.multi_label else 1.0
 
     def check_splits(self, test_file: bool = False) -> "TextDataset":
         """Refuse a dataset a model cannot be trained and scored on: an empty split, or a class without
@@ -61,7 +84,7 @@ class TextDataset:
                                 f" ({shown} examples): {advice}")
         missing = [name for name, n in self.class_counts("train").items() if n == 0]
         if missing:
-            raise DataError(f"{self.source or 'dataset'}: class(es) {', '.join(map(repr, missing[:10]))} have no"
+            raise DataError(f"{self.source or 'dataset'}: {self._kinds} {', '.join(map(repr, missing[:10]))} have no"
                             f" training example ({shown} examples): add examples of them")
         return self
 
@@ -86,6 +109,6 @@ class TextDataset:
         limited = TextDataset(*tr, *va, *te, label_names=self.label_names, source=self.source)
         missing = [name for name, c in limited.class_counts("train").items() if c == 0]
         if missing and self.class_counts("train")[missing[0]] > 0:
-            raise DataError(f"limit {n} leaves class(es) {', '.join(map(repr, missing[:10]))} without a training"
+            raise DataError(f"limit {n} leaves {self._kinds} {', '.join(map(repr, missing[:10]))} without a training"
                             " example: use a larger limit")
         return limited

@@ -1,6 +1,9 @@
 """A user's file read as text, and its text and label fields checked: every problem is a `DataError`
 whose one line names the file and, where it applies, the line, the field and the value, and says
 what would be accepted. The readers in `lexiclass.data.user_files` build on these.
+
+Multi-label data keeps each text's labels as a tuple of label strings (empty: a text with no label),
+so a reader's `Records` hold either all strings (one class per text) or all tuples.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ MAGIC = {b"\x1f\x8b": "a gzip archive", b"PK\x03\x04": "a zip archive (or .xlsx)
 
 
 class Records(NamedTuple):
-    """What a reader found: texts, label strings, and where each came from (a line number or a file path)."""
+    """What a reader found: texts, label strings (or tuples of them: multi-label), and where each came from
+    (a line number or a file path)."""
 
     texts: list
     labels: list
@@ -132,3 +136,31 @@ def check_label(value, where: str, field: str) -> str:
     if bad:
         raise DataError(f"{where}: field {field!r} has {bad}")
     return value
+
+
+# --- label sets (multi-label data) -----------------------------------------------------------------------
+
+
+def check_label_set(value, where: str, field: str) -> tuple:
+    """A JSON list of labels as a tuple without repeats (first spelling and order kept); each element must be
+    a label `check_label` accepts, so a nested list or an object is refused by its position."""
+    labels = (check_label(item, where, f"{field}[{i}]") for i, item in enumerate(value))
+    return tuple(dict.fromkeys(labels))
+
+
+def split_labels(value: str, separator: str, where: str, field: str) -> tuple:
+    """A delimited label field (``"a|b"``) as a tuple: parts stripped, empty parts dropped, repeats collapsed.
+    An empty field is the empty set, a text with no label."""
+    parts = [part for part in value.split(separator) if part.strip()]
+    return tuple(dict.fromkeys(check_label(part, where, field) for part in parts))
+
+
+def is_multi_label(records: Records) -> bool:
+    """Whether a reader gave label sets (tuples) rather than one label string per text."""
+    return any(isinstance(label, tuple) for label in records.labels)
+
+
+def as_label_sets(records: Records) -> Records:
+    """``records`` with every single label ``"a"`` turned into the one-label set ``("a",)``."""
+    labels = [label if isinstance(label, tuple) else (label,) for label in records.labels]
+    return Records(records.texts, labels, records.locations)

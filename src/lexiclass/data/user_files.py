@@ -1,6 +1,10 @@
-"""A user's own labelled text: a class-per-subfolder tree, CSV/TSV with a header, or JSON Lines.
+"""A user's own labelled text: a class-per-subfolder tree, CSV/TSV with a header, JSON Lines (or a JSON
+array), or fastText's ``__label__`` lines (`lexiclass.data.fasttext`).
 
-Every problem is reported as a `DataError` whose one-line message names the file, and
+Multi-label data (each text any number of labels, none included) comes from a JSON field holding a list
+(``"labels": ["a", "b"]``), a CSV/TSV field split on ``label_separator`` (``"a|b"``), or fastText lines with
+several ``__label__`` tokens; ``multi_label`` asks for it even when every text has one label. Class folders
+give one label per text. Every problem is reported as a `DataError` whose one-line message names the file, and
 where it applies the line, the field and the value, and says what would be accepted
 (the checks of each field: `lexiclass.data.fields`). How label strings become classes:
 `lexiclass.data.labels`.
@@ -18,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lexiclass.data.dataset import TextDataset
-from lexiclass.data.fields import (Records, _bad_character, short_repr, check_encoding, check_label, check_text,
-                                   read_text, where)
-from lexiclass.data.labels import _check_class_sizes, encode_labels, label_vocabulary
-from lexiclass.data.splits import stratified_split
+from lexiclass.data.dataset import SPLIT_NAMES, TextDataset
+from lexiclass.data.fasttext import FASTTEXT_SUFFIXES, read_fasttext
+from lexiclass.data.fields import (Records, _bad_character, as_label_sets, check_encoding, check_label,
+                                   check_label_set, check_text, is_multi_label, read_text, short_repr, split_labels,
+                                   where)
+from lexiclass.data.labels import _check_class_sizes, encode_label_sets, encode_labels, label_vocabulary
+from lexiclass.data.splits import multilabel_split, stratified_split
 from lexiclass.errors import DataError
 from lexiclass.progress import enabled as progress_enabled
 from lexiclass.progress import progress
@@ -77,9 +83,19 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not readable as CSV ({text})"
 
 
+def _table_label(value: str, at: str, field: str, separator: str | None, multi_label: bool):
+    """A CSV/TSV label field: a label, or with ``separator`` (or ``multi_label``) a label set; empty: no label."""
+    if separator is not None:
+        return split_labels(value, separator, at, field)
+    if multi_label:
+        return (check_label(value, at, field),) if value.strip() else ()
+    return check_label(value, at, field)
+
+
 def read_table(path: Path, text_column: str, label_column: str, encoding: str = "utf-8",
-               errors: str = "strict") -> Records:
-    """Rows of a CSV/TSV file with a header (standard quoting, strict), as `Records` with line numbers."""
+               errors: str = "strict", multi_label: bool = False, label_separator: str | None = None) -> Records:
+    """Rows of a CSV/TSV file with a header (standard quoting, strict), as `Records` with line numbers; label sets
+    when ``label_separator`` is given (split on it) or ``multi_label`` asked."""
     content = read_text(path, encoding, errors)
     if not content.strip():
         raise DataError(f"{path} is empty (expected a header line with columns {text_column!r} and {label_column!r})")
@@ -96,7 +112,8 @@ def read_table(path: Path, text_column: str, label_column: str, encoding: str = 
             raise DataError(f"{path}, line {line}: {len(row)} field{'s' * (len(row) != 1)},"
                             f" the header has {len(header)}")
         records.texts.append(check_text(row[text_i], f"{path}, line {line}", text_column))
-        records.labels.append(check_label(row[label_i], f"{path}, line {line}", label_column))
+        records.labels.append(_table_label(row[label_i], f"{path}, line {line}", label_column, label_separator,
+                                           multi_label))
         records.locations.append(line)
     if not records.texts:
         raise DataError(f"{path} has a header but no rows")
@@ -171,9 +188,23 @@ def _json_array(content: str, path):
         yield f"{path}, item {number}", item
 
 
+def _json_label(record: dict, at: str, field: str, separator: str | None):
+    """A JSON label: a list is a label set; a string is split on ``separator`` when one is given."""
+    value = record[field]
+    if isinstance(value, list):
+        return check_label_set(value, at, field)
+    if separator is not None and isinstance(value, str):
+        return split_labels(value, separator, at, field)
+    return check_label(value, at, field)
+
+
 def read_jsonl(path: Path, text_column: str, label_column: str, encoding: str = "utf-8",
-               errors: str = "strict") -> Records:
-    """Objects of a JSON Lines file (blank lines skipped), or of a ``.json`` file holding one array."""
+               errors: str = "strict", multi_label: bool = False, label_separator: str | None = None) -> Records:
+    """Objects of a JSON Lines file (blank lines skipped), or of a ``.json`` file holding one array.
+
+    A label field holding a list makes the file multi-label (a lone string is then a one-label set); with the
+    default ``label_column`` a record without ``"label"`` may give its labels as ``"labels"`` (GoEmotions' name).
+    """
     content = read_text(path, encoding, errors)
     if not content.strip():
         raise DataError(f"{path} is empty (expected one JSON object per line)")
@@ -187,13 +218,16 @@ def read_jsonl(path: Path, text_column: str, label_column: str, encoding: str = 
         if not isinstance(record, dict):
             raise DataError(f"{at}: expected a JSON object with fields {text_column!r} and {label_column!r},"
                             f" got {type(record).__name__}")
-        for field in (text_column, label_column):
+        label_field = label_column
+        if label_column == "label" and "label" not in record and "labels" in record:
+            label_field = "labels"
+        for field in (text_column, label_field):
             if field not in record:
                 raise DataError(f"{at}: no field {field!r} (fields: {', '.join(map(str, record)) or 'none'})")
         records.texts.append(check_text(record[text_column], at, text_column))
-        records.labels.append(check_label(record[label_column], at, label_column))
+        records.labels.append(_json_label(record, at, label_field, label_separator))
         records.locations.append(location)
-    return records
+    return as_label_sets(records) if multi_label or is_multi_label(records) else records
 
 
 # --- class folders -----------------------------------------------------------------------------------
@@ -249,21 +283,33 @@ def read_class_folders(root: Path, encoding: str = "utf-8", errors: str = "stric
 
 
 def read_records(path: str | os.PathLike, text_column: str = "text", label_column: str = "label",
-                 encoding: str = "utf-8", errors: str = "strict") -> Records:
-    """Read any supported source as `Records`."""
+                 encoding: str = "utf-8", errors: str = "strict", multi_label: bool = False,
+                 label_separator: str | None = None) -> Records:
+    """Read any supported source as `Records`: label sets (tuples) when the source holds several labels per text,
+    or ``multi_label`` or ``label_separator`` asks for them."""
     path = Path(path)
     _check_columns(text_column, label_column)
     check_encoding(encoding, errors)
+    _check_separator(label_separator)
+    multi_label = bool(multi_label) or label_separator is not None
     if not path.exists():
         raise DataError(f"{path} does not exist" + (" (or is a broken symbolic link)" if path.is_symlink() else ""))
+    suffix = path.suffix.lower()
     if path.is_dir():
+        if multi_label:
+            raise DataError(f"{path}: class folders give each text one label (its folder), multi-label data is not"
+                            " read from folders; use a .jsonl file with label lists, a .csv/.tsv file with"
+                            " --label-separator or a fastText .txt file")
         records = read_class_folders(path, encoding, errors)
-    elif path.suffix.lower() in TABLE_SUFFIXES:
-        records = read_table(path, text_column, label_column, encoding, errors)
-    elif path.suffix.lower() in JSONL_SUFFIXES:
-        records = read_jsonl(path, text_column, label_column, encoding, errors)
+    elif suffix in TABLE_SUFFIXES:
+        records = read_table(path, text_column, label_column, encoding, errors, multi_label, label_separator)
+    elif suffix in JSONL_SUFFIXES:
+        records = read_jsonl(path, text_column, label_column, encoding, errors, multi_label, label_separator)
+    elif suffix in FASTTEXT_SUFFIXES:
+        records = read_fasttext(path, encoding, errors, multi_label)
     else:
-        raise DataError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .tsv, .jsonl, .json or a folder)")
+        raise DataError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .tsv, .jsonl, .json, a fastText"
+                        " .txt or a folder)")
     if not records.texts:
         raise DataError(f"{path}: no examples found")
     return records
@@ -271,9 +317,14 @@ def read_records(path: str | os.PathLike, text_column: str = "text", label_colum
 
 def read_labelled(path: str | os.PathLike, text_column: str = "text", label_column: str = "label",
                   encoding: str = "utf-8", errors: str = "strict"):
-    """Read any supported source as (texts, label strings)."""
+    """Read any supported source as (texts, label strings, or label tuples for multi-label data)."""
     records = read_records(path, text_column, label_column, encoding, errors)
     return records.texts, records.labels
+
+
+def _check_separator(separator) -> None:
+    if separator is not None and (not isinstance(separator, str) or not separator):
+        raise DataError(f"label_separator must be a non-empty string such as '|' or ',', got {separator!r}")
 
 
 # --- the dataset -----------------------------------------------------------------------------------------
@@ -289,47 +340,60 @@ def check_fraction(name: str, value, advice: str = "") -> float:
 def load_user_dataset(path: str | os.PathLike, test_path: str | os.PathLike | None = None,
                       text_column: str = "text", label_column: str = "label", encoding: str = "utf-8",
                       encoding_errors: str = "strict", val_fraction: float = 0.2, test_fraction: float = 0.2,
-                      seed: int = 1337) -> TextDataset:
+                      seed: int = 1337, val_path: str | os.PathLike | None = None, multi_label: bool = False,
+                      label_separator: str | None = None) -> TextDataset:
     """Load a user's labelled text as a `TextDataset`.
 
     A folder that holds ``train/`` and ``test/`` uses them as the two splits;
     otherwise ``test_path`` gives the test split, or a seeded stratified
-    ``test_fraction`` of ``path`` is held out. The validation split is a seeded
-    stratified ``val_fraction`` of the remaining training data. Every class must
-    reach training, validation and (when held out here) test; a class missing from a
-    separate test file only gives a warning.
+    ``test_fraction`` of ``path`` is held out. The validation split is ``val_path``, or a
+    seeded stratified ``val_fraction`` of the remaining training data. Every class must
+    reach training, validation and test where they are held out here; a class missing
+    from a separate test or validation file only gives a warning.
+
+    The data is multi-label (label matrices, `multilabel_split` for the held-out parts) when
+    any of the files holds several labels per text, or ``multi_label`` or ``label_separator``
+    asks for it; the label names then come from the training sets, as classes do.
     """
     path = Path(path)
-    check_fraction("val_fraction", val_fraction)
+    if val_path is None:
+        check_fraction("val_fraction", val_fraction, " (or give a separate validation file with --val-dataset)")
     if test_path is None and path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir():
         path, test_path = path / "train", path / "test"
     if test_path is None:
         check_fraction("test_fraction", test_fraction, " (or give a separate test file with --test-dataset)")
-    kw = dict(text_column=text_column, label_column=label_column, encoding=encoding, errors=encoding_errors)
+    kw = dict(text_column=text_column, label_column=label_column, encoding=encoding, errors=encoding_errors,
+              multi_label=multi_label, label_separator=label_separator)
     records = read_records(path, **kw)
+    files = {split: read_records(file, **kw) for split, file in (("test", test_path), ("val", val_path))
+             if file is not None}
+    multi = is_multi_label(records) or any(map(is_multi_label, files.values()))
+    if multi:
+        records, files = as_label_sets(records), {split: as_label_sets(r) for split, r in files.items()}
     names = label_vocabulary(records.labels, path)
-    _check_class_sizes(records, names, path, 2 if test_path is not None else 3, test_path)
-    texts, labels = records.texts, encode_labels(records.labels, names, path)
-    if test_path is not None:
-        test = read_records(test_path, **kw)
-        test_texts, test_labels = test.texts, encode_labels(test.labels, names, test_path, test.locations)
-    else:
-        keep, held = stratified_split(labels, test_fraction, seed)
-        test_texts, test_labels = [texts[i] for i in held], labels[held]
-        texts, labels = [texts[i] for i in keep], labels[keep]
-    keep, held = stratified_split(labels, val_fraction, seed + 1)
-    data = TextDataset(
-        [texts[i] for i in keep], labels[keep], [texts[i] for i in held], labels[held],
-        test_texts, test_labels, label_names=list(names), source=str(path),
-    )
+    _check_class_sizes(records, names, path, test_path, val_path)
+    encode, split_off = (encode_label_sets, multilabel_split) if multi else (encode_labels, stratified_split)
+    texts, labels = records.texts, encode(records.labels, names, path)
+    parts = {}
+    for split, file, fraction, part_seed in (("test", test_path, test_fraction, seed),
+                                             ("val", val_path, val_fraction, seed + 1)):
+        if file is not None:
+            parts[split] = files[split].texts, encode(files[split].labels, names, file, files[split].locations)
+        else:
+            keep, held = split_off(labels, fraction, part_seed)
+            parts[split] = [texts[i] for i in held], labels[held]
+            texts, labels = [texts[i] for i in keep], labels[keep]
+    data = TextDataset(texts, labels, *parts["val"], *parts["test"], label_names=list(names), source=str(path))
     data.check_splits(test_file=test_path is not None)
-    if test_path is not None:
-        _warn_missing_test_classes(data, test_path)
+    for split, file in (("test", test_path), ("val", val_path)):
+        if file is not None:
+            _warn_missing_classes(data, split, file)
     return data
 
 
-def _warn_missing_test_classes(data: TextDataset, test_path) -> None:
-    missing = [name for name, n in data.class_counts("test").items() if n == 0]
+def _warn_missing_classes(data: TextDataset, split: str, path) -> None:
+    missing = [name for name, n in data.class_counts(split).items() if n == 0]
     if missing:
-        warnings.warn(f"{test_path}: no test example of class(es) {', '.join(map(short_repr, missing[:10]))};"
-                      " their test metrics are undefined", stacklevel=3)
+        kind, what = "label(s)" if data.multi_label else "class(es)", SPLIT_NAMES[split]
+        warnings.warn(f"{path}: no {what} example of {kind} {', '.join(map(short_repr, missing[:10]))};"
+                      f" their {what} metrics are undefined", stacklevel=3)
