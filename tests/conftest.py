@@ -61,7 +61,7 @@ TOPICS = {
 }
 
 
-def make_multilabel_texts(n: int, seed: int = 0, none_share: float = 0.0):
+def make_topic_texts(n: int, seed: int = 0, none_share: float = 0.0):
     """Texts about one or two of `TOPICS` (cue words among filler) and their (n, 3) 0/1 label matrix;
     ``none_share`` of them mention no topic and carry no label."""
     rng = np.random.default_rng(seed)
@@ -79,9 +79,9 @@ def make_multilabel_texts(n: int, seed: int = 0, none_share: float = 0.0):
     return texts, labels
 
 
-def make_multilabel_dataset(n_train=240, n_val=80, n_test=80, seed=0, none_share: float = 0.0) -> TextDataset:
+def make_topic_dataset(n_train=240, n_val=80, n_test=80, seed=0, none_share: float = 0.0) -> TextDataset:
     """Multi-label data: labels ``food``, ``music``, ``sport``; 1-2 per text (none for ``none_share`` of them)."""
-    parts = [make_multilabel_texts(n, seed + i, none_share) for i, n in enumerate((n_train, n_val, n_test))]
+    parts = [make_topic_texts(n, seed + i, none_share) for i, n in enumerate((n_train, n_val, n_test))]
     return TextDataset(*parts[0], *parts[1], *parts[2], label_names=sorted(TOPICS), source="generated multi-label")
 
 
@@ -106,6 +106,49 @@ def tiny_run(tmp_path_factory):
         if key not in cache:
             out = tmp_path_factory.mktemp(f"run-{model}")
             train(tiny_config(model, **overrides), out, dataset=make_dataset(classes), overwrite=True, verbose=0)
+            cache[key] = out
+        return cache[key]
+
+    return make
+
+
+ANIMALS = ["bird", "cat", "dog"]
+
+
+def make_multilabel_texts(n: int, names=ANIMALS, seed: int = 0):
+    """Texts that name one or two of ``names`` (twice each) among filler; labels (n, L) uint8 0/1, every text labelled."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], np.zeros((n, len(names)), np.uint8)
+    for i in range(n):
+        chosen = rng.choice(len(names), size=int(rng.integers(1, 3)), replace=False)
+        labels[i, chosen] = 1
+        words = [names[j] for j in chosen] * 2 + list(rng.choice(FILLER, size=int(rng.integers(3, 12))))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return texts, labels
+
+
+def make_multilabel_dataset(names=ANIMALS, n_train=300, n_val=120, n_test=100, seed=0) -> TextDataset:
+    names = list(names)
+    parts = [make_multilabel_texts(n, names, seed + i) for i, n in enumerate((n_train, n_val, n_test))]
+    return TextDataset(*parts[0], *parts[1], *parts[2], label_names=names, source="generated multi-label")
+
+
+@pytest.fixture(scope="session")
+def tiny_multilabel_run(tmp_path_factory):
+    """``tiny_multilabel_run(model, names=ANIMALS, **config)`` -> a finished multi-label run directory (cached):
+    texts naming bird/cat/dog carry those labels; every training text has one, so thresholds' at_least_one is on."""
+    from lexiclass.training.fit import train
+
+    cache = {}
+
+    def make(model: str, names=tuple(ANIMALS), **overrides):
+        key = (model, tuple(names), tuple(sorted(overrides.items())))
+        if key not in cache:
+            out = tmp_path_factory.mktemp(f"multilabel-{model}")
+            overrides = {"nb_min_df": 1, **overrides}
+            train(tiny_config(model, **overrides), out, dataset=make_multilabel_dataset(names), overwrite=True,
+                  verbose=0)
             cache[key] = out
         return cache[key]
 

@@ -97,10 +97,10 @@ class TrainConfig:
                                        "__label__ prefixes")
     label_separator: str | None = setting(None, "CSV/TSV: the labels of one text in one field, separated by this "
                                                 "string (e.g. '|'): multi-label data")
-    threshold: str = setting("auto", "multi-label: the probability over which a label is predicted; auto: one "
-                                     "per label chosen on validation (labels with few validation examples share "
-                                     "one global threshold), global: one for all labels chosen on validation, "
-                                     "or a number in (0, 1)")
+    threshold: str = setting("global", "multi-label: the probability over which a label is predicted; global: one "
+                                       "for all labels, chosen on validation; per-label: one per label chosen on "
+                                       "validation (labels with fewer than 10 validation examples share the global "
+                                       "one); or a number in (0, 1)")
     encoding: str = setting("utf-8", "text encoding of the data files, e.g. utf-8, latin-1, cp949")
     encoding_errors: str = setting("strict", "what to do with undecodable bytes: strict (stop), replace, ignore")
     val_fraction: float = setting(0.2, "share of each training class held out for validation", 0, 1,
@@ -236,11 +236,11 @@ class TrainConfig:
         return dataclasses.replace(self, **clean).validate()
 
 
-THRESHOLD_RULES = ("auto", "global")
+THRESHOLD_RULES = ("global", "per-label")
 
 
 def _check_threshold(value: str) -> None:
-    """``threshold`` is "auto", "global" or a probability strictly between 0 and 1."""
+    """``threshold`` is "global", "per-label" or a probability strictly between 0 and 1."""
     if value in THRESHOLD_RULES:
         return
     try:
@@ -248,7 +248,7 @@ def _check_threshold(value: str) -> None:
     except ValueError:
         number = float("nan")
     if not 0 < number < 1:
-        raise ConfigError(f"threshold must be auto, global or a number between 0 and 1 (e.g. 0.5), got {value!r}")
+        raise ConfigError(f"threshold must be global, per-label or a number between 0 and 1 (e.g. 0.5), got {value!r}")
 
 
 def _check_range(field, value) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lexiclass.errors import DataError, LexiclassError
+from lexiclass.errors import ConfigError, DataError, LexiclassError
 from lexiclass.models.checks import check_labels
 from lexiclass.models.nbsvm import NBSVMClassifier
 from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
 from lexiclass.models.tfidf import TfidfClassifier
 from lexiclass.models.thresholds import MIN_POSITIVES, check_thresholds, choose_thresholds, decide, micro_f1
-from tests.conftest import make_multilabel_texts
+from tests.conftest import make_topic_texts
 
 # --- thresholds --------------------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ def test_global_threshold_is_the_middle_of_the_best_range():
     assert micro_f1(decide(probabilities, chosen), labels) == 1.0
 
 
-def test_auto_gives_frequent_labels_their_own_threshold_and_rare_ones_the_global():
+def test_per_label_gives_frequent_labels_their_own_threshold_and_rare_ones_the_global():
     rng = np.random.default_rng(0)
     n = 400
     labels = np.zeros((n, 2), dtype=np.uint8)
@@ -34,7 +34,7 @@ def test_auto_gives_frequent_labels_their_own_threshold_and_rare_ones_the_global
     labels[:3, 1] = 1  # rare: 3 positives, fewer than MIN_POSITIVES
     probabilities = np.column_stack([np.where(labels[:, 0], 0.3, 0.1), np.where(labels[:, 1], 0.9, 0.05)])
     probabilities += rng.uniform(0, 0.01, size=probabilities.shape)
-    chosen = choose_thresholds(probabilities, labels, "auto")
+    chosen = choose_thresholds(probabilities, labels, "per-label")
     assert 0.11 <= chosen["thresholds"][0] <= 0.3  # label 0's own range, below the global choice
     assert chosen["thresholds"][1] == chosen["global"]
     assert labels[:, 1].sum() < MIN_POSITIVES <= labels[:, 0].sum()
@@ -70,7 +70,7 @@ def test_label_matrix_checks():
 
 @pytest.fixture(scope="module")
 def topic_data():
-    return make_multilabel_texts(300, seed=0, none_share=0.1), make_multilabel_texts(100, seed=1, none_share=0.1)
+    return make_topic_texts(300, seed=0, none_share=0.1), make_topic_texts(100, seed=1, none_share=0.1)
 
 
 MODELS = {
@@ -113,3 +113,13 @@ def test_document_vector_models_refuse_multi_label_data_in_one_line(name, topic_
     model = get_model_spec(name).create(TrainConfig(model=name), 3)
     with pytest.raises(DataError, match="learns one class per text; for several labels per text use"):
         model.fit(texts, labels)
+
+
+@pytest.mark.parametrize("value", ["auto", "1", "0", "-0.2", "half"])
+def test_threshold_setting_is_checked_in_one_line(value):
+    from lexiclass.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=f"threshold must be global, per-label or a number between 0 and 1 .* got "
+                                          f"'{value}'"):
+        TrainConfig(threshold=value)
+    assert TrainConfig(threshold="0.35").threshold == "0.35"

@@ -15,7 +15,7 @@ from lexiclass.training import tune as tune_mod
 from lexiclass.training.auto import select_model
 from lexiclass.training.fit import train
 from lexiclass.training.metrics import score_test_split
-from tests.conftest import make_dataset, make_multilabel_dataset, tiny_config
+from tests.conftest import make_dataset, make_topic_dataset, tiny_config
 
 KERAS = ["bow", "bilstm", "glove-bilstm", "transformer", "positional-transformer"]
 NGRAM = ["nbsvm", "tfidf", "nbsvm-ensemble"]
@@ -27,7 +27,7 @@ def test_every_family_but_the_document_vector_ones_claims_multi_label():
 
 @pytest.mark.parametrize("model", NGRAM + KERAS)
 def test_multi_label_run_trains_reloads_predicts_and_evaluates(model, tmp_path):
-    data = make_multilabel_dataset(none_share=0.1)
+    data = make_topic_dataset(none_share=0.1)
     extra = {"epochs": 4} if model in KERAS else {"nb_min_df": 1, "char_min_df": 1}
     info = train(tiny_config(model, **extra), tmp_path / "run", dataset=data, verbose=0)
     run = tmp_path / "run"
@@ -55,7 +55,7 @@ def test_multi_label_run_trains_reloads_predicts_and_evaluates(model, tmp_path):
 
 
 def test_texts_that_always_carry_a_label_get_at_least_one(tmp_path):
-    train(tiny_config("tfidf", nb_min_df=1), tmp_path / "run", dataset=make_multilabel_dataset(), verbose=0)
+    train(tiny_config("tfidf", nb_min_df=1), tmp_path / "run", dataset=make_topic_dataset(), verbose=0)
     predictor = Predictor.from_run_dir(tmp_path / "run")
     assert predictor.thresholds["at_least_one"] is True
     assert len(predictor.predict("nothing to see here at all")["labels"]) == 1
@@ -63,17 +63,17 @@ def test_texts_that_always_carry_a_label_get_at_least_one(tmp_path):
 
 def test_multi_label_refusals_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match="learns one class per text; for several labels per text use one of"):
-        train(tiny_config("nbsvm-dvcosine"), tmp_path / "a", dataset=make_multilabel_dataset(), verbose=0)
+        train(tiny_config("nbsvm-dvcosine"), tmp_path / "a", dataset=make_topic_dataset(), verbose=0)
     with pytest.raises(ConfigError, match="multi_label is on but generated has one class per text"):
         train(tiny_config("tfidf", multi_label=True), tmp_path / "b", dataset=make_dataset(), verbose=0)
     with pytest.raises(ConfigError, match="cannot weigh the labels of multi-label data"):
-        train(tiny_config("bow", class_weight="balanced"), tmp_path / "c", dataset=make_multilabel_dataset(),
+        train(tiny_config("bow", class_weight="balanced"), tmp_path / "c", dataset=make_topic_dataset(),
               verbose=0)
     assert not any(tmp_path.iterdir())  # refused before any folder was made
 
 
 def test_auto_selects_on_validation_micro_f1():
-    data = make_multilabel_dataset()
+    data = make_topic_dataset()
     config = tiny_config("auto", nb_min_df=1, multi_label=True)
     winner, record = select_model(config, data, candidates=(("tfidf", {}), ("nbsvm", {})))
     assert record["metric"] == "micro_f1"
@@ -82,7 +82,7 @@ def test_auto_selects_on_validation_micro_f1():
 
 
 def test_tune_ranks_multi_label_trials_by_micro_f1(tmp_path, without_ray):
-    data = make_multilabel_dataset()
+    data = make_topic_dataset()
     summary = tune_mod.tune(tiny_config("tfidf", nb_min_df=1), {"tfidf_c": [0.01, 10.0]}, 2, tmp_path / "search",
                             engine="local", dataset=data)
     assert summary["ranked_by"] == "val_micro_f1"

@@ -48,7 +48,7 @@ class FitSession:
 
     refit_on_val: bool = False
     calibrate: bool = False
-    threshold: str = "auto"
+    threshold: str = "global"
     state: dict | None = None
     verbose: int = 0
     callbacks: tuple = field(default_factory=tuple)

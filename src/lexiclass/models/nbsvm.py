@@ -74,6 +74,7 @@ from lexiclass.models.checks import check_fitted, check_labels, check_texts, sof
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
 from lexiclass.models.fit_jobs import BatchedFitJob, FitJob, default_jobs, run_jobs
 from lexiclass.models.persistence import read_json, read_meta, saved_params, write_npz
+from lexiclass.models.sparse_rows import DEFAULT_CHUNK, row_blocks, sorted_unique, sparse_dot, stack_indptr
 from lexiclass.progress import progress
 from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, string_keys
 
@@ -84,31 +85,6 @@ META_FILE = "nbsvm.json"
 VOCAB_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.npz"
 SOLVERS = ("batched-lbfgs", "lbfgs", "liblinear")
-DEFAULT_CHUNK = 1000
-
-
-def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted distinct values, how often each occurs). NumPy 2's ``np.unique`` hashes, and was
-    50x slower than sorting on these arrays."""
-    x = np.sort(x)
-    first = np.ones(len(x), dtype=bool)
-    np.not_equal(x[1:], x[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    return x[starts], np.diff(np.append(starts, len(x)))
-
-
-def _sparse_dot(indices: np.ndarray, indptr: np.ndarray, table: np.ndarray, block: int = DEFAULT_CHUNK) -> np.ndarray:
-    """``B @ table`` for the binary CSR matrix ``B`` given by (indices, indptr), by blocks of rows
-    so that no array of the full number of non-zeros is ever made."""
-    rows = len(indptr) - 1
-    out = np.empty((rows, table.shape[1]), dtype=table.dtype)
-    for a in range(0, rows, block):
-        b = min(a + block, rows)
-        lo, hi = int(indptr[a]), int(indptr[b])
-        part = sp.csr_matrix((np.ones(hi - lo, dtype=table.dtype), indices[lo:hi], indptr[a : b + 1] - lo),
-                             shape=(b - a, table.shape[0]))
-        out[a:b] = part @ table
-    return out
 
 
 def _probabilities(logits: np.ndarray) -> np.ndarray:
@@ -234,7 +210,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         texts = check_texts(texts)
         parts = [self._rows(texts[a:b]) for a, b in self._chunks(len(texts))]
         return sp.csr_matrix((np.ones(sum(len(p[0]) for p in parts)), np.concatenate([p[0] for p in parts]),
-                              _stack_indptr([p[1] for p in parts])), shape=(len(texts), self.n_features_))
+                              stack_indptr([p[1] for p in parts])), shape=(len(texts), self.n_features_))
 
     # --- training --------------------------------------------------------------------
     def fit(self, texts, labels, validation=None) -> "NBSVMClassifier":
@@ -250,7 +226,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
             found, counts = [], []
             ngrams = self._ngrams()
             for a, b in chunks:
-                keys, df = _sorted_unique(ngrams.distinct_keys(texts[a:b]))  # each text counted once
+                keys, df = sorted_unique(ngrams.distinct_keys(texts[a:b]))  # each text counted once
                 found.append(keys)
                 counts.append(df)
                 bar.update(b - a)
@@ -279,7 +255,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
                 indices.append(index)
                 indptrs.append(indptr)
                 bar.update(b - a)
-        return keys, names.strings, np.concatenate(indices), _stack_indptr(indptrs)
+        return keys, names.strings, np.concatenate(indices), stack_indptr(indptrs)
 
     def prepare_fit(self, texts, labels) -> list:
         """Count the n-grams and compute the ratios and norms; -> one fitting job per model."""
@@ -294,7 +270,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
             if not keep.all():
                 new_column = (np.cumsum(keep) - 1).astype(np.int32)
                 kept_indices, counts = [], np.zeros(len(texts), dtype=np.int64)
-                for a, b, lo, hi in _row_blocks(indptr, self.chunk_size):
+                for a, b, lo, hi in row_blocks(indptr, self.chunk_size):
                     part = indices[lo:hi]
                     mask = keep[part]
                     kept_indices.append(new_column[part[mask]])
@@ -332,7 +308,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
         # Documents containing each n-gram, per class (by blocks of rows: no per-non-zero label array).
         class_df = np.zeros((num_classes, n_features), dtype=np.int32)
         all_df = np.zeros(n_features, dtype=np.int64)
-        for a, b, lo, hi in _row_blocks(indptr, self.chunk_size):
+        for a, b, lo, hi in row_blocks(indptr, self.chunk_size):
             counts = np.diff(indptr[a : b + 1])
             all_df += np.bincount(indices[lo:hi], minlength=n_features)
             if multi_label:  # a text counts for each label it carries
@@ -367,7 +343,7 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
     def _norms(self, indices: np.ndarray, indptr: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         """(n, M) L2 norms of ``r_m * x`` per text and model; 1 where the text has no known n-gram."""
         # x is binary, so |r * x|^2 = x . r^2: one sparse product instead of scaling x M times.
-        norms = np.sqrt(_sparse_dot(indices, indptr, np.ascontiguousarray((ratio.astype(np.float64) ** 2).T),
+        norms = np.sqrt(sparse_dot(indices, indptr, np.ascontiguousarray((ratio.astype(np.float64) ** 2).T),
                                     self.chunk_size))
         # A text without any known n-gram has the zero vector; leave it zero (its logit is
         # the intercept) instead of dividing by zero.
@@ -486,25 +462,8 @@ class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
             if array is not None and (array.dtype.kind != "f" or not np.all(np.isfinite(array))):
                 raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {name} is not all finite numbers")
         keys = string_keys(vocabulary)
-        if len(_sorted_unique(keys)[0]) != len(keys):
+        if len(sorted_unique(keys)[0]) != len(keys):
             raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: an n-gram is listed twice")
         model._set_state(vocabulary, coef, intercept.astype(np.float64), num_classes, ratio, keys=keys,
                          multi_label=multi_label)
         return model
-
-
-def _row_blocks(indptr: np.ndarray, block: int):
-    """(first row, end row, first non-zero, end non-zero) of consecutive blocks of ``block`` rows."""
-    n = len(indptr) - 1
-    for a in range(0, n, block):
-        b = min(a + block, n)
-        yield a, b, int(indptr[a]), int(indptr[b])
-
-
-def _stack_indptr(indptrs: list[np.ndarray]) -> np.ndarray:
-    out = [np.zeros(1, dtype=np.int64)]
-    offset = 0
-    for indptr in indptrs:
-        out.append(indptr[1:] + offset)
-        offset += int(indptr[-1])
-    return np.concatenate(out)

@@ -181,14 +181,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     if "calibration" in summary:  # read back by the model's loader: every later prediction uses it
         atomic.write_json(work / rd.CALIBRATION_FILE, summary["calibration"])
     history = summary.pop("history")
-    saved = spec.load(work, config, data.num_classes)
-    thresholds = None
-    if config.multi_label:  # decisions of every later prediction; Keras runs choose them on the best epoch
-        thresholds = summary.pop("thresholds", None) or _keras_thresholds(saved, data, config)
-        atomic.write_json(work / rd.THRESHOLDS_FILE, thresholds)
-    # Scored from the saved files, so the stored numbers are what a later `evaluate` reproduces exactly.
-    metrics = score_test_split(saved, data.label_names, data, thresholds=thresholds)
-    atomic.write_json(work / rd.METRICS_FILE, metrics)
+    metrics, thresholds = _score(spec, work, config, data, summary)
     info = {
         "status": "complete", "model": config.model, "run_id": run_id, **summary,
         "test_accuracy": metrics["accuracy"], **({"test_micro_f1": metrics["micro_f1"]} if thresholds else {}),
@@ -201,6 +194,20 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
     atomic.write_json(work / rd.RUN_FILE, info)
     rd.publish(work, out)
     return info
+
+
+def _score(spec, work: Path, config: TrainConfig, data, summary: dict) -> tuple[dict, dict | None]:
+    """(test metrics, thresholds or None) of the run's saved model; a multi-label run's thresholds are
+    written first (every later prediction decides with them; Keras runs choose them on the best epoch)."""
+    saved = spec.load(work, config, data.num_classes)
+    thresholds = None
+    if config.multi_label:
+        thresholds = summary.pop("thresholds", None) or _keras_thresholds(saved, data, config)
+        atomic.write_json(work / rd.THRESHOLDS_FILE, thresholds)
+    # Scored from the saved files, so the stored numbers are what a later `evaluate` reproduces exactly.
+    metrics = score_test_split(saved, data.label_names, data, thresholds=thresholds)
+    atomic.write_json(work / rd.METRICS_FILE, metrics)
+    return metrics, thresholds
 
 
 def _multi_label_config(config: TrainConfig, data) -> TrainConfig:
