@@ -1,4 +1,5 @@
-"""Attention maps (Transformer runs) and occlusion importance (every run), and the files `explain` writes."""
+"""Attention maps (Transformer runs) and occlusion importance (every run, per chosen label for multi-label runs),
+and the files `explain` writes."""
 
 import io
 
@@ -9,8 +10,10 @@ import lexiclass
 from lexiclass.cli import main
 from lexiclass.errors import LexiclassError
 from lexiclass.inference.explain import (ATTENTION_MAX_TOKENS, MAX_OCCLUSIONS, OCCLUSION_BATCH, attention_figure,
-                                         attention_scores, explain_to_files, importance_html, model_tokens,
-                                         occlusion, strongest_pairs, token_importance)
+                                         attention_scores, chosen_labels, explain_to_files, importance_figure,
+                                         importance_html, label_occlusion, model_tokens, occlusion, strongest_pairs,
+                                         token_importance)
+from lexiclass.inference.predictor import Predictor
 from tests.conftest import attention_atol
 
 TEXT = "The movie was GREAT, excellent acting and a wonderful story; zzyzx!"
@@ -218,3 +221,69 @@ def test_long_bow_text_is_scored_in_bounded_batches(tiny_run, monkeypatch, model
 def test_sequence_importance_is_bounded_by_sequence_length(positional):
     tokens, importance = token_importance(positional, " ".join(["good", "film"] * 200))
     assert len(tokens) == importance.shape[0] == positional.config.sequence_length
+
+
+# --- multi-label runs: importance per chosen label ----------------------------------------
+
+TWO_ANIMALS = "the cat saw a dog near the house"
+MULTILABEL_RUNS = {"tfidf": {}, "positional-transformer": dict(epochs=6, precision="float32")}  # n-gram and Keras
+
+
+@pytest.fixture(scope="module", params=list(MULTILABEL_RUNS))
+def multilabel(request, tiny_multilabel_run):
+    return lexiclass.load(tiny_multilabel_run(request.param, **MULTILABEL_RUNS[request.param]))
+
+
+def test_multilabel_importance_is_each_chosen_labels_own(multilabel):
+    probs = multilabel.predict_proba(TWO_ANIMALS)
+    assert multilabel.multi_label and [multilabel.labels[i] for i in chosen_labels(multilabel, probs)] == \
+        multilabel.predict(TWO_ANIMALS)["labels"]
+    found = label_occlusion(multilabel, TWO_ANIMALS)  # default: the chosen labels, most probable first
+    assert sorted(found.labels) == ["cat", "dog"] and found.labels == multilabel.predict(TWO_ANIMALS)["labels"]
+    assert found.importance.shape == (2, len(found.tokens))
+    for label, row in zip(found.labels, found.importance):
+        assert found.tokens[int(np.argmax(row))] == label and row.max() > 0.3, dict(zip(found.tokens, row.round(3)))
+        single = occlusion(multilabel, TWO_ANIMALS, target=label)  # one label at a time: the same numbers
+        np.testing.assert_allclose(single.importance, row, atol=1e-6)
+        assert single.method == found.method
+    if multilabel.input_kind == "text":  # independently: the drop in that label's own probability, word removed
+        words = TWO_ANIMALS.split()
+        k = multilabel.labels.index(found.labels[0])
+        hidden = multilabel.predict_proba([" ".join(words[:i] + words[i + 1:]) for i in range(len(words))])[:, k]
+        np.testing.assert_allclose(found.importance[0], probs[k] - hidden, atol=1e-9)
+    assert occlusion(multilabel, TWO_ANIMALS).importance.tolist() == found.importance[0].tolist()  # the first
+
+
+def test_explain_cli_multilabel_reports_and_draws_each_chosen_label(multilabel, tmp_path, capsys):
+    html, png = tmp_path / "imp.html", tmp_path / "imp.png"
+    assert main(["explain", str(multilabel.run_dir), TWO_ANIMALS, "--html", str(html), "--png", str(png)]) == 0
+    report = capsys.readouterr().out
+    labels = multilabel.predict(TWO_ANIMALS)["labels"]
+    assert f"prediction: {', '.join(labels)} (multi-label: 2 of 3 labels" in report
+    assert "each chosen label, by the drop in its own probability" in report
+    for label in labels:
+        section = report.split(f"  {label} (drop in P({label})):\n")[1].splitlines()
+        assert section[0].startswith(f"    supports: {label} +"), report  # its own word first
+    assert "bird" in report.split("token importance")[0] and "P(bird)" not in report  # listed, not explained
+    page = html.read_text()
+    assert [page.count(f"<h3>{label}</h3>") for label in labels] == [1, 1] and "a section per label: 2" in report
+    assert png.read_bytes().startswith(PNG_MAGIC) and "a panel per label: 2" in report
+    found = label_occlusion(multilabel, TWO_ANIMALS)
+    fig = importance_figure(found.tokens, found.importance, labels=found.labels)
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == labels
+    assert [ax.get_xlabel() for ax in fig.axes] == [f"drop in P({label}) when the token is hidden" for label in labels]
+
+
+def test_explain_multilabel_caps_the_labels_and_explains_when_none_is_chosen(tiny_multilabel_run, monkeypatch):
+    predictor = lexiclass.load(tiny_multilabel_run("tfidf"))
+    monkeypatch.setattr("lexiclass.inference.explain.MAX_EXPLAINED_LABELS", 1)
+    report = explain_to_files(predictor, TWO_ANIMALS)
+    first = predictor.predict(TWO_ANIMALS)["labels"][0]
+    assert "the 1 most probable of 2 chosen labels" in report and report.count("(drop in P(") == 1
+    assert f"  {first} (drop in P({first})):" in report
+    strict = Predictor(predictor.classifier, predictor.config, predictor.labels, predictor.info, predictor.run_dir,
+                       {**predictor.thresholds, "thresholds": [0.9999] * 3, "at_least_one": False})
+    report = explain_to_files(strict, TWO_ANIMALS)
+    assert "prediction: (no label over its threshold)" in report and "no label chosen: the most probable one" in report
+    most = predictor.labels[int(np.argmax(predictor.predict_proba(TWO_ANIMALS)))]
+    assert f"  {most} (drop in P({most})):" in report and "<  0.9999" in report

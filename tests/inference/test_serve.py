@@ -95,6 +95,8 @@ def test_health_metadata_and_docs(client, predictor):
     meta = client.get("/metadata").json()
     assert meta["model"] == "positional-transformer"
     assert meta["labels"] == ["neg", "pos"]
+    assert meta["multi_label"] is False and meta["thresholds"] is None  # tests/inference/test_multilabel_serve.py
+    assert client.get("/health").json()["multi_label"] is False
     assert meta["config"]["embed_dim"] == predictor.config.embed_dim
     assert set(meta["test_metrics"]) >= {"accuracy", "confusion_matrix"}
     assert meta["run"]["status"] == "complete"

@@ -10,13 +10,15 @@
   longer than `MAX_OCCLUSIONS` words hide distinct words instead (every occurrence at
   once), at most `MAX_OCCLUSIONS` of them, scored in batches of `OCCLUSION_BATCH`: time and
   memory grow with the text's length, not its square.
-- `attention_figure`, `strongest_pairs`, `importance_html`, `importance_figure`: views.
+- `label_occlusion`: the same for several labels at once, from the same model calls: a
+  multi-label run explains each label it chose (`predicted_labels`) by the drop in that label's
+  own probability (its labels are independent: a word can support one and argue against another).
+- `attention_figure`, `strongest_pairs`, `importance_html`, `importance_figure`: views (`explain_views`).
 - `explain_to_files`: all of the above for the CLI (``lexiclass explain``).
 """
 
 from __future__ import annotations
 
-import html as html_lib
 import string
 from itertools import islice
 from pathlib import Path
@@ -25,18 +27,24 @@ from typing import NamedTuple
 import numpy as np
 
 from lexiclass.errors import LexiclassError
+from lexiclass.inference.explain_views import (ATTENTION_MAX_TOKENS, attention_figure, importance_figure,
+                                               importance_html, strongest, strongest_pairs)
+from lexiclass.models.thresholds import decide
 from lexiclass.precision import ATTENTION_SUM_TOLERANCE, tolerance
 from lexiclass.text.batching import prediction_batches
 from lexiclass.text.pipeline import prediction_lengths, to_probabilities
-from lexiclass.training.metrics import short_label
+
+__all__ = ["ATTENTION_MAX_TOKENS", "MAX_EXPLAINED_LABELS", "LabelOcclusion", "Occlusion", "attention_figure",
+           "attention_scores", "chosen_labels", "explain_to_files", "importance_figure", "importance_html",
+           "label_occlusion", "model_tokens", "occlusion", "predicted_labels", "strongest_pairs", "token_importance"]
 
 TRANSFORMER_MODELS = ("transformer", "positional-transformer")
 OOV_ID = 1
-ATTENTION_MAX_TOKENS = 40  # tokens per heatmap side: more would need labels under 8 pt
 OCCLUSION_BATCH = 64  # texts per predict_proba call: bounds memory whatever the text's length
 SCREEN_BATCH = 256  # one-word texts per call when picking the words to measure (fewer batches: no progress bar)
 MAX_OCCLUSIONS = 256  # hidden variants per bag-of-words text: each costs a pass over the whole text
-LABEL_CHARS = 15
+MAX_EXPLAINED_LABELS = 3  # a multi-label text's chosen labels explained, most probable first
+_importance_page = importance_html  # explain_to_files has a parameter of that name
 
 
 def _predictor(predictor_or_run_dir):
@@ -112,63 +120,6 @@ def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     return tokens, scores[0, :, :n, :n]  # (heads, n, n)
 
 
-def strongest_pairs(tokens: list[str], scores: np.ndarray, top_k: int = 10, skip_self: bool = True) -> str:
-    """Text: per head, the ``top_k`` largest weights as ``query -> key``; a token attending to itself is skipped."""
-    heads, n, _ = scores.shape
-    lines = []
-    for h in range(heads):
-        weights = scores[h].copy()  # (n, n)
-        if skip_self and n > 1:
-            np.fill_diagonal(weights, -np.inf)
-        order = np.argsort(weights, axis=None)[::-1][:top_k]
-        lines.append(f"head {h + 1}:")
-        for flat in order:
-            i, j = divmod(int(flat), n)
-            lines.append(f"  {tokens[i]!s:>15} (#{i}) -> {tokens[j]!s:<15} (#{j})  {scores[h, i, j]:.3f}")
-    return "\n".join(lines)
-
-
-def attention_figure(tokens: list[str], scores: np.ndarray, max_tokens: int = ATTENTION_MAX_TOKENS,
-                     title: str = "self-attention", scale: str = "shared"):
-    """A matplotlib Figure: one heatmap per head (rows: attending token, columns: attended token).
-
-    Every head uses one colour scale, 0 to the largest weight shown (``scale="shared"``) or
-    0 to 1 (``scale="fixed"``), with one colour bar: nearly uniform attention looks uniform
-    instead of being stretched into a pattern. Only the first ``max_tokens`` tokens are drawn,
-    so that their labels stay at 8 pt or more; the title says how many are shown.
-    """
-    from matplotlib.figure import Figure  # object-oriented API: no pyplot state, renders with Agg
-
-    if scale not in ("shared", "fixed"):
-        raise LexiclassError(f"scale must be 'shared' or 'fixed', not {scale!r}")
-    heads, n, _ = scores.shape
-    k = min(n, max_tokens)
-    shown = scores[:, :k, :k]
-    vmax = 1.0 if scale == "fixed" else float(shown.max(initial=0.0)) or 1.0
-    cols = min(heads, 2 if k > 20 else 4)
-    rows = -(-heads // cols)
-    side = max(3.5, 0.17 * k + 1.3)  # inches per head: about 12 pt per token row
-    font = 9 if k <= 25 else 8
-    labels = [short_label(t, LABEL_CHARS) for t in tokens[:k]]
-    fig = Figure(figsize=(side * cols + 1.2, side * rows + 0.8), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax in axes[heads:]:
-        fig.delaxes(ax)  # a grid with more cells than heads: no empty panels
-    for h, ax in enumerate(axes[:heads]):
-        image = ax.imshow(shown[h], cmap="viridis", vmin=0.0, vmax=vmax, interpolation="nearest")
-        ax.set_xticks(range(k), labels, rotation=90, fontsize=font)
-        ax.set_yticks(range(k), labels, fontsize=font)
-        ax.set_title(f"head {h + 1}")
-        if h // cols == rows - 1 or h + cols >= heads:
-            ax.set_xlabel("attended token (key)")
-        if h % cols == 0:
-            ax.set_ylabel("attending token (query)")
-    fig.colorbar(image, ax=list(axes[:heads]), shrink=0.8, label="attention weight")
-    how_many = f"all {n} tokens" if k == n else f"first {k} of {n} tokens"
-    fig.suptitle(f"{title}: {heads} heads, {how_many}; one colour scale, 0 to {vmax:.3g}")
-    return fig
-
-
 # --- token importance ----------------------------------------------------------------
 
 class Occlusion(NamedTuple):
@@ -177,8 +128,16 @@ class Occlusion(NamedTuple):
     method: str  # one line for the report: what was hidden, and how much of the text was measured
 
 
+class LabelOcclusion(NamedTuple):
+    tokens: list[str]
+    labels: list[str]  # the labels explained, in order
+    importance: np.ndarray  # (len(labels), len(tokens)): row j = drop in P(labels[j]) when each token is hidden
+    method: str
+
+
 def token_importance(predictor, text: str, target=None) -> tuple[list[str], np.ndarray]:
-    """(tokens, importance (n,)): drop in P(target) when each token is hidden; target = predicted class by default.
+    """(tokens, importance (n,)): drop in P(target) when each token is hidden; target = predicted class by default
+    (a multi-label run's: its most probable chosen label; `label_occlusion` explains each chosen label).
 
     Sequence models: token i's id becomes the OOV id 1 (out-of-vocabulary tokens score 0).
     Bag-of-words models: word i (split on whitespace) is removed from the text; see `occlusion`
@@ -190,25 +149,57 @@ def token_importance(predictor, text: str, target=None) -> tuple[list[str], np.n
 
 def occlusion(predictor, text: str, target=None) -> Occlusion:
     """`token_importance` plus a sentence saying how it was measured."""
-    if predictor.input_kind == "sequence":
-        return _occlude_ids(predictor, text, target)
-    return _occlude_words(predictor, text, target)
+    found = label_occlusion(predictor, text, None if target is None else [target])
+    return Occlusion(found.tokens, found.importance[0], found.method)
 
 
-def _target_index(predictor, probs: np.ndarray, target) -> int:
-    if target is None:
-        return int(probs.argmax())
-    return predictor.label_names.index(target) if isinstance(target, str) else int(target)
+def label_occlusion(predictor, text: str, targets=None) -> LabelOcclusion:
+    """Occlusion importance for several labels at once: every label's probability comes from the same model calls,
+    so explaining three labels costs what explaining one does.
+
+    ``targets``: label names or ids; None: the prediction's (`predicted_labels`): a single-label run's class, a
+    multi-label run's chosen labels, most probable first (at most `MAX_EXPLAINED_LABELS`).
+    """
+    occlude = _occlude_ids if predictor.input_kind == "sequence" else _occlude_words
+    return occlude(predictor, text, targets)
 
 
-def _occlude_ids(predictor, text: str, target) -> Occlusion:
+def chosen_labels(predictor, probs: np.ndarray) -> list[int]:
+    """The label ids a multi-label run chooses for one text's ``probs`` (labels,), most probable first."""
+    order = np.argsort(-np.asarray(probs), kind="stable")
+    chosen = decide(np.asarray(probs)[None, :], predictor.thresholds)[0]
+    return [int(i) for i in order if chosen[i]]
+
+
+def predicted_labels(predictor, probs: np.ndarray, limit: int | None = None) -> list[int]:
+    """The label ids an explanation of one text's ``probs`` (classes,) is about: the most probable class of a
+    single-label run; a multi-label run's chosen labels, most probable first, at most ``limit`` of them (default
+    `MAX_EXPLAINED_LABELS`; the most probable label if none reaches its threshold: why not is worth seeing too)."""
+    if getattr(predictor, "thresholds", None) is None:
+        return [int(np.argmax(probs))]
+    limit = MAX_EXPLAINED_LABELS if limit is None else limit
+    return chosen_labels(predictor, probs)[:limit] or [int(np.argmax(probs))]
+
+
+def _target_indices(predictor, probs: np.ndarray, targets) -> list[int]:
+    if targets is None:
+        return predicted_labels(predictor, probs)
+    return [predictor.label_names.index(t) if isinstance(t, str) else int(t) for t in targets]
+
+
+def _explained(predictor, tokens, ts: list[int], importance: np.ndarray, method: str) -> LabelOcclusion:
+    return LabelOcclusion(tokens, [predictor.label_names[t] for t in ts], importance, method)
+
+
+def _occlude_ids(predictor, text: str, targets) -> LabelOcclusion:
     ids, tokens = model_tokens(predictor, text)  # n <= sequence_length: the batch is at most (L + 1, L)
     n = len(ids)
     batch = np.tile(ids, (n + 1, 1))  # (n + 1, n): row 0 intact, row i + 1 hides token i
     batch[np.arange(1, n + 1), np.arange(n)] = OOV_ID
     probs = _id_probabilities(predictor, batch)  # (n + 1, classes)
-    t = _target_index(predictor, probs[0], target)
-    return Occlusion(tokens, probs[0, t] - probs[1:, t], "replacing each token by the OOV id")
+    ts = _target_indices(predictor, probs[0], targets)
+    importance = probs[0, ts][:, None] - probs[1:, ts].T  # (targets, n)
+    return _explained(predictor, tokens, ts, importance, "replacing each token by the OOV id")
 
 
 def _id_probabilities(predictor, rows: np.ndarray) -> np.ndarray:
@@ -238,95 +229,40 @@ def _word_key(token: str) -> str:
     return token.lower().strip(string.punctuation) or token
 
 
-def _occlude_words(predictor, text: str, target) -> Occlusion:
+def _occlude_words(predictor, text: str, targets) -> LabelOcclusion:
     tokens = text.split()
     if not tokens:
         raise LexiclassError(f"the text has no words: {text[:80]!r}")
     intact = predictor.predict_proba([text])[0]
-    t = _target_index(predictor, intact, target)
+    ts = _target_indices(predictor, intact, targets)
     n = len(tokens)
     if n <= MAX_OCCLUSIONS:  # short text: every occurrence on its own, the variants generated lazily
         variants = (" ".join(tokens[:i] + tokens[i + 1:]) for i in range(n))
-        return Occlusion(tokens, intact[t] - _batched_proba(predictor, variants, n)[:, t], "removing each word")
+        importance = intact[ts][:, None] - _batched_proba(predictor, variants, n)[:, ts].T  # (targets, n)
+        return _explained(predictor, tokens, ts, importance, "removing each word")
 
     keys = [_word_key(token) for token in tokens]
     words = list(dict.fromkeys(keys))  # distinct, in order of first occurrence
-    measured = _most_telling(predictor, words, t)
+    measured = _most_telling(predictor, words, ts)
     variants = (" ".join(tok for tok, key in zip(tokens, keys) if key != word) for word in measured)
-    drops = dict(zip(measured, intact[t] - _batched_proba(predictor, variants, len(measured))[:, t]))
-    importance = np.array([drops.get(key, 0.0) for key in keys])
+    drops = dict(zip(measured, intact[ts] - _batched_proba(predictor, variants, len(measured))[:, ts]))
+    unmeasured = np.zeros(len(ts))
+    importance = np.array([drops.get(key, unmeasured) for key in keys]).T  # (targets, n)
     method = f"{n} words: removing every occurrence of each distinct word"
     if len(measured) < len(words):
         method += (f"; {len(measured)} of {len(words)} distinct words measured (those that move P alone the "
                    "most), the others show 0")
-    return Occlusion(tokens, importance, method)
+    return _explained(predictor, tokens, ts, importance, method)
 
 
-def _most_telling(predictor, words: list[str], t: int) -> list[str]:
-    """At most ``MAX_OCCLUSIONS`` words: those whose text alone moves P(target) furthest from the empty text's."""
+def _most_telling(predictor, words: list[str], ts: list[int]) -> list[str]:
+    """At most ``MAX_OCCLUSIONS`` words: those whose text alone moves P(a target) furthest from the empty text's."""
     if len(words) <= MAX_OCCLUSIONS:
         return words
-    probs = _batched_proba(predictor, [""] + words, len(words) + 1, SCREEN_BATCH)[:, t]  # one word each: cheap
-    order = np.argsort(-np.abs(probs[1:] - probs[0]), kind="stable")[:MAX_OCCLUSIONS]
+    probs = _batched_proba(predictor, [""] + words, len(words) + 1, SCREEN_BATCH)[:, ts]  # one word each: cheap
+    moves = np.abs(probs[1:] - probs[0]).max(axis=1)  # the furthest any target label moves
+    order = np.argsort(-moves, kind="stable")[:MAX_OCCLUSIONS]
     return [words[i] for i in sorted(order)]
-
-
-def _color(value: float, scale: float) -> str:
-    alpha = 0.0 if scale == 0 else min(1.0, abs(value) / scale) * 0.85
-    rgb = "34,160,70" if value > 0 else "215,48,39"  # green supports, red opposes
-    return f"rgba({rgb},{alpha:.3f})"
-
-
-def importance_html(tokens: list[str], importance: np.ndarray, title: str = "token importance") -> str:
-    """A standalone HTML page: the tokens highlighted green (support the prediction) or red (against it)."""
-    scale = float(np.abs(importance).max(initial=0.0))
-    spans = " ".join(
-        f'<span style="background:{_color(v, scale)}" title="{v:+.4f}">{html_lib.escape(t)}</span>'
-        for t, v in zip(tokens, importance))
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-        f"<title>{html_lib.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.9}"
-        "span{padding:1px 2px;border-radius:3px}</style></head><body>\n"
-        f"<h2>{html_lib.escape(title)}</h2>\n"
-        "<p><span style=\"background:rgba(34,160,70,.6)\">green</span> tokens support the prediction, "
-        "<span style=\"background:rgba(215,48,39,.6)\">red</span> ones argue against it; "
-        f"darker = stronger (strongest: {scale:.4f}). Hover a token for its value.</p>\n"
-        f"<p>{spans}</p>\n</body></html>\n"
-    )
-
-
-_importance_page = importance_html  # explain_to_files has a parameter of that name
-
-
-def _strongest(tokens: list[str], values: np.ndarray, k: int) -> list[int]:
-    """Indices of the ``k`` largest ``values``, one per (word, value): a word hidden with all its
-    occurrences scores the same everywhere and should be listed once."""
-    picked, seen = [], set()
-    for i in np.argsort(-values, kind="stable"):
-        key = (tokens[i].lower(), round(float(values[i]), 6))
-        if key not in seen:
-            seen.add(key)
-            picked.append(int(i))
-            if len(picked) == k:
-                break
-    return picked
-
-
-def importance_figure(tokens: list[str], importance: np.ndarray, top_k: int = 20, title: str = "token importance"):
-    """A horizontal bar chart of the ``top_k`` tokens with the largest |importance|."""
-    from matplotlib.figure import Figure
-
-    order = _strongest(tokens, np.abs(importance), top_k)[::-1]  # strongest at the top
-    fig = Figure(figsize=(7, 0.3 * len(order) + 1.5), layout="constrained")
-    ax = fig.subplots()
-    values = importance[order]
-    ax.barh(range(len(order)), values, color=["#22a046" if v > 0 else "#d73027" for v in values])
-    ax.set_yticks(range(len(order)), [f"{short_label(tokens[i], 25)} (#{i})" for i in order], fontsize=9)
-    ax.axvline(0.0, color="black", linewidth=0.8)
-    ax.set_xlabel("drop in predicted-class probability when the token is hidden")
-    ax.set_title(f"{title}: top {len(order)} of {len(tokens)} tokens")
-    return fig
 
 
 # --- the CLI's report ------------------------------------------------------------------
@@ -360,7 +296,9 @@ def explain_to_files(run_dir, text: str, attention_png=None, importance_html=Non
     attention_png: heatmap of every head (Transformer runs; other runs skip it and say so),
     importance_html: the text with tokens shaded by importance, importance_png: bar chart of
     the strongest tokens. The report always lists the strongest attention pairs (Transformer
-    runs) and the tokens for and against the prediction, then the files written.
+    runs) and the tokens for and against the prediction, then the files written. A multi-label
+    run's prediction is explained per chosen label (at most `MAX_EXPLAINED_LABELS`, most probable
+    first): tokens for and against each, one section of the HTML and one panel of the PNG each.
     """
     from lexiclass.atomic import save_figure, write_text
 
@@ -369,44 +307,99 @@ def explain_to_files(run_dir, text: str, attention_png=None, importance_html=Non
     if not text.strip():
         raise LexiclassError("nothing to explain: the text is empty")
     predictor = _predictor(run_dir)
-    result = predictor.predict([text])[0]
-    model_name, label = predictor.config.model, result["label"]
-    probs = ", ".join(f"{k}={v:.4f}" for k, v in result["probabilities"].items())
-    lines = [f"model: {model_name} ({predictor.run_dir})", f"prediction: {label} ({probs})"]
+    probs = predictor.predict_proba([text])[0]
+    model_name = predictor.config.model
+    lines = [f"model: {model_name} ({predictor.run_dir})", *_prediction_lines(predictor, probs)]
     written = []
+    lines += _attention_lines(predictor, text, outputs, top_k, written)
 
-    if model_name in TRANSFORMER_MODELS:
-        tokens, scores = attention_scores(predictor, text)
-        lines += [f"attention: {scores.shape[0]} heads over {len(tokens)} tokens",
-                  f"strongest attention pairs (top {top_k} per head, a token attending to itself skipped):",
-                  strongest_pairs(tokens, scores, top_k)]
-        if "attention_png" in outputs:
-            save_figure(attention_figure(tokens, scores, title=f"{model_name} self-attention"),
-                        outputs["attention_png"])
-            shown = min(len(tokens), ATTENTION_MAX_TOKENS)
-            written.append(f"{outputs['attention_png']} (attention heatmap, {shown} of {len(tokens)} tokens)")
-    else:
-        unwritten = f"; {outputs['attention_png']} not written" if "attention_png" in outputs else ""
-        lines.append(f"attention: skipped ({model_name!r} has no attention layer; only Transformer runs do)"
-                     + unwritten)
-
-    tokens, importance, method = occlusion(predictor, text, target=label)
-    lines.append(f"token importance ({method}; drop in P({label})):")
-    shown = 5e-5  # smaller values print as +0.0000: neither for nor against
-    support = [f"{tokens[i]} {importance[i]:+.4f}" for i in _strongest(tokens, importance, top_k)
-               if importance[i] >= shown]
-    against = [f"{tokens[i]} {importance[i]:+.4f}" for i in _strongest(tokens, -importance, top_k)
-               if importance[i] <= -shown]
-    lines.append("  supports: " + (", ".join(support) or "(none)"))
-    lines.append("  against:  " + (", ".join(against) or "(none)"))
-
-    title = f"{model_name}: why '{label}'"
+    found = label_occlusion(predictor, text, predicted_labels(predictor, probs))
+    multi = getattr(predictor, "thresholds", None) is not None
+    lines += _importance_lines(found, top_k, len(chosen_labels(predictor, probs)) if multi else None)
+    labels = found.labels if multi else None
+    title = f"{model_name}: why " + ", ".join(f"'{label}'" for label in found.labels)
     if "importance_html" in outputs:
-        write_text(outputs["importance_html"], _importance_page(tokens, importance, title))
-        written.append(f"{outputs['importance_html']} (text shaded by importance)")
+        write_text(outputs["importance_html"], _importance_page(found.tokens, found.importance, title, labels))
+        written.append(f"{outputs['importance_html']} (text shaded by importance"
+                       + (f", a section per label: {len(found.labels)})" if multi else ")"))
     if "importance_png" in outputs:
-        save_figure(importance_figure(tokens, importance, top_k=max(top_k, 10), title=title),
-                    outputs["importance_png"])
-        written.append(f"{outputs['importance_png']} (strongest tokens)")
+        save_figure(importance_figure(found.tokens, found.importance, top_k=max(top_k, 10), title=title,
+                                      labels=labels), outputs["importance_png"])
+        written.append(f"{outputs['importance_png']} (strongest tokens"
+                       + (f", a panel per label: {len(found.labels)})" if multi else ")"))
     lines.append("wrote: " + ("; ".join(written) if written else "nothing (no output file asked for)"))
     return "\n".join(lines)
+
+
+REPORT_MAX_LABELS = 10  # a multi-label report lists the chosen labels and the most probable others, this many in all
+
+
+def _prediction_lines(predictor, probs: np.ndarray) -> list[str]:
+    """``prediction: ...``: the class and every probability; a multi-label run's chosen labels, each label's
+    probability against its threshold (the chosen ones and the most probable others)."""
+    names = predictor.label_names
+    if getattr(predictor, "thresholds", None) is None:
+        shown = ", ".join(f"{name}={p:.4f}" for name, p in zip(names, probs))
+        return [f"prediction: {names[int(np.argmax(probs))]} ({shown})"]
+    chosen = chosen_labels(predictor, probs)
+    thresholds = predictor.thresholds["thresholds"]
+    order = np.argsort(-probs, kind="stable")
+    listed = chosen + [int(i) for i in order if i not in chosen][:max(0, REPORT_MAX_LABELS - len(chosen))]
+    width = max(len(names[i]) for i in listed)
+    lines = [f"prediction: {', '.join(names[i] for i in chosen) or '(no label over its threshold)'} "
+             f"(multi-label: {len(chosen)} of {len(names)} labels; each label's probability against its threshold)"]
+    for i in listed:
+        sign = ">=" if probs[i] >= thresholds[i] else "<"
+        mark = ("  chosen" if probs[i] >= thresholds[i] else "  chosen (the most probable: every text has a label)"
+                ) if i in chosen else ""
+        lines.append(f"  {names[i]:<{width}}  {probs[i]:.4f} {sign:<2} {thresholds[i]:g}{mark}")
+    if len(listed) < len(names):
+        lines.append(f"  ({len(names) - len(listed)} more labels under their thresholds)")
+    return lines
+
+
+def _attention_lines(predictor, text: str, outputs: dict, top_k: int, written: list[str]) -> list[str]:
+    """A Transformer run's strongest attention pairs (and its heatmap, if asked for); other runs say it is skipped."""
+    from lexiclass.atomic import save_figure
+
+    model_name = predictor.config.model
+    if model_name not in TRANSFORMER_MODELS:
+        unwritten = f"; {outputs['attention_png']} not written" if "attention_png" in outputs else ""
+        return [f"attention: skipped ({model_name!r} has no attention layer; only Transformer runs do)" + unwritten]
+    tokens, scores = attention_scores(predictor, text)
+    if "attention_png" in outputs:
+        save_figure(attention_figure(tokens, scores, title=f"{model_name} self-attention"), outputs["attention_png"])
+        shown = min(len(tokens), ATTENTION_MAX_TOKENS)
+        written.append(f"{outputs['attention_png']} (attention heatmap, {shown} of {len(tokens)} tokens)")
+    return [f"attention: {scores.shape[0]} heads over {len(tokens)} tokens",
+            f"strongest attention pairs (top {top_k} per head, a token attending to itself skipped):",
+            strongest_pairs(tokens, scores, top_k)]
+
+
+def _for_and_against(tokens: list[str], importance: np.ndarray, top_k: int, indent: str) -> list[str]:
+    shown = 5e-5  # smaller values print as +0.0000: neither for nor against
+    support = [f"{tokens[i]} {importance[i]:+.4f}" for i in strongest(tokens, importance, top_k)
+               if importance[i] >= shown]
+    against = [f"{tokens[i]} {importance[i]:+.4f}" for i in strongest(tokens, -importance, top_k)
+               if importance[i] <= -shown]
+    return [f"{indent}supports: " + (", ".join(support) or "(none)"),
+            f"{indent}against:  " + (", ".join(against) or "(none)")]
+
+
+def _importance_lines(found: LabelOcclusion, top_k: int, chosen: int | None) -> list[str]:
+    """Tokens for and against the prediction; per explained label for a multi-label run (``chosen``: how many
+    labels it chose, None for a single-label run)."""
+    if chosen is None:
+        label = found.labels[0]
+        return [f"token importance ({found.method}; drop in P({label})):",
+                *_for_and_against(found.tokens, found.importance[0], top_k, "  ")]
+    if chosen == 0:
+        which = "no label chosen: the most probable one"
+    elif chosen > len(found.labels):
+        which = f"the {len(found.labels)} most probable of {chosen} chosen labels"
+    else:
+        which = "each chosen label"
+    lines = [f"token importance ({found.method}; {which}, by the drop in its own probability):"]
+    for label, row in zip(found.labels, found.importance):
+        lines += [f"  {label} (drop in P({label})):", *_for_and_against(found.tokens, row, top_k, "    ")]
+    return lines

@@ -4,7 +4,8 @@ An explanation is heavier than a prediction (one model call over n + 1 copies of
 n tokens), so it explains at most the first ``explain_max_words`` words of a text, runs in a
 worker thread, one explanation at a time, with at most ``max_explain_queue`` more waiting
 (more -> 503), all by the request's deadline (504). Token importance is
-`lexiclass.inference.explain.occlusion`, the numbers of ``lexiclass explain``.
+`lexiclass.inference.explain.label_occlusion`, the numbers of ``lexiclass explain``: for one class,
+or for each of a multi-label run's chosen labels (from the same model calls).
 """
 
 import asyncio
@@ -13,7 +14,7 @@ import time
 
 import numpy as np
 
-from lexiclass.inference.explain import TRANSFORMER_MODELS, attention_scores, occlusion
+from lexiclass.inference.explain import TRANSFORMER_MODELS, attention_scores, label_occlusion
 from lexiclass.inference.serve_schema import ApiError, Limits
 
 
@@ -71,14 +72,24 @@ def explainable(predictor) -> bool:
     return getattr(predictor, "config", None) is not None and hasattr(predictor, "input_kind")
 
 
-def explain_text(predictor, text: str, target: int, limits: Limits) -> dict:
-    """Token importance (and attention for Transformer runs) of the first ``explain_max_words`` words of ``text``."""
+def explain_text(predictor, text: str, target, limits: Limits) -> dict:
+    """Token importance (and attention for Transformer runs) of the first ``explain_max_words`` words of ``text``.
+
+    ``target``: a class id: ``"importance"`` is the drop in its probability per token; a list of label ids (a
+    multi-label run's chosen labels): ``"explanations"``, ``[{"label": name, "importance": [...]}, ...]`` in order.
+    """
     words = text.split()
     part = " ".join(words[:limits.explain_max_words])
-    tokens, importance, method = occlusion(predictor, part, target=target)
-    result = {"tokens": [str(t) for t in tokens], "importance": [round(float(v), 5) for v in importance],
-              "method": method, "words": len(words), "words_explained": min(len(words), limits.explain_max_words),
-              "attention": None}
+    several = isinstance(target, (list, tuple))
+    found = label_occlusion(predictor, part, list(target) if several else [target])
+    rounded = [[round(float(v), 5) for v in row] for row in found.importance]
+    result = {"tokens": [str(t) for t in found.tokens]}
+    if several:
+        result["explanations"] = [{"label": label, "importance": row} for label, row in zip(found.labels, rounded)]
+    else:
+        result["importance"] = rounded[0]
+    result.update({"method": found.method, "words": len(words),
+                   "words_explained": min(len(words), limits.explain_max_words), "attention": None})
     if predictor.config.model in TRANSFORMER_MODELS:
         att_tokens, scores = attention_scores(predictor, part)  # (heads, n, n)
         k = min(len(att_tokens), limits.explain_attention_tokens)

@@ -1,9 +1,12 @@
 """HTTP API for a finished run: FastAPI app + uvicorn, with fair micro-batching across requests.
 
     POST /predict   {"texts": ["...", ...]} -> {"predictions": [{"label": ..., "probabilities": {...}}, ...]}
-    POST /explain   {"text": "..."} -> label, probabilities, token importance (and attention for Transformers)
-    GET  /health    {"status": "ok", ...}
-    GET  /metadata  model name, labels, training config, test metrics, run info, limits (no file paths)
+                    (a multi-label run: {"labels": [names over their thresholds], "probabilities": {...}})
+    POST /explain   {"text": "..."} -> label, probabilities, token importance (and attention for Transformers);
+                    a multi-label run: its labels, and token importance per chosen label ("explanations")
+    GET  /health    {"status": "ok", "multi_label": ..., ...}
+    GET  /metadata  model name, labels, multi-label thresholds, training config, test metrics, run info, limits
+                    (no file paths)
     GET  /          a page to type a text and see the prediction explained (assets in ``web/``)
     GET  /docs      OpenAPI (Swagger UI) page, served from assets in the package (works offline);
                     /openapi.json is the schema
@@ -45,11 +48,13 @@ from starlette.requests import ClientDisconnect
 from lexiclass import __version__, run_dir as rd
 from lexiclass.errors import LexiclassError
 from lexiclass.inference.batcher import MicroBatcher, fair_shares
+from lexiclass.inference.explain import predicted_labels
 from lexiclass.inference.explain_gate import ExplainGate, explain_text, explainable
 from lexiclass.inference.predictor import Predictor, format_predictions
 from lexiclass.inference.request_clock import RequestClock, client_gone, deadline, read_body
 from lexiclass.inference.serve_schema import (ApiError, ApiRequest, ErrorResponse, ExplainResponse, Limits,
-                                              PredictResponse, check_content_type, parse, request_schemas, short)
+                                              MultiLabelExplainResponse, PredictResponse, check_content_type, parse,
+                                              request_schemas, short)
 from lexiclass.inference.serve_web import STATIC_FILES, SecurityHeaders, add_pages, check_examples, web_files
 
 __all__ = ["ApiError", "ExplainGate", "Limits", "MicroBatcher", "STATIC_FILES", "check_content_type", "create_app",
@@ -79,8 +84,10 @@ def create_app(predictor_or_run_dir, limits: Limits | None = None, examples: lis
     service = Service(predictor, limits, metadata)
 
     version = (predictor.info or {}).get("versions", {}).get("lexiclass") or __version__  # FastAPI needs one
+    kind = ("Multi-label text classifier: each text gets the set of labels over their thresholds "
+            '(`"labels"` in answers)' if metadata["multi_label"] else 'Text classifier (one `"label"` per text)')
     app = FastAPI(title="lexiclass", version=str(version),
-                  description=f"Text classifier `{metadata['model']}` with labels {metadata['labels']}.",
+                  description=f"{kind}: `{metadata['model']}` with labels {metadata['labels']}.",
                   lifespan=service.lifespan, docs_url=None, redoc_url=None)  # /docs: our own page, no CDN
     app.state.predictor, app.state.batcher, app.state.limits = predictor, service.batcher, limits
     app.state.explain_gate = service.gate
@@ -91,9 +98,11 @@ def create_app(predictor_or_run_dir, limits: Limits | None = None, examples: lis
     app.post("/predict", summary="Classify texts", responses={200: {"model": PredictResponse}, **ERROR_DOCS},
              openapi_extra=_body_doc(service.predict_schema))(service.predict)
     app.get("/health", summary="Liveness check")(service.health)
-    app.get("/metadata", summary="Model, labels, training config, test metrics and run info")(service.get_metadata)
+    app.get("/metadata", summary="Model, labels (multi-label: their thresholds), training config, test metrics "
+                                 "and run info")(service.get_metadata)
     app.post("/explain", summary="Classify one text and explain it: token importance, attention",
-             responses={200: {"model": ExplainResponse}, **ERROR_DOCS, 501: {"model": ErrorResponse}},
+             responses={200: {"model": ExplainResponse | MultiLabelExplainResponse}, **ERROR_DOCS,
+                        501: {"model": ErrorResponse}},
              openapi_extra=_body_doc(service.explain_schema))(service.explain)
     add_pages(app, web)
     return app
@@ -109,6 +118,7 @@ class Service:
 
     def __init__(self, predictor, limits: Limits, metadata: dict):
         self.predictor, self.limits, self.metadata = predictor, limits, metadata
+        self.thresholds = getattr(predictor, "thresholds", None)  # a multi-label run's decisions; else None
         self.batcher = MicroBatcher(predictor.predict_proba, limits.max_batch, limits.batch_wait_ms,
                                     limits.max_queue_texts, limits.request_timeout_s)
         self.gate = ExplainGate(limits.max_explain_queue)
@@ -139,11 +149,13 @@ class Service:
             raise
         except Exception as exc:
             raise ApiError(500, f"prediction failed ({type(exc).__name__}); see the server log") from None
-        return JSONResponse({"predictions": format_predictions(self.predictor.label_names, probs)})
+        return JSONResponse({"predictions": format_predictions(self.predictor.label_names, probs,
+                                                               thresholds=self.thresholds)})
 
     async def health(self):
         running = self.batcher.running
         return JSONResponse({"status": "ok" if running else "starting", "model": self.metadata["model"],
+                             "multi_label": self.metadata["multi_label"],
                              "queued_requests": len(self.batcher.jobs), "queued_texts": self.batcher.queued_texts},
                             status_code=200 if running else 503)
 
@@ -182,17 +194,26 @@ class Service:
             raise ApiError(500, f"explanation failed ({type(exc).__name__}); see the server log") from None
 
     async def _explanation(self, text: str, answer_by: float) -> dict:
-        """Label and probabilities of the whole text (through the /predict queue), then its explanation."""
+        """Label and probabilities of the whole text (through the /predict queue), then its explanation; a
+        multi-label run's labels, and an explanation per chosen label (most probable first, at most
+        `MAX_EXPLAINED_LABELS`; the most probable label when none is chosen)."""
         probs = (await self.batcher.predict([text], deadline=answer_by))[0]  # the whole text, as /predict sees it
-        target = int(np.argmax(probs))
+        target = predicted_labels(self.predictor, probs) if self.thresholds is not None else int(np.argmax(probs))
         try:
             details = await self.gate.run(lambda: explain_text(self.predictor, text, target, self.limits), answer_by,
                                           self.limits.request_timeout_s)
         except LexiclassError as exc:  # e.g. no token survives standardization: "!!!"
             raise ApiError(422, f'"text" cannot be explained: {str(exc).splitlines()[0][:160]}') from None
         names = self.predictor.label_names
-        return {"label": names[target], "probabilities": format_predictions(names, probs[None])[0]["probabilities"],
-                **details}
+        prediction = format_predictions(names, probs[None], thresholds=self.thresholds)[0]
+        if self.thresholds is None:
+            return {"label": names[target], "probabilities": prediction["probabilities"], **details}
+        thresholds = self.thresholds["thresholds"]
+        details["explanations"] = [
+            {"label": e["label"], "probability": float(probs[i]), "threshold": float(thresholds[i]),
+             "chosen": e["label"] in prediction["labels"], "importance": e["importance"]}
+            for i, e in zip(target, details["explanations"])]
+        return {"labels": prediction["labels"], "probabilities": prediction["probabilities"], **details}
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -252,7 +273,13 @@ def _metadata(predictor, limits: Limits) -> dict:
     config = predictor.config.to_dict() if predictor.config is not None else {}
     # Data paths (dataset, imdb_archive, glove, data_source "imdb:/home/...") keep only their file name.
     run_dir = str(predictor.run_dir) if predictor.run_dir is not None else None
+    thresholds = getattr(predictor, "thresholds", None)
     return {"model": config.get("model"), "labels": list(predictor.label_names),
+            "multi_label": thresholds is not None,
+            "thresholds": None if thresholds is None else {  # label -> the probability over which it is predicted
+                name: float(t) for name, t in zip(predictor.label_names, thresholds["thresholds"])},
+            "threshold_rule": None if thresholds is None else thresholds.get("rule"),
+            "at_least_one": None if thresholds is None else bool(thresholds.get("at_least_one")),
             "config": _strip_paths(config, run_dir), "test_metrics": metrics,
             "run": _strip_paths(predictor.info, run_dir), "limits": dataclasses.asdict(limits)}
 

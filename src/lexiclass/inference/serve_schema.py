@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from lexiclass.errors import LexiclassError
+from lexiclass.inference.explain import MAX_EXPLAINED_LABELS
 from lexiclass.inference.predictor import text_problem
 
 
@@ -212,12 +213,25 @@ def _text_refusal(kind: str, where: str, text, limits: Limits) -> ApiError:
 # --- responses (for /docs) --------------------------------------------------------------
 
 class Prediction(BaseModel):
-    label: str
-    probabilities: dict[str, float]
+    """A single-label run's answer for one text."""
+
+    label: str = Field(description="the most probable class")
+    probabilities: dict[str, float] = Field(description="every class's probability (they sum to 1)")
+
+
+class LabelSetPrediction(BaseModel):
+    """A multi-label run's answer for one text."""
+
+    labels: list[str] = Field(description="every label whose probability reaches its threshold (GET /metadata's "
+                                          '"thresholds"), most probable first; empty if none does, unless the run '
+                                          'gives every text one ("at_least_one")')
+    probabilities: dict[str, float] = Field(description="each label's own probability, independent of the others "
+                                                        "(they need not sum to 1)")
 
 
 class PredictResponse(BaseModel):
-    predictions: list[Prediction]
+    predictions: list[Prediction | LabelSetPrediction] = Field(
+        description='in request order; {"label", ...} from a single-label run, {"labels", ...} from a multi-label one')
 
 
 class ErrorResponse(BaseModel):
@@ -232,10 +246,35 @@ class Attention(BaseModel):
 
 
 class ExplainResponse(BaseModel):
+    """A single-label run's explanation."""
+
     label: str
     probabilities: dict[str, float]
     tokens: list[str]
     importance: list[float] = Field(description="drop in P(label) when the token is hidden")
+    method: str
+    words: int
+    words_explained: int
+    attention: Attention | None = Field(description="Transformer runs only")
+
+
+class LabelExplanation(BaseModel):
+    label: str
+    probability: float
+    threshold: float
+    chosen: bool = Field(description="false only when no label is chosen: the most probable one is explained")
+    importance: list[float] = Field(description="drop in P(label) when the token is hidden: this label's own "
+                                                "probability (a token can support one label and oppose another)")
+
+
+class MultiLabelExplainResponse(BaseModel):
+    """A multi-label run's explanation: one per chosen label."""
+
+    labels: list[str] = Field(description="the labels over their thresholds, most probable first (as /predict)")
+    probabilities: dict[str, float]
+    tokens: list[str]
+    explanations: list[LabelExplanation] = Field(description=f"the chosen labels, most probable first (at most "
+                                                             f"{MAX_EXPLAINED_LABELS})")
     method: str
     words: int
     words_explained: int

@@ -1,6 +1,7 @@
 // The page at "/": classify a text with POST predict and show the label and the class probabilities,
 // then explain it with POST explain: each token shaded by its occlusion importance and, for
-// Transformer runs, each head's attention.
+// Transformer runs, each head's attention. A multi-label run's page shows every label over its
+// threshold, a bar per label with its threshold marked, and the tokens shaded once per chosen label.
 // Everything from the text or the server is written with textContent / canvas fillText, never as HTML.
 "use strict";
 
@@ -15,6 +16,8 @@
   const pct = (p) => (100 * p).toFixed(1) + "%";
 
   let busy = false;
+  let thresholds = null;  // a multi-label run's {label: threshold} (GET metadata); null for single-label runs
+  let runLoaded = Promise.resolve();  // the run's description (and thresholds), read once at start
 
   // --- run description and examples --------------------------------------------------
 
@@ -25,9 +28,16 @@
       if (!response.ok) throw new Error(meta.error || response.statusText);
       const parts = [];
       if (meta.model) parts.push("model " + meta.model);
-      parts.push(meta.labels.length + " classes: " + meta.labels.join(", "));
-      const accuracy = (meta.run && meta.run.test_accuracy) ?? (meta.test_metrics && meta.test_metrics.accuracy);
-      if (typeof accuracy === "number") parts.push("test accuracy " + pct(accuracy));
+      if (meta.multi_label) {
+        thresholds = meta.thresholds || {};
+        parts.push("multi-label, " + meta.labels.length + " labels: " + meta.labels.join(", "));
+        const f1 = (meta.run && meta.run.test_micro_f1) ?? (meta.test_metrics && meta.test_metrics.micro_f1);
+        if (typeof f1 === "number") parts.push("test micro-F1 " + pct(f1));
+      } else {
+        parts.push(meta.labels.length + " classes: " + meta.labels.join(", "));
+        const accuracy = (meta.run && meta.run.test_accuracy) ?? (meta.test_metrics && meta.test_metrics.accuracy);
+        if (typeof accuracy === "number") parts.push("test accuracy " + pct(accuracy));
+      }
       $("run-info").textContent = parts.join(" \u00b7 ");
       if (meta.limits && meta.limits.max_chars) $("text").maxLength = meta.limits.max_chars;
       showExamples(meta.examples || []);
@@ -99,6 +109,7 @@
         setStatus("Error: " + err.message, true);
         return;
       }
+      await runLoaded;  // the thresholds, before the bars that mark them
       renderPrediction(prediction);
       setStatus("Explaining\u2026 (prediction in " + elapsed() + ")", false);
       try {
@@ -118,17 +129,43 @@
 
   function renderPrediction(prediction) {
     $("result").hidden = false;
-    $("label").textContent = prediction.label;
-    $("confidence").textContent = pct(prediction.probabilities[prediction.label]);
-    renderBars(prediction.probabilities, prediction.label);
+    const multi = Array.isArray(prediction.labels);  // a multi-label run's answer: a set of labels
+    $("result-title").textContent = multi ? "Labels" : "Prediction";
+    $("single-prediction").hidden = multi;
+    $("label-set").hidden = !multi;
+    if (multi) {
+      renderLabelSet(prediction);
+    } else {
+      $("label").textContent = prediction.label;
+      $("confidence").textContent = pct(prediction.probabilities[prediction.label]);
+    }
+    renderBars(prediction.probabilities, multi ? prediction.labels : [prediction.label], multi);
     $("explanation").hidden = true;  // the last text's explanation would be misleading beside this prediction
     $("explain-error").hidden = true;
   }
 
+  // Every label over its threshold, most probable first, with its probability.
+  function renderLabelSet(prediction) {
+    const chips = $("chosen");
+    chips.replaceChildren();
+    for (const name of prediction.labels) {
+      const chip = el("li", "chip", name);
+      chip.dataset.label = name;
+      chip.appendChild(el("span", "chip-value", pct(prediction.probabilities[name])));
+      chips.appendChild(chip);
+    }
+    if (prediction.labels.length === 0) chips.appendChild(el("li", "none", "no label over its threshold"));
+    const count = Object.keys(prediction.probabilities).length;
+    $("label-set-note").textContent = prediction.labels.length + " of " + count + " labels over their " +
+      "thresholds. Each label has its own probability (they need not sum to 1); the line in its bar marks its threshold.";
+  }
+
   function renderExplanation(answer) {
     $("explanation").hidden = false;
-    $("legend-label").textContent = "\u201c" + answer.label + "\u201d";
-    renderTokens(answer);
+    const multi = Array.isArray(answer.explanations);
+    $("explanation-title").textContent = multi ? "Which words push each label" : "Which words push the prediction";
+    $("legend-label").textContent = multi ? "the label above it" : "\u201c" + answer.label + "\u201d";
+    if (multi) renderLabelTokens(answer); else renderTokens(answer);
     renderAttention(answer.attention);
   }
 
@@ -138,20 +175,36 @@
     box.hidden = false;
   }
 
-  function renderBars(probabilities, label) {
+  const percent = (p) => Math.max(0, Math.min(100, 100 * p)).toFixed(2) + "%";
+
+  // A bar per class; ``chosen``: the predicted class, or a multi-label run's labels, whose thresholds are marked.
+  function renderBars(probabilities, chosen, multi) {
     const bars = $("bars");
     bars.replaceChildren();
     for (const [name, p] of Object.entries(probabilities)) {
+      const picked = chosen.includes(name);
       const row = el("div", "bar-track");
-      const fill = el("div", "bar-fill" + (name === label ? " top" : ""));
-      fill.style.width = Math.max(0, Math.min(100, 100 * p)).toFixed(2) + "%";
+      const fill = el("div", "bar-fill" + (picked ? (multi ? " chosen" : " top") : ""));
+      fill.style.width = percent(p);
       row.appendChild(fill);
       const nameCell = el("span", "bar-name", name);
       const value = el("span", "bar-value", pct(p));
       for (const node of [nameCell, row, value]) node.dataset.label = name;
       value.dataset.probability = String(p);
+      let description = name + " " + pct(p);
+      const threshold = multi && thresholds ? thresholds[name] : undefined;
+      if (typeof threshold === "number") {
+        const mark = el("div", "bar-threshold");
+        mark.style.left = percent(threshold);
+        mark.dataset.threshold = String(threshold);
+        row.appendChild(mark);
+        value.dataset.threshold = String(threshold);
+        description += ", threshold " + pct(threshold) + (picked ? ", chosen" : "");
+        row.title = "threshold " + pct(threshold);
+      }
+      if (multi) value.dataset.chosen = String(picked);
       row.setAttribute("role", "img");
-      row.setAttribute("aria-label", name + " " + pct(p));
+      row.setAttribute("aria-label", description);
       bars.append(nameCell, row, value);
     }
   }
@@ -162,20 +215,50 @@
     return "rgba(" + rgb + "," + alpha.toFixed(3) + ")";
   }
 
-  function renderTokens(answer) {
-    const box = $("tokens");
-    box.replaceChildren();
-    const scale = Math.max(0, ...answer.importance.map(Math.abs));
-    answer.tokens.forEach((token, i) => {
-      const value = answer.importance[i];
+  // The tokens as spans shaded by ``importance`` (each on its own scale), appended to ``box``.
+  function shadeTokens(box, tokens, importance, label) {
+    const scale = Math.max(0, ...importance.map(Math.abs));
+    tokens.forEach((token, i) => {
+      const value = importance[i];
       const span = el("span", "tok", token);
       span.style.backgroundColor = tokenColor(value, scale);
       span.dataset.importance = String(value);
-      span.title = (value >= 0 ? "+" : "") + value.toFixed(4) + " (P(" + answer.label + ") drops by this when hidden)";
+      span.title = (value >= 0 ? "+" : "") + value.toFixed(4) + " (P(" + label + ") drops by this when hidden)";
       box.appendChild(span);
       box.appendChild(document.createTextNode(" "));
     });
-    let note = "Importance by occlusion: " + answer.method + ".";
+  }
+
+  function renderTokens(answer) {
+    const box = $("tokens");
+    box.replaceChildren();
+    shadeTokens(box, answer.tokens, answer.importance, answer.label);
+    showMethod(answer, "");
+  }
+
+  // A multi-label run: the tokens once per explained label, shaded by the drop in that label's own probability.
+  function renderLabelTokens(answer) {
+    const box = $("tokens");
+    box.replaceChildren();
+    for (const part of answer.explanations) {
+      const group = el("div", "token-group");
+      group.dataset.label = part.label;
+      const heading = el("h3", "", "\u201c" + part.label + "\u201d ");
+      heading.appendChild(el("span", "muted", pct(part.probability) + ", threshold " + pct(part.threshold) +
+        (part.chosen ? "" : " (no label is over its threshold: the most probable one)")));
+      const line = el("p", "tokens");
+      shadeTokens(line, answer.tokens, part.importance, part.label);
+      group.append(heading, line);
+      box.appendChild(group);
+    }
+    const extra = answer.labels.length > answer.explanations.length
+      ? " The " + answer.explanations.length + " most probable of the " + answer.labels.length + " labels are explained."
+      : "";
+    showMethod(answer, extra);
+  }
+
+  function showMethod(answer, extra) {
+    let note = "Importance by occlusion: " + answer.method + "." + extra;
     if (answer.words_explained < answer.words) {
       note += " Only the first " + answer.words_explained + " of " + answer.words +
         " words are explained; the prediction is the whole text's.";
@@ -288,6 +371,6 @@
         classify();
       }
     });
-    loadRun();
+    runLoaded = loadRun();
   });
 })();
