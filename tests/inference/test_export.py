@@ -31,12 +31,15 @@ OUTSIDE = textwrap.dedent("""
         if job["format"] == "savedmodel":  # in chunks: a Transformer's attention memory grows with batch * length**2
             import tensorflow as tf
             serve = tf.saved_model.load(job["path"]).signatures["serving_default"]
-            probs, labels = [], []
+            probs, labels, sets = [], [], []  # sets: a multi-label export's (batch, labels) bool decisions
             for start in range(0, len(job["texts"]), 64):
                 out = serve(texts=tf.constant(job["texts"][start:start + 64], dtype=tf.string))
                 probs += out["probabilities"].numpy().tolist()
-                labels += [b.decode() for b in out["label"].numpy()]
-            results.append({"probabilities": probs, "label": labels})
+                if "label" in out:
+                    labels += [b.decode() for b in out["label"].numpy()]
+                if "labels" in out:
+                    sets += out["labels"].numpy().tolist()
+            results.append({"probabilities": probs, "label": labels, "labels": sets})
         elif job["format"] == "savedmodel-session":  # TensorFlow Serving's way: graph, init op, tensor names
             import tensorflow as tf
             with tf.compat.v1.Session(graph=tf.Graph()) as session:
@@ -53,12 +56,15 @@ OUTSIDE = textwrap.dedent("""
             from preprocess import Preprocessor
             pre = Preprocessor(job["path"])
             session = ort.InferenceSession(os.path.join(job["path"], "model.onnx"))
-            probs = []
+            probs, sets = [], []
+            names = [output.name for output in session.get_outputs()]
             for start in range(0, len(job["texts"]), 64):
                 x = pre(job["texts"][start:start + 64])
-                probs += session.run(None, {session.get_inputs()[0].name: x})[0].tolist()
+                found = dict(zip(names, session.run(None, {session.get_inputs()[0].name: x})))
+                probs += found.get("probabilities", found[names[0]]).tolist()
+                sets += found["labels"].tolist() if "labels" in found else []
             sys.path.remove(job["path"])
-            results.append({"probabilities": probs})
+            results.append({"probabilities": probs, "labels": sets})
     json.dump({"results": results, "lexiclass_imported": any(m.startswith("lexiclass.") for m in sys.modules),
                "tensorflow_imported": "tensorflow" in sys.modules}, sys.stdout)
 """)

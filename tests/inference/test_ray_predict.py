@@ -143,3 +143,33 @@ def test_missing_extra_message(without_ray, tiny_run, tmp_path):
         ray_predict.predict_files_ray(tiny_run("nbsvm"), tmp_path / "x.csv", tmp_path / "out")
     message = str(caught.value)
     assert "pip install 'lexiclass[ray]'" in message and "\n" not in message
+
+
+def test_multilabel_run_writes_the_local_label_sets(ray_local, tiny_multilabel_run, tmp_path):
+    """A multi-label run: the same ``labels`` column (label sets, decided by the run's thresholds in the write
+    tasks) and probabilities as the local engine, row for row."""
+    import lexiclass
+    from lexiclass.inference.predict_files import predict_file
+    from lexiclass.inference.ray_predict import predict_files_ray
+    from tests.conftest import make_multilabel_texts
+
+    run = tiny_multilabel_run("tfidf")
+    texts, _ = make_multilabel_texts(600, seed=11)
+    texts = [t if i % 37 else "  " for i, t in enumerate(texts)]
+    source = tmp_path / "tags.jsonl"
+    source.write_text("".join(json.dumps({"id": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts)),
+                      encoding="utf-8")
+    predictor = lexiclass.load(run)
+    predict_files_ray(run, source, tmp_path / "out", id_column="id", workers=2, chunk_rows=128)
+    predict_file(predictor, source, tmp_path / "local.parquet", id_column="id")
+    got, want = _read(tmp_path / "out" / "tags.parquet"), _read(tmp_path / "local.parquet")
+    assert list(got[0]) == list(want[0]) == ["id", "text", "labels", "p_bird", "p_cat", "p_dog", "empty"]
+    assert [r["id"] for r in got] == [r["id"] for r in want] and [r["empty"] for r in got] == [r["empty"] for r in want]
+    assert [r["labels"] for r in got] == [r["labels"] for r in want]
+    assert [r["labels"] for r in want] == [None if not t.strip() else p["labels"]
+                                           for t, p in zip(texts, predictor.predict(texts))]
+    assert sum(len(r["labels"] or []) > 1 for r in got) > 50  # sets of two among them
+    for name in ("p_bird", "p_cat", "p_dog"):
+        a = np.array([np.nan if r[name] is None else r[name] for r in got])
+        b = np.array([np.nan if r[name] is None else r[name] for r in want])
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)

@@ -12,6 +12,10 @@
   vocabulary and ``preprocess.py``, a NumPy-only recipe that turns raw texts into the
   network's input exactly as lexiclass does. Needs the ``export`` extra (tf2onnx, onnx,
   onnxruntime).
+- multi-label runs: both return ``probabilities`` (batch, labels), one independent probability
+  per label, and ``labels`` (batch, labels) bool instead of ``label``: the run's decisions
+  (`lexiclass.models.thresholds.decide`: each label's threshold, and the most probable label
+  when ``at_least_one``) in TensorFlow / ONNX operators; thresholds.json beside the model holds them.
 
 Both write into a temporary folder beside ``out_dir`` and rename it at the end, and check the
 export against ``lexiclass.load(run).predict_proba`` on a few probe texts (an empty one and
@@ -30,9 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export_folder import (EXPORT_FILE, INPUT_NAME, LABELS_FILE, README_FILE, SIGNATURE,
-                                               lexiclass_version, quietly, savedmodel_readme, write_json)
-from lexiclass.inference.export_onnx import onnx_probabilities, require_onnx_packages, write_onnx
+from lexiclass.inference.export_folder import (DECISIONS, EXPORT_FILE, INPUT_NAME, README_FILE, SIGNATURE,
+                                               decision_rule, lexiclass_version, quietly, savedmodel_readme,
+                                               write_json, write_labels)
+from lexiclass.inference.export_onnx import onnx_outputs, require_onnx_packages, write_onnx
 from lexiclass.precision import PROBABILITY_TOLERANCE, tolerance
 
 # TensorFlow and Keras are imported inside the functions that use them: seconds to import.
@@ -92,7 +97,10 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
         summary = writer(predictor, tmp)
         summary.update(format=format, model=predictor.config.model, labels=predictor.labels,
                        run_dir=str(run_dir), lexiclass_version=lexiclass_version(),
-                       run_precision=predictor.config.precision, computes_in="float32")
+                       run_precision=predictor.config.precision, computes_in="float32",
+                       multi_label=predictor.multi_label)
+        if predictor.multi_label:
+            summary.update(decision_rule(predictor))
         write_json(tmp / EXPORT_FILE, summary)  # preprocess.py reads its settings from it
         if check:
             summary.update(_check_export(predictor, tmp, format))
@@ -112,7 +120,8 @@ def describe(summary: dict) -> str:
     outputs = ", ".join(f"{name} {spec['dtype']} {_shape(spec['shape'])}" for name, spec in summary["outputs"].items())
     lines = [f"exported {summary['model']} run {summary['run_dir']} as {summary['format']} to {summary['out_dir']}",
              f"input: {inp['name']} {inp['dtype']} {_shape(inp['shape'])} ({inp['what']})",
-             f"outputs: {outputs}; classes: {', '.join(summary['labels'])}"]
+             f"outputs: {outputs}; {'labels (multi-label)' if summary.get('multi_label') else 'classes'}: "
+             f"{', '.join(summary['labels'])}"]
     if "max_difference" in summary:
         lines.append(f"checked on {summary['checked_texts']} probe texts: largest difference to lexiclass "
                      f"{summary['max_difference']:.1e} (tolerance {summary['tolerance']:g}: the export computes in "
@@ -173,23 +182,26 @@ def _require_tensorflow_backend() -> None:
 
 def _serving_function(predictor, layer, model):
     """A `tf.function`-able ``texts (batch,) string -> {"probabilities", "label"}`` using the run's own objects,
-    ``layer``, the run's vectorizer as a Keras ``TextVectorization``, and ``model``, its network in float32."""
+    ``layer``, the run's vectorizer as a Keras ``TextVectorization``, and ``model``, its network in float32.
+    Multi-label runs return ``{"probabilities", "labels"}``: `decisions` instead of the argmax."""
     import tensorflow as tf
 
     from lexiclass.text.pipeline import prediction_lengths
 
     config = predictor.config
     label_names = tf.constant(predictor.labels)
-    binary = len(predictor.labels) == 2
+    binary = len(predictor.labels) == 2 and not predictor.multi_label  # multi-label: one sigmoid per label
 
-    def probabilities(inputs):
-        outputs = tf.cast(model(inputs, training=False), tf.float32)  # (batch, 1) sigmoid or (batch, classes)
-        return tf.concat([1.0 - outputs, outputs], axis=1) if binary else outputs
+    def outputs(inputs):
+        probs = tf.cast(model(inputs, training=False), tf.float32)  # (batch, 1) sigmoid or (batch, classes)
+        probs = tf.concat([1.0 - probs, probs], axis=1) if binary else probs
+        if predictor.multi_label:
+            return {"probabilities": probs, "labels": decisions(probs, predictor.thresholds)}
+        return {"probabilities": probs, "label": tf.gather(label_names, tf.argmax(probs, axis=1))}
 
     if predictor.input_kind == "bow":
         def serve(texts):
-            probs = probabilities(tf.cast(layer(texts), tf.float32))  # (batch, vocabulary) n-gram vectors
-            return {"probabilities": probs, "label": tf.gather(label_names, tf.argmax(probs, axis=1))}
+            return outputs(tf.cast(layer(texts), tf.float32))  # (batch, vocabulary) n-gram vectors
         return serve
 
     ladder = tf.constant(prediction_lengths(config), dtype=tf.int64)  # padded widths, as lexiclass predicts
@@ -202,10 +214,21 @@ def _serving_function(predictor, layer, model):
                           tf.size(ladder, out_type=tf.int64) - 1)
         width = tf.gather(ladder, step)
         dense = ids.to_tensor(default_value=0, shape=tf.stack([ids.nrows(), width]))  # (batch, width)
-        probs = probabilities(tf.cast(dense, tf.int32))
-        return {"probabilities": probs, "label": tf.gather(label_names, tf.argmax(probs, axis=1))}
+        return outputs(tf.cast(dense, tf.int32))
 
     return serve
+
+
+def decisions(probs, thresholds: dict):
+    """`lexiclass.models.thresholds.decide` in TensorFlow ops: (batch, L) bool, True where a label's probability
+    reaches its threshold (float32) or, with ``at_least_one``, where it is the row's most probable label."""
+    import tensorflow as tf
+
+    chosen = probs >= tf.constant(np.asarray(thresholds["thresholds"], dtype=np.float32))[None, :]
+    if thresholds.get("at_least_one"):
+        ids = tf.range(tf.shape(probs, out_type=tf.int64)[1], dtype=tf.int64)
+        chosen = chosen | tf.equal(ids[None, :], tf.argmax(probs, axis=1)[:, None])
+    return chosen
 
 
 def truncate_ragged(ids, length: int, policy: str):
@@ -239,12 +262,14 @@ def _write_savedmodel(predictor, folder: Path) -> dict:
     archive.add_endpoint(name=SIGNATURE, fn=_serving_function(predictor, layer, model),
                          input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name=INPUT_NAME)])
     quietly(lambda: archive.write_out(str(folder), verbose=False))
-    write_json(folder / LABELS_FILE, predictor.labels)
+    write_labels(folder, predictor)
+    width = len(predictor.labels)
+    decided = ({"labels": {"dtype": "bool", "shape": [None, width], "what": DECISIONS}} if predictor.multi_label
+               else {"label": {"dtype": "string", "shape": [None]}})
     summary = {
         "signature": SIGNATURE,
         "input": {"name": INPUT_NAME, "dtype": "string", "shape": [None], "what": "raw texts"},
-        "outputs": {"probabilities": {"dtype": "float32", "shape": [None, len(predictor.labels)]},
-                    "label": {"dtype": "string", "shape": [None]}},
+        "outputs": {"probabilities": {"dtype": "float32", "shape": [None, width]}, **decided},
         "truncation": predictor.config.truncation if predictor.input_kind == "sequence" else None,
         "sequence_length": predictor.config.sequence_length if predictor.input_kind == "sequence" else None,
     }
@@ -266,21 +291,36 @@ def probe_texts(predictor) -> list[str]:
 def _check_export(predictor, folder: Path, format: str) -> dict:
     texts = probe_texts(predictor)
     expected = predictor.predict_proba(texts)
-    got = _savedmodel_probabilities(folder, texts) if format == "savedmodel" else onnx_probabilities(folder, texts)
-    difference = float(np.abs(np.asarray(got, dtype=np.float64) - expected).max())
+    outputs = _savedmodel_outputs(folder, texts) if format == "savedmodel" else onnx_outputs(folder, texts)
+    got = np.asarray(outputs["probabilities"], dtype=np.float64)
+    difference = float(np.abs(got - expected).max())
     bound = tolerance(CHECK_TOLERANCE, predictor.config.precision)
     if not difference <= bound:  # NaN fails too
         raise LexiclassError(f"the exported {format} model disagrees with lexiclass by {difference:.3g} on probe "
                              f"texts (tolerance {bound:g} for a {predictor.config.precision} run); "
                              "the export was not written")
+    if predictor.multi_label:
+        _check_decisions(predictor.thresholds, outputs, format)
     return {"checked_texts": len(texts), "max_difference": difference, "tolerance": bound}
 
 
-def _savedmodel_probabilities(folder: Path, texts: list[str]) -> np.ndarray:
+def _check_decisions(thresholds: dict, outputs: dict, format: str) -> None:
+    """The export's ``labels`` are lexiclass's `decide` on the export's own probabilities (float32 thresholds, as in
+    the export): exactly, since both compare the same numbers; the probabilities were checked against lexiclass's."""
+    from lexiclass.models.thresholds import decide
+
+    probs = np.asarray(outputs["probabilities"], dtype=np.float32)
+    rule = {**thresholds, "thresholds": np.asarray(thresholds["thresholds"], dtype=np.float32)}
+    if not np.array_equal(np.asarray(outputs["labels"], dtype=bool), decide(probs, rule)):
+        raise LexiclassError(f"the exported {format} model's labels are not those of the run's thresholds on probe "
+                             "texts; the export was not written")
+
+
+def _savedmodel_outputs(folder: Path, texts: list[str]) -> dict:
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(folder)).signatures[SIGNATURE]
-    return serve(**{INPUT_NAME: tf.constant(texts, dtype=tf.string)})["probabilities"].numpy()
+    return {name: value.numpy() for name, value in serve(**{INPUT_NAME: tf.constant(texts, dtype=tf.string)}).items()}
 
 
 # --- files -------------------------------------------------------------------------------

@@ -18,6 +18,24 @@ README_FILE = "README.txt"
 LABELS_FILE = "labels.json"
 ONNX_FILE = "model.onnx"
 PREPROCESS_FILE = "preprocess.py"
+THRESHOLDS_FILE = "thresholds.json"
+DECISIONS = ("the labels each text carries: probability >= the label's threshold (thresholds.json), "
+             "and the most probable label always when at_least_one")
+
+
+def write_labels(folder: Path, predictor) -> None:
+    """labels.json (the column order) and, for a multi-label run, thresholds.json: each label's threshold
+    (``thresholds``, in labels.json's order) and ``at_least_one`` (the most probable label is always chosen)."""
+    write_json(folder / LABELS_FILE, predictor.labels)
+    if predictor.multi_label:
+        write_json(folder / THRESHOLDS_FILE, {"labels": predictor.labels, **decision_rule(predictor)})
+
+
+def decision_rule(predictor) -> dict:
+    """What a user needs to decide a multi-label run's labels from its probabilities (export.json has it too)."""
+    thresholds = predictor.thresholds
+    return {"thresholds": [float(t) for t in thresholds["thresholds"]],
+            "at_least_one": bool(thresholds.get("at_least_one", False))}
 
 
 def write_json(path: Path, value) -> None:
@@ -49,11 +67,19 @@ def savedmodel_readme(predictor) -> str:
     else:
         inside = f"lower-casing (ASCII), punctuation stripping, whitespace split, 1..{predictor.vectorizer.ngrams}-" \
                  f"gram {predictor.vectorizer.output_mode} vector"
+    if predictor.multi_label:
+        output = f"""Output: "probabilities" (batch, {len(predictor.labels)}) float32, one independent probability per label
+        (multi-label: rows do not sum to 1), columns = labels in this order: {labels}
+{_wrap(f'"labels" (batch, {len(predictor.labels)}) bool: ' + _decision_words(predictor), "        ")}"""
+        use = 'out["probabilities"].numpy(), out["labels"].numpy()'
+    else:
+        output = f"""Output: "probabilities" (batch, {len(predictor.labels)}) float32, columns = classes in this order: {labels}
+        "label" (batch,) string: the most probable class."""
+        use = 'out["probabilities"].numpy(), out["label"].numpy()'
     return f"""A lexiclass {predictor.config.model} run exported as a TensorFlow SavedModel (lexiclass {lexiclass_version()}).
 
 Input : signature "{SIGNATURE}", input "{INPUT_NAME}": a 1-D string tensor of raw texts (UTF-8).
-Output: "probabilities" (batch, {len(predictor.labels)}) float32, columns = classes in this order: {labels}
-        "label" (batch,) string: the most probable class.
+{output}
 Inside: {inside}; then the network. No lexiclass or custom layer code is needed.
 Each call is one batch padded to its longest text: send a few dozen texts per call (attention
 memory grows with batch x length^2 in Transformer runs).
@@ -62,7 +88,7 @@ Python (TensorFlow only):
     import tensorflow as tf
     serve = tf.saved_model.load("THIS_FOLDER").signatures["{SIGNATURE}"]
     out = serve({INPUT_NAME}=tf.constant(["A wonderful film.", "Dull."]))
-    out["probabilities"].numpy(), out["label"].numpy()
+    {use}
 
 TensorFlow Serving: copy this folder to MODELS/NAME/1/ (a numbered version folder), then
     docker run -p 8501:8501 -v MODELS/NAME:/models/NAME -e MODEL_NAME=NAME tensorflow/serving
@@ -76,10 +102,17 @@ def onnx_readme(predictor, summary: dict) -> str:
     labels = ", ".join(predictor.labels)
     inp = summary["input"]
     output = next(iter(summary["outputs"]))
+    returns = f'"{output}" float32 (batch, {len(predictor.labels)}): probabilities of the classes, in this order: {labels}'
+    run = "probabilities = session.run(None, {" + f'"{inp["name"]}": x' + "})[0]"
+    if predictor.multi_label:
+        returns = (f'"probabilities" float32 (batch, {len(predictor.labels)}): one independent probability per label '
+                   f'(multi-label:\nrows do not sum to 1), in this order: {labels}\n'
+                   + _wrap(f'and "labels" bool (batch, {len(predictor.labels)}): {_decision_words(predictor)}', ""))
+        run = "probabilities, labels = session.run(None, {" + f'"{inp["name"]}": x' + "})"
     return f"""A lexiclass {predictor.config.model} run's network exported to ONNX (lexiclass {lexiclass_version()}, opset {summary["opset"]}).
 
 model.onnx takes "{inp["name"]}" {inp["dtype"]} {inp["shape"]}: {inp["what"]}
-and returns "{output}" float32 (batch, {len(predictor.labels)}): probabilities of the classes, in this order: {labels}
+and returns {returns}
 The network alone is in model.onnx: texts must be turned into its input first, by preprocess.py
 (NumPy only; it reads vocabulary.txt{", idf_weights.npy" if summary["output_mode"] == "tf_idf" else ""} and export.json from this folder).
 
@@ -88,7 +121,7 @@ The network alone is in model.onnx: texts must be turned into its input first, b
     pre = Preprocessor("THIS_FOLDER")
     session = ort.InferenceSession("THIS_FOLDER/model.onnx")
     x = pre(["A wonderful film.", "Dull."])
-    probabilities = session.run(None, {{"{inp["name"]}": x}})[0]
+    {run}
 
 The recipe (to write it in another language):
  1. lower-case A-Z only (other letters are kept as they are);
@@ -96,6 +129,26 @@ The recipe (to write it in another language):
  3. split on runs of the ASCII whitespace characters space, \\t, \\n, \\r, \\v, \\f (no other characters);
 {_recipe_tail(predictor)}
 """
+
+
+def _wrap(text: str, indent: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def _decision_words(predictor) -> str:
+    """How a multi-label export decides its labels, in words with the numbers."""
+    rule = decision_rule(predictor)
+    thresholds = "listed in thresholds.json"
+    if len(predictor.labels) <= 20:
+        thresholds = ", ".join(f"{name} {t:g}" for name, t in zip(predictor.labels, rule["thresholds"])) + \
+            "; thresholds.json"
+    always = ("; the most probable label is chosen even when none reaches its threshold (every training text "
+              "had a label)" if rule["at_least_one"] else "; a text may get no label")
+    return (f"True where the label's probability >= its threshold ({thresholds}){always}. "
+            "Thresholds are compared in float32.")
 
 
 def _recipe_tail(predictor) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export_folder import (LABELS_FILE, ONNX_FILE, PREPROCESS_FILE, PREPROCESS_SOURCE,
-                                               README_FILE, onnx_readme, quietly, write_json)
+from lexiclass.inference.export_folder import (DECISIONS, ONNX_FILE, PREPROCESS_FILE, PREPROCESS_SOURCE, README_FILE,
+                                               onnx_readme, quietly, write_labels)
 
 # Keras, TensorFlow and the ONNX packages are imported inside the functions: seconds to import; ONNX is an extra.
 
@@ -43,7 +43,7 @@ def write_onnx(predictor, folder: Path) -> dict:
         name, spec = "ngram_vector", tf.TensorSpec((None, width), tf.float32, name="ngram_vector")
         inputs = keras.Input(shape=(width,), dtype="float32", name=name)
     outputs = model(inputs)
-    if len(predictor.labels) == 2:  # one sigmoid output p -> [1 - p, p], as lexiclass reports it
+    if len(predictor.labels) == 2 and not predictor.multi_label:  # one sigmoid p -> [1 - p, p], as lexiclass has it
         outputs = keras.ops.concatenate([1.0 - outputs, outputs], axis=-1)
     wrapper = keras.Model(inputs, outputs)
     path = folder / ONNX_FILE
@@ -57,20 +57,25 @@ def write_onnx(predictor, folder: Path) -> dict:
     graph = onnx.load(str(path))
     replaced = _selects_to_where(graph.graph)
     output_name = graph.graph.output[0].name
+    width = len(predictor.labels)
+    outputs = {output_name: {"dtype": "float32", "shape": [None, width], "what": "probabilities"}}
+    if predictor.multi_label:
+        add_decisions(graph.graph, predictor.thresholds)
+        outputs = {"probabilities": {"dtype": "float32", "shape": [None, width], "what": "probabilities"},
+                   "labels": {"dtype": "bool", "shape": [None, width], "what": DECISIONS}}
     onnx.save(graph, str(path))
 
     shutil.copyfile(predictor.run_dir / "vocabulary.txt", folder / "vocabulary.txt")
     if vectorizer.output_mode == "tf_idf":
         shutil.copyfile(predictor.run_dir / "idf_weights.npy", folder / "idf_weights.npy")
-    write_json(folder / LABELS_FILE, predictor.labels)
+    write_labels(folder, predictor)
     (folder / PREPROCESS_FILE).write_text(PREPROCESS_SOURCE, encoding="utf-8")
     summary = {
         "input": ({"name": name, "dtype": "int32", "shape": [None, None],
                    "what": "token ids, 0 = padding (see preprocess.py)"} if predictor.input_kind == "sequence" else
                   {"name": name, "dtype": "float32", "shape": [None, len(vectorizer.vocabulary)],
                    "what": f"{vectorizer.output_mode} n-gram vectors (see preprocess.py)"}),
-        "outputs": {output_name: {"dtype": "float32", "shape": [None, len(predictor.labels)],
-                                  "what": "probabilities"}},
+        "outputs": outputs,
         "input_kind": predictor.input_kind,
         "output_mode": vectorizer.output_mode,
         "ngrams": vectorizer.ngrams,
@@ -81,6 +86,29 @@ def write_onnx(predictor, folder: Path) -> dict:
     }
     (folder / README_FILE).write_text(onnx_readme(predictor, summary), encoding="utf-8")
     return summary
+
+
+def add_decisions(graph, thresholds: dict) -> None:
+    """Make the graph's outputs ``probabilities`` (the network's) and ``labels``: `lexiclass.models.thresholds.decide`
+    in ONNX operators, (batch, L) bool = probability >= its threshold (float32), or (``at_least_one``) the
+    row's most probable label (``ArgMax``: the first of equal maxima, as NumPy's argmax)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    values = np.asarray(thresholds["thresholds"], dtype=np.float32)[None, :]
+    width = values.shape[1]
+    graph.initializer.append(numpy_helper.from_array(values, "lexiclass_thresholds"))
+    nodes = [helper.make_node("Identity", [graph.output[0].name], ["probabilities"]),
+             helper.make_node("GreaterOrEqual", ["probabilities", "lexiclass_thresholds"],
+                              ["lexiclass_over" if thresholds.get("at_least_one") else "labels"])]
+    if thresholds.get("at_least_one"):
+        graph.initializer.append(numpy_helper.from_array(np.arange(width, dtype=np.int64)[None, :], "lexiclass_ids"))
+        nodes += [helper.make_node("ArgMax", ["probabilities"], ["lexiclass_best"], axis=1, keepdims=1),
+                  helper.make_node("Equal", ["lexiclass_best", "lexiclass_ids"], ["lexiclass_is_best"]),
+                  helper.make_node("Or", ["lexiclass_over", "lexiclass_is_best"], ["labels"])]
+    graph.node.extend(nodes)
+    del graph.output[:]
+    graph.output.extend([helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, width]),
+                         helper.make_tensor_value_info("labels", TensorProto.BOOL, [None, width])])
 
 
 def _selects_to_where(graph) -> int:
@@ -120,8 +148,9 @@ def _selects_to_where(graph) -> int:
     return count
 
 
-def onnx_probabilities(folder: Path, texts: list[str]) -> np.ndarray:
-    """The export's probabilities for ``texts``, through its own preprocess.py and ONNX Runtime."""
+def onnx_outputs(folder: Path, texts: list[str]) -> dict:
+    """The export's outputs for ``texts`` by name, through its own preprocess.py and ONNX Runtime;
+    ``probabilities`` is always there (the first output of a single-label export)."""
     import onnxruntime
 
     spec = importlib.util.spec_from_file_location("_lexiclass_export_preprocess", folder / PREPROCESS_FILE)
@@ -129,7 +158,8 @@ def onnx_probabilities(folder: Path, texts: list[str]) -> np.ndarray:
     spec.loader.exec_module(module)
     x = module.Preprocessor(folder)(texts)
     session = onnxruntime.InferenceSession(str(folder / ONNX_FILE), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
+    found = session.run(None, {session.get_inputs()[0].name: x})
+    return {"probabilities": found[0], **{out.name: value for out, value in zip(session.get_outputs(), found)}}
 
 
 def _one_line(exc: BaseException) -> str:

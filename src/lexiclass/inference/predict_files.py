@@ -6,6 +6,12 @@ number), every other input column unchanged, ``label``, one ``p_<class>`` per cl
 the text never reaches the model). An input column whose name clashes with one of the
 added columns is carried as ``input_<name>``.
 
+A multi-label run (the predictor has ``thresholds``) writes ``labels`` instead of ``label``: the
+label set the run's thresholds choose, most probable first, as `Predictor.predict` gives it: a
+list in JSON lines, a ``list<string>`` in Parquet, a JSON list (``["cat", "dog"]``, ``[]`` for
+none) in a CSV/TSV cell; null for an empty row. The ``p_<label>`` columns are each label's own
+probability (a row does not sum to 1).
+
 The first bad row stops the run with a `DataError` naming file and line; a file output
 is written to a temporary file beside it and renamed only at the end, so on any error
 neither a partial output nor the temporary file is left, and an existing output file is
@@ -28,6 +34,7 @@ import numpy as np
 from lexiclass.atomic import default_file_mode
 from lexiclass.data.row_stream import RowStream
 from lexiclass.errors import DataError, LexiclassError
+from lexiclass.models.thresholds import decide
 from lexiclass.progress import configure as configure_progress
 from lexiclass.progress import enabled as progress_enabled
 from lexiclass.progress import progress
@@ -57,7 +64,7 @@ def predict_file(predictor, input_path, output_path=None, text_column: str = "te
     rows = empty_rows = 0
     with RowStream(input_path, text_column, id_column, input_format, chunk_rows, encoding=encoding,
                    encoding_errors=encoding_errors) as stream:
-        layout = OutputLayout(stream, id_column, labels)
+        layout = OutputLayout(stream, id_column, labels, getattr(predictor, "thresholds", None))
         with _output(output_path, output_format, stdout, layout) as writer, \
                 progress(total=stream.progress_total, desc=f"predicting {stream.name}", unit=stream.progress_unit,
                          unit_scale=stream.progress_unit == "B") as bar:
@@ -136,12 +143,14 @@ def _quiet_progress():
 class OutputLayout:
     """The output column names, and how to build one chunk's output table from its input and predictions."""
 
-    def __init__(self, stream: RowStream, id_column: str | None, labels: list[str]):
+    def __init__(self, stream: RowStream, id_column: str | None, labels: list[str], thresholds: dict | None = None):
         self.id_column = id_column
         self.id_name = id_column or "row"
         self.labels = labels
+        self.thresholds = thresholds  # a multi-label run's: a "labels" column of label sets instead of "label"
+        self.decided = "label" if thresholds is None else "labels"
         self.prob_names = [f"p_{label}" for label in labels]
-        added = [self.id_name, "label", *self.prob_names, "empty"]
+        added = [self.id_name, self.decided, *self.prob_names, "empty"]
         if added.count(self.id_name) > 1:
             raise LexiclassError(f"--id-column {id_column!r} clashes with an output column; the output adds "
                                  f"{', '.join(added[1:])}")
@@ -157,7 +166,7 @@ class OutputLayout:
                 taken.add(out)
                 self.renamed[name] = out
             self.carried.append((out, name))
-        self.names = [self.id_name, *(out for out, _ in self.carried), "label", *self.prob_names, "empty"]
+        self.names = [self.id_name, *(out for out, _ in self.carried), self.decided, *self.prob_names, "empty"]
         self.known_types = self._known_types(stream)
         # Columns that hold only strings (all of a CSV's): the CSV writer needs no conversion for them.
         self.text_columns = set()
@@ -168,7 +177,8 @@ class OutputLayout:
         """Parquet types of the columns known before any row is read (the rest come from the first chunk)."""
         import pyarrow as pa
 
-        types = {"label": pa.string(), "empty": pa.bool_(), **{name: pa.float64() for name in self.prob_names}}
+        decided = pa.string() if self.thresholds is None else pa.list_(pa.string())
+        types = {self.decided: decided, "empty": pa.bool_(), **{name: pa.float64() for name in self.prob_names}}
         if stream.arrow_schema is not None:
             inputs = {name: stream.arrow_schema.field(name).type for name in stream.columns}
         elif stream.format in ("csv", "tsv"):
@@ -187,8 +197,7 @@ class OutputLayout:
         table = {self.id_name: chunk.ids}
         for out, name in self.carried:
             table[out] = chunk.columns[name]
-        best = probs.argmax(axis=1)
-        table["label"] = [None if e else self.labels[k] for e, k in zip(empty.tolist(), best.tolist())]
+        table[self.decided] = self._decisions(empty, probs)
         empty_at = np.flatnonzero(empty).tolist()
         for j, name in enumerate(self.prob_names):
             column = probs[:, j].tolist()
@@ -197,6 +206,16 @@ class OutputLayout:
             table[name] = column
         table["empty"] = empty.tolist()
         return table, len(empty_at)
+
+    def _decisions(self, empty, probs) -> list:
+        """Per row the most probable class, or (multi-label) the chosen labels, most probable first; None if empty."""
+        if self.thresholds is None:
+            best = probs.argmax(axis=1)
+            return [None if e else self.labels[k] for e, k in zip(empty.tolist(), best.tolist())]
+        chosen = decide(probs, self.thresholds)
+        order = np.argsort(-probs, axis=1, kind="stable")  # as `Predictor.predict` orders a label set
+        return [None if e else [self.labels[k] for k in row if keep[k]]
+                for e, row, keep in zip(empty.tolist(), order.tolist(), chosen.tolist())]
 
 
 # -- output writers: write(table) per chunk, close() at the end ---------------------------------------

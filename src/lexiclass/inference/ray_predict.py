@@ -22,6 +22,8 @@ The pipeline, per call::
   columns, types, ids, order and ``empty`` flags are therefore exactly the local
   engine's. Inputs and the output folder must be at the same path on every node
   (shared storage) when joining a cluster.
+- A multi-label run's thresholds.json is read once by the driver and handed to the write
+  tasks, so their ``labels`` column (label sets) is decided by the local engine's own code.
 """
 
 from __future__ import annotations
@@ -135,8 +137,9 @@ class _Replay:
     """A stand-in predictor for `predict_file`: hands back the cluster's probabilities, in row order,
     and checks that each text is the one the cluster scored (CRC32)."""
 
-    def __init__(self, label_names, probs, crcs, source):
+    def __init__(self, label_names, probs, crcs, source, thresholds=None):
         self.label_names, self.probs, self.crcs, self.source = list(label_names), probs, crcs, source
+        self.thresholds = thresholds  # a multi-label run's: predict_file then writes label sets
         self.at = 0
 
     def predict_proba(self, texts, batch_size=None):
@@ -152,13 +155,13 @@ class _Replay:
             raise LexiclassError(f"{self.source}: the file changed while it was being scored; run again")
 
 
-def _write_file(label_names, path, output, reading, probs, crcs):
+def _write_file(label_names, path, output, reading, probs, crcs, thresholds=None):
     """Ray task: the output file for one input, through the local engine with replayed probabilities."""
     from lexiclass.inference.predict_files import predict_file
     from lexiclass.progress import configure
 
     configure(enabled=False)
-    replay = _Replay(label_names, probs, crcs, path)
+    replay = _Replay(label_names, probs, crcs, path, thresholds)
     info = predict_file(replay, path, output, **reading)
     replay.finish()
     return {key: info[key] for key in ("input", "output", "rows", "empty_rows")}
@@ -180,6 +183,18 @@ def _quiet_ray_data():
 
 
 # -- the entry point ---------------------------------------------------------------------------------
+
+
+def run_thresholds(run_dir, width: int) -> dict | None:
+    """A multi-label run's thresholds.json (checked), None for a single-label run: read once by the driver."""
+    from lexiclass import run_dir as rd
+    from lexiclass.models.thresholds import check_thresholds
+
+    config = rd.read_json(Path(run_dir) / rd.CONFIG_FILE)
+    if not (isinstance(config, dict) and config.get("multi_label")):
+        return None
+    path = Path(run_dir) / rd.THRESHOLDS_FILE
+    return check_thresholds(rd.read_json(path), width, path)
 
 
 def expand_inputs(inputs) -> list[str]:
@@ -254,6 +269,7 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
             pass
     payload = pack_run(run_dir)
     labels = read_labels(run_dir)
+    thresholds = run_thresholds(run_dir, len(labels))  # multi-label runs: the write tasks decide label sets
     n = len(labels)
     local_cpus = (workers or os.cpu_count() or 1) + 1  # one CPU beyond the actors for read and write tasks
     with RaySession(address, local_cpus) as session:
@@ -264,7 +280,7 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
         actor_cpus = round(max(0.1, min(1.0, (cpus - READ_CPUS - WRITE_CPUS) / workers)), 3)
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         try:
-            result = _run(ray, payload, labels, paths, outputs, reading, workers, actor_cpus, progress)
+            result = _run(ray, payload, (labels, thresholds), paths, outputs, reading, workers, actor_cpus, progress)
         except Exception as exc:  # noqa: BLE001  Ray wraps the user's DataError in its own exception types
             reraise_user_error(exc)
     rows = sum(f["rows"] for f in result)
@@ -275,8 +291,11 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
             "classes": n, "files": result}
 
 
-def _run(ray, payload, labels, paths, outputs, reading, workers, actor_cpus, progress) -> list[dict]:
+def _run(ray, payload, run_labels, paths, outputs, reading, workers, actor_cpus, progress) -> list[dict]:
+    """``run_labels``: (label names, the run's thresholds or None)."""
     from ray.data import DataContext
+
+    labels, thresholds = run_labels
 
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # blocks come back in file and row order
@@ -310,7 +329,7 @@ def _run(ray, payload, labels, paths, outputs, reading, workers, actor_cpus, pro
             probs = np.concatenate([p[3] for p in mine]) if mine else np.zeros((0, n))
             keep = ~empty
             pending.append(write.remote(labels, paths[current], str(outputs[current]), reading, probs[keep],
-                                        crcs[keep]))
+                                        crcs[keep], thresholds))
             parts, current = [], current + 1
 
     with progress(desc=f"scoring {len(paths)} file(s) on Ray", unit="row") as bar, _quiet_ray_data():
