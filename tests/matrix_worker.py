@@ -53,7 +53,7 @@ def main() -> None:
     select(backends.pop())
     from tests.support_matrix import Combination, commands_for, run_combination
 
-    planned = [job[4] if job[4] is not None else commands_for(Combination(*job[:4])) for job in jobs]
+    planned = [job[5] if job[5] is not None else commands_for(Combination(*job[:5])) for job in jobs]
     if any("ray" in commands for commands in planned):
         import ray  # one local Ray for every `predict --engine ray` cell: each call reuses it
 
@@ -61,12 +61,12 @@ def main() -> None:
                  runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3", "LEXICLASS_QUIET": "1"}})
     results = []
     with maybe_browser(any("page" in commands for commands in planned)) as browser:
-        for family, precision, tokenizer, backend, commands in jobs:
-            combo = Combination(family, precision, tokenizer, backend)
+        for family, precision, tokenizer, backend, labels, commands in jobs:
+            combo = Combination(family, precision, tokenizer, backend, labels)
             outcomes = run_combination(combo, Path(work) / combo.name.replace("/", "-"), commands, browser)
             if browser is None and "page" in outcomes:
                 outcomes["page"] = "not run: no Chromium + chromedriver found"
-            results.append([family, precision, tokenizer, backend, outcomes])
+            results.append([family, precision, tokenizer, backend, labels, outcomes])
             Path(out).write_text(json.dumps(results))  # after each: a crash keeps what was done
             print(f"{combo.name}: " + ", ".join(f"{k}={'ok' if v == 'ok' else 'x'}" for k, v in outcomes.items()),
                   file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
-"""The support matrix: every model family x command, crossed with precision, tokenizer and backend.
+"""The support matrix: every model family x command, crossed with precision, tokenizer, backend and labels.
 
-A *combination* is (family, precision, tokenizer, backend). `run_combination` trains a tiny run of it
+A *combination* is (family, precision, tokenizer, backend, labels): ``labels`` "single" (one class per
+text, a CSV) or "multi" (several labels per text, a JSON Lines file of label lists). `run_combination` trains a tiny run of it
 through the command line, then runs each command on that run, the way a user would, and returns
 one *outcome* per command:
 
@@ -51,6 +52,7 @@ TINY = ["--max-tokens", "200", "--sequence-length", "48", "--embed-dim", "16", "
         "--learning-rate", "0.01", "--bucket-multiple", "4", "--docvec-dim", "16", "--docvec-epochs", "2",
         "--docvec-min-count", "1", "--time-budget", "60", "--val-fraction", "0.25"]
 TEXTS = ["a good great film, loved it", "bad awful boring and a waste"]
+MULTI_LABELS = ("bird", "cat", "dog")  # tests.conftest.make_multilabel_texts' labels
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,19 @@ class Combination:
     precision: str  # "float32" or "bfloat16"; "-" for families without a Keras network
     tokenizer: str  # "word" or "sentencepiece"
     backend: str  # "tensorflow", "jax" or "torch"
+    labels: str = "single"  # "single" or "multi"
 
     @property
     def name(self) -> str:
-        return f"{self.family}/{self.precision}/{self.tokenizer}/{self.backend}"
+        return f"{self.family}/{self.precision}/{self.tokenizer}/{self.backend}/{self.labels}"
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.family, self.precision, self.tokenizer, self.backend, self.labels)
+
+    @property
+    def multi(self) -> bool:
+        return self.labels == "multi"
 
 
 def combinations() -> list[Combination]:
@@ -74,6 +85,11 @@ def combinations() -> list[Combination]:
            if not (b != "tensorflow" and t == "sentencepiece" and p == "bfloat16")]
     out += [Combination(f, "-", "word", "tensorflow") for f in TEXT_FAMILIES]
     out += [Combination("nbsvm", "-", "sentencepiece", "tensorflow")]
+    # Multi-label: every family on the default path (TensorFlow, words), Keras ones in float32 and the
+    # positional Transformer also in bfloat16 (what --precision auto picks on AMX machines).
+    out += [Combination(f, "float32", "word", "tensorflow", "multi") for f in KERAS_FAMILIES]
+    out += [Combination("positional-transformer", "bfloat16", "word", "tensorflow", "multi")]
+    out += [Combination(f, "-", "word", "tensorflow", "multi") for f in TEXT_FAMILIES]
     return out
 
 
@@ -82,6 +98,8 @@ def commands_for(combo: Combination) -> list[str]:
     about 30 minutes: every command on the default path (TensorFlow, words, either precision) and for
     every n-gram family; with sentencepiece, what reads tokens (not ray or tune, which score and train
     through the same calls); on JAX and PyTorch, what runs the network, fully in float32 with words."""
+    if combo.multi:
+        return list(COMMANDS)
     if combo.family in TEXT_FAMILIES:
         return list(COMMANDS) if combo.tokenizer == "word" else ["train"]
     if combo.backend == "tensorflow":
@@ -126,10 +144,17 @@ def checked(code: int, out: str, err: str) -> str:
     return out
 
 
-def write_data(folder: Path, n: int = 240) -> Path:
-    """A two-class ``text,label`` CSV of the suite's cue-word texts."""
-    from tests.conftest import make_texts
+def write_data(folder: Path, n: int = 240, multi: bool = False) -> Path:
+    """A two-class ``text,label`` CSV of the suite's cue-word texts; ``multi``: a JSON Lines file of texts naming
+    one or two of `MULTI_LABELS` with ``"labels": [...]`` lists."""
+    from tests.conftest import make_multilabel_texts, make_texts
 
+    if multi:
+        texts, labels = make_multilabel_texts(n, list(MULTI_LABELS), seed=5)
+        path = folder / "data.jsonl"
+        path.write_text("".join(json.dumps({"text": t, "labels": [MULTI_LABELS[k] for k in row.nonzero()[0]]}) + "\n"
+                                for t, row in zip(texts, labels)))
+        return path
     texts, labels = make_texts(n, ["neg", "pos"], seed=5)
     path = folder / "data.csv"
     path.write_text("text,label\n" + "".join(f"{t},{'neg pos'.split()[y]}\n" for t, y in zip(texts, labels)))
@@ -169,7 +194,8 @@ def killed_then_resumed(combo: Combination, data: Path, work: Path) -> None:
 
 def _predictions(lines: list[str]) -> list[dict]:
     rows = [json.loads(line) for line in lines if line.strip()]
-    assert rows and all(row["label"] in ("neg", "pos") for row in rows), lines[:3]
+    assert rows and all(row["label"] in ("neg", "pos") if "label" in row else set(row["labels"]) <= set(MULTI_LABELS)
+                        for row in rows), lines[:3]
     return rows
 
 
@@ -187,12 +213,13 @@ def run_command(command: str, combo: Combination, run: Path, data: Path, work: P
     elif command == "predict-file":
         checked(*cli("predict", run, "--input", data, "--output", work / "p.csv", *b))
         rows = (work / "p.csv").read_text().splitlines()
-        assert ",label,p_neg,p_pos" in rows[0] and len(rows) == 241, (rows[0], len(rows))
+        columns = ",labels,p_bird,p_cat,p_dog" if combo.multi else ",label,p_neg,p_pos"
+        assert columns in rows[0] and len(rows) == 241, (rows[0], len(rows))
     elif command == "predict-stdin":
         assert len(_predictions(checked(*cli("predict", run, "-", *b, stdin="\n".join(TEXTS) + "\n"))
                                 .splitlines())) == 2
     elif command == "python":
-        python_api(run)
+        python_api(run, combo.multi)
     elif command == "explain":
         out = checked(*cli("explain", run, TEXTS[0], "--html", work / "why.html", "--out", work / "att.png", *b))
         assert "prediction:" in out and (work / "why.html").stat().st_size > 0, out
@@ -201,7 +228,7 @@ def run_command(command: str, combo: Combination, run: Path, data: Path, work: P
     elif command in ("serve-predict", "serve-explain"):
         served(command, run)
     elif command == "page":
-        page(browser, run)
+        (multi_label_page if combo.multi else page)(browser, run)
     elif command in ("savedmodel", "onnx"):
         out = checked(*cli("export", run, "--format", command, "--out", work / command, *b))
         assert "checked on" in out and (work / command / "export.json").exists(), out
@@ -209,6 +236,8 @@ def run_command(command: str, combo: Combination, run: Path, data: Path, work: P
         checked(*cli("predict", run, "--engine", "ray", "--input", data, "--output", work / "ray", "--workers", "1",
                      "--output-format", "csv", *b))
         assert sum(len(p.read_text().splitlines()) - 1 for p in (work / "ray").glob("*.csv")) == 240
+        if combo.multi:
+            assert all(",labels," in next(iter(p.open())) for p in (work / "ray").glob("*.csv"))
     elif command == "tune":
         space = work / "space.toml"
         space.write_text("seed = [1, 2]\n")
@@ -219,13 +248,17 @@ def run_command(command: str, combo: Combination, run: Path, data: Path, work: P
         raise ValueError(command)
 
 
-def python_api(run: Path) -> None:
+def python_api(run: Path, multi: bool = False) -> None:
     import numpy as np
 
     import lexiclass
 
     predictor = lexiclass.load(run)
     probs = predictor.predict_proba(TEXTS)
+    if multi:  # one independent probability per label
+        assert probs.shape == (2, 3) and ((probs >= 0) & (probs <= 1)).all(), probs
+        assert set(predictor.predict(TEXTS[0])["labels"]) <= set(MULTI_LABELS)
+        return
     assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1.0, atol=1e-3), probs
     assert predictor.predict(TEXTS[0])["label"] in ("neg", "pos")
 
@@ -239,13 +272,15 @@ def served(command: str, run: Path) -> None:
         if command == "serve-predict":
             answer = client.post("/predict", json={"texts": TEXTS})
             assert answer.status_code == 200, answer.text
-            assert [p["label"] for p in answer.json()["predictions"]] != [], answer.text
+            assert [p.get("label", p.get("labels")) for p in answer.json()["predictions"]] != [], answer.text
         else:
             answer = client.post("/explain", json={"text": TEXTS[0]})
             if answer.status_code in (400, 422):
                 raise Refused(answer.json()["error"])
             assert answer.status_code == 200, answer.text
-            assert len(answer.json()["tokens"]) == len(answer.json()["importance"]) > 0
+            body = answer.json()
+            rows = [e["importance"] for e in body["explanations"]] if "explanations" in body else [body["importance"]]
+            assert rows and all(len(body["tokens"]) == len(row) > 0 for row in rows), body
 
 
 def page(browser, run: Path) -> None:
@@ -270,12 +305,33 @@ def page(browser, run: Path) -> None:
         assert seen["heads"] == (2 if transformer else 0), seen  # one attention map per head
 
 
+def multi_label_page(browser, run: Path) -> None:
+    """The page of a multi-label run: the chosen labels, a bar per label with its threshold, shaded tokens."""
+    from selenium.webdriver.common.by import By
+
+    from lexiclass.inference.serve import create_app
+    from tests.inference.test_multilabel_serve import PAGE_STATE
+    from tests.inference.test_serve import running_server
+    from tests.inference.test_web_page import submit, wait_for
+
+    with running_server(create_app(run)) as base:
+        browser.get(base + "/")
+        wait_for(browser, lambda: "multi-label" in browser.find_element(By.ID, "run-info").text, "run info")
+        assert submit(browser, "a cat and a dog")["status"].startswith("Done")
+        state = browser.execute_script(PAGE_STATE)
+        assert set(state["chips"]) <= set(MULTI_LABELS) and [b[0] for b in state["bars"]] == list(MULTI_LABELS), state
+        note = browser.find_element(By.ID, "explain-error")
+        if note.is_displayed():
+            raise Refused(f"page: prediction shown; {note.text}")
+        assert state["groups"] and all(tokens for _, tokens in state["groups"]), state
+
+
 def run_combination(combo: Combination, work: Path, commands=None, browser=None) -> dict[str, str]:
     """{command: outcome} for ``combo``, trained once in ``work``; ``commands`` default to `commands_for`."""
     commands = commands_for(combo) if commands is None else list(commands)
     shutil.rmtree(work, ignore_errors=True)  # a fresh folder: nothing of an earlier run is reused
     work.mkdir(parents=True)
-    data = write_data(work)
+    data = write_data(work, multi=combo.multi)
     run = work / "run"
     began = time.perf_counter()
     outcomes = {"train": _outcome(lambda: checked(*cli(*train_args(combo, data, run))))}
@@ -326,23 +382,27 @@ command there (`commands_for` in tests/support_matrix.py says why). Precision `-
 no Keras network. `auto`'s cells are those of the model it chose on these texts (tfidf). "resume"
 interrupts training (after epoch 1, or after an n-gram model's fit) and continues it with
 `train --resume`. bfloat16 cells run on any CPU: natively with AMX or AVX512-BF16, emulated elsewhere.
+Multi-label sections train on a JSON Lines file of texts carrying one or two of three labels
+(`"labels": [...]`); their cells check label sets over the run's thresholds instead of one class.
 """
 
 
 def render(results: dict[Combination, dict[str, str]]) -> str:
     refusals: list[str] = []
     lines = [HEADER]
-    for backend in ("tensorflow", "jax", "torch"):
-        for tokenizer in ("word", "sentencepiece"):
-            rows = [(c, r) for c, r in results.items() if c.backend == backend and c.tokenizer == tokenizer]
-            if not rows:
-                continue
-            lines += [f"\n## backend {backend}, tokenizer {tokenizer}\n",
-                      "| family | precision | " + " | ".join(COMMANDS.values()) + " |",
-                      "|---|---|" + "---|" * len(COMMANDS)]
-            for combo, outcome in rows:
-                cells = [_cell(outcome.get(command, "not run"), refusals) for command in COMMANDS]
-                lines.append(f"| {combo.family} | {combo.precision} | " + " | ".join(cells) + " |")
+    sections = [(labels, backend, tokenizer) for labels in ("single", "multi")
+                for backend in ("tensorflow", "jax", "torch") for tokenizer in ("word", "sentencepiece")]
+    for labels, backend, tokenizer in sections:
+        rows = [(c, r) for c, r in results.items() if (c.backend, c.tokenizer, c.labels) == (backend, tokenizer, labels)]
+        if not rows:
+            continue
+        kind = "multi-label, " if labels == "multi" else ""
+        lines += [f"\n## {kind}backend {backend}, tokenizer {tokenizer}\n",
+                  "| family | precision | " + " | ".join(COMMANDS.values()) + " |",
+                  "|---|---|" + "---|" * len(COMMANDS)]
+        for combo, outcome in rows:
+            cells = [_cell(outcome.get(command, "not run"), refusals) for command in COMMANDS]
+            lines.append(f"| {combo.family} | {combo.precision} | " + " | ".join(cells) + " |")
     lines.append("\n## Refusals\n")
     lines += [f"{i}. `` {text} ``" for i, text in enumerate(refusals, 1)] or ["(none)"]  # `` allows ` inside
     return "\n".join(lines) + "\n"
@@ -358,19 +418,19 @@ def _cell(outcome: str, refusals: list[str]) -> str:
     return f"refused [{refusals.index(outcome) + 1}]"
 
 
-def parse(markdown: str) -> dict[tuple[str, str, str, str], dict[str, str]]:
-    """docs/support-matrix.md -> {(family, precision, tokenizer, backend): {command: outcome}}."""
+def parse(markdown: str) -> dict[tuple[str, str, str, str, str], dict[str, str]]:
+    """docs/support-matrix.md -> {(family, precision, tokenizer, backend, labels): {command: outcome}}."""
     refusals = dict(re.findall(r"^(\d+)\. `` (.*) ``$", markdown, flags=re.M))
     table, section = {}, None
     for line in markdown.splitlines():
-        heading = re.match(r"## backend (\S+), tokenizer (\S+)", line)
+        heading = re.match(r"## (multi-label, )?backend (\S+), tokenizer (\S+)", line)
         if heading:
-            section = heading.groups()
+            section = (heading.group(2), heading.group(3), "multi" if heading.group(1) else "single")
         elif section and line.startswith("| ") and not line.startswith("| family"):
             family, precision, *cells = [cell.strip() for cell in line.strip("|").split("|")]
             outcomes = {}
             for command, cell in zip(COMMANDS, cells):
                 ref = re.fullmatch(r"refused \[(\d+)\]", cell)
                 outcomes[command] = refusals[ref.group(1)] if ref else cell
-            table[(family, precision, section[1], section[0])] = outcomes
+            table[(family, precision, section[1], section[0], section[2])] = outcomes
     return table

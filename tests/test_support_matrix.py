@@ -23,19 +23,22 @@ from tests.support_matrix import COMMANDS, KERAS_FAMILIES, TEXT_FAMILIES, Combin
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "support-matrix.md"
 
-# (family, precision, tokenizer, backend, commands): each family, precision and command at least once, every
-# Keras family's bfloat16 path included, and one cell each on JAX and PyTorch, in a few minutes (the backends'
-# workers run side by side). The whole matrix (-m matrix) crosses tokenizers and backends with everything.
+# (family, precision, tokenizer, backend, labels, commands): each family, precision and command at least once,
+# every Keras family's bfloat16 path included, one cell each on JAX and PyTorch, and multi-label runs of one
+# n-gram and one Keras family, in a few minutes (the backends' workers run side by side). The whole matrix
+# (-m matrix) crosses tokenizers, backends and labels with everything.
 COVERED_ELSEWHERE = {"ray": "tests/inference/test_ray_predict.py (row for row against local scoring)"}
 DEFAULT_SUBSET = [
-    ("bow", "float32", "word", "tensorflow", [c for c in COMMANDS if c not in COVERED_ELSEWHERE]),
-    ("positional-transformer", "bfloat16", "word", "tensorflow",
+    ("bow", "float32", "word", "tensorflow", "single", [c for c in COMMANDS if c not in COVERED_ELSEWHERE]),
+    ("positional-transformer", "bfloat16", "word", "tensorflow", "single",
      ["train", "explain", "serve-explain", "page", "savedmodel", "onnx"]),
-    *[(family, "bfloat16", "word", "tensorflow", ["train", "predict"])
+    *[(family, "bfloat16", "word", "tensorflow", "single", ["train", "predict"])
       for family in ("bow", "bilstm", "glove-bilstm", "transformer")],
-    *[(family, "-", "word", "tensorflow", ["train", "predict"]) for family in TEXT_FAMILIES],
-    ("bow", "float32", "word", "jax", ["train", "predict", "savedmodel"]),
-    ("transformer", "float32", "word", "torch", ["train", "explain"]),  # its attention maps once failed on PyTorch
+    *[(family, "-", "word", "tensorflow", "single", ["train", "predict"]) for family in TEXT_FAMILIES],
+    ("bow", "float32", "word", "jax", "single", ["train", "predict", "savedmodel"]),
+    ("transformer", "float32", "word", "torch", "single", ["train", "explain"]),  # its attention maps once failed
+    ("tfidf", "-", "word", "tensorflow", "multi", ["train", "predict-file", "serve-explain", "page"]),
+    ("positional-transformer", "bfloat16", "word", "tensorflow", "multi", ["train", "python", "explain", "onnx"]),
 ]
 
 
@@ -44,7 +47,7 @@ def run_jobs(jobs: list, work: Path, timeout: int, tensorflow_workers: int = 2,
     """Run ``jobs`` in worker processes: one per backend (Keras fixes its backend at import), and the TensorFlow
     jobs, the most, dealt to ``tensorflow_workers`` of them (a tiny run keeps about one core busy). They run side by
     side, or one after another (``side_by_side=False``: Ray's actors, started at low priority, wait for CPU
-    behind busy workers). Returns {(family, precision, tokenizer, backend): outcomes}."""
+    behind busy workers). Returns {(family, precision, tokenizer, backend, labels): outcomes}."""
     lanes: dict[str, list] = {}
     for index, job in enumerate(j for j in jobs if j[3] == "tensorflow"):
         lanes.setdefault(f"tensorflow-{index % tensorflow_workers}", []).append(job)
@@ -69,14 +72,14 @@ def run_jobs(jobs: list, work: Path, timeout: int, tensorflow_workers: int = 2,
             worker.kill()
             log.close()
         assert code == 0, (work / f"{lane}.log").read_text()[-3000:]
-        results.update({tuple(row[:4]): row[4] for row in json.loads(out.read_text())})
+        results.update({tuple(row[:5]): row[5] for row in json.loads(out.read_text())})
     return results
 
 
 def test_document_lists_every_combination_and_renders_back_to_itself():
     text = DOCUMENT.read_text(encoding="utf-8")
     table = parse(text)
-    expected = {(c.family, c.precision, c.tokenizer, c.backend) for c in combinations()}
+    expected = {c.key for c in combinations()}
     assert set(table) == expected
     assert render({Combination(*key): outcomes for key, outcomes in table.items()}) == text
     cells = [cell for outcomes in table.values() for cell in outcomes.values()]
@@ -87,7 +90,8 @@ def test_document_lists_every_combination_and_renders_back_to_itself():
 def test_the_default_subset_covers_every_family_precision_and_command():
     assert {job[0] for job in DEFAULT_SUBSET} == set(KERAS_FAMILIES) | set(TEXT_FAMILIES)
     assert {job[1] for job in DEFAULT_SUBSET} == {"float32", "bfloat16", "-"}
-    assert {command for job in DEFAULT_SUBSET for command in job[4]} | set(COVERED_ELSEWHERE) == set(COMMANDS)
+    assert {command for job in DEFAULT_SUBSET for command in job[5]} | set(COVERED_ELSEWHERE) == set(COMMANDS)
+    assert {job[4] for job in DEFAULT_SUBSET} == {"single", "multi"}
     assert {job[0] for job in DEFAULT_SUBSET if job[1] == "bfloat16"} == set(KERAS_FAMILIES)
 
 
@@ -102,7 +106,7 @@ def test_default_subset_gives_the_documented_outcomes(tmp_path):
 
 @pytest.mark.matrix
 def test_whole_matrix_gives_the_document(tmp_path):
-    jobs = [[c.family, c.precision, c.tokenizer, c.backend, None] for c in combinations()]
+    jobs = [[*c.key, None] for c in combinations()]
     got = run_jobs(jobs, tmp_path, timeout=3000, tensorflow_workers=1, side_by_side=False)
     text = render({Combination(*key): outcomes for key, outcomes in got.items()})
     if os.environ.get("LEXICLASS_WRITE_MATRIX"):

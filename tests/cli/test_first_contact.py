@@ -107,13 +107,17 @@ def test_tensorboard_logs_are_written(tmp_path):
 
 
 def test_python_api_top_level(tmp_path):
-    info = lexiclass.train(tmp_path / "run", model="nbsvm", dataset=str(_csv(tmp_path)))
+    info = lexiclass.train(out=tmp_path / "run", model="nbsvm", dataset=str(_csv(tmp_path)))
     assert info["status"] == "complete"
+    with pytest.warns(DeprecationWarning, match=r"lexiclass.train\(out, config\) is deprecated"):  # the old order
+        assert lexiclass.train(tmp_path / "old", model="nbsvm", dataset=str(_csv(tmp_path)))["status"] == "complete"
+    config = TrainConfig(model="nbsvm", dataset=str(_csv(tmp_path)))
+    assert lexiclass.train(config, tmp_path / "new")["model"] == "nbsvm"  # training.fit.train's order
     assert lexiclass.load(tmp_path / "run").predict("great superb wonderful")["label"] == "pos"
     with pytest.raises(ConfigError, match="epochs must be in"):
         TrainConfig(epochs=0)
     with pytest.raises(ConfigError, match="unknown setting 'epoch'"):
-        lexiclass.train(tmp_path / "other", epoch=3)
+        lexiclass.train(out=tmp_path / "other", epoch=3)
     assert (Path(lexiclass.__file__).parent / "py.typed").exists()
 
 
