@@ -92,7 +92,7 @@ class TrainConfig:
     label_column: str = setting("label", "CSV/TSV column or JSONL field holding the label (a JSONL field "
                                          "holding a list of labels makes the data multi-label)")
     multi_label: bool = setting(False, "each text may carry several labels (any number, none included): one "
-                                       "sigmoid per label and a threshold per label; set by itself when a JSONL "
+                                       "probability per label and labels over --threshold; set by itself when a JSONL "
                                        "label is a list, --label-separator is given or a fastText line has several "
                                        "__label__ prefixes")
     label_separator: str | None = setting(None, "CSV/TSV: the labels of one text in one field, separated by this "

@@ -49,6 +49,20 @@ def test_fixed_threshold_and_at_least_one():
     assert decide(probabilities, {**chosen, "at_least_one": False}).tolist() == [[False, False], [True, True]]
 
 
+def test_thresholds_are_chosen_under_the_rule_that_decides():
+    # Every text has a label, so `decide` always keeps each text's top label: the threshold chosen must be the
+    # best one under that rule, not under a plain "probability >= t" count.
+    rng = np.random.default_rng(3)
+    labels = np.zeros((600, 8), dtype=np.uint8)
+    labels[np.arange(600), rng.integers(0, 8, 600)] = 1
+    labels[rng.random((600, 8)) < 0.1] = 1
+    probabilities = np.clip(0.35 * labels + rng.uniform(0, 0.6, labels.shape), 0, 1)
+    chosen = choose_thresholds(probabilities, labels, "global", at_least_one=True)
+    best = max(micro_f1(decide(probabilities, {"thresholds": [t] * 8, "at_least_one": True}), labels)
+               for t in np.round(np.arange(0.02, 0.99, 0.01), 2))
+    assert micro_f1(decide(probabilities, chosen), labels) == pytest.approx(best)
+
+
 def test_damaged_thresholds_are_refused_in_one_line():
     with pytest.raises(LexiclassError, match="thresholds.json: 'thresholds' must be a list of 3 numbers"):
         check_thresholds({"thresholds": [0.5, 0.5]}, 3, "run/thresholds.json")
@@ -61,7 +75,9 @@ def test_label_matrix_checks():
         check_labels(np.array([[0, 2], [1, 0]]), 2)
     with pytest.raises(DataError, match="no text carries label column 1"):
         check_labels(np.array([[1, 0], [1, 0]]), 2)
-    labels, width = check_labels(np.array([[1, 0], [1, 1]]), 2)
+    with pytest.raises(DataError, match="every training text carries label column 0; a label on every text"):
+        check_labels(np.array([[1, 0], [1, 1]]), 2)
+    labels, width = check_labels(np.array([[1, 0], [0, 1]]), 2)
     assert width == 2 and labels.dtype == np.uint8
 
 

@@ -93,3 +93,30 @@ def test_tune_ranks_multi_label_trials_by_micro_f1(tmp_path, without_ray):
     table = (tmp_path / "search" / "trials.md").read_text()
     assert table.startswith("Best: trial") and "validation micro-F1" in table
     assert np.isfinite(summary["best_run"]["test_accuracy"])
+
+
+def test_csv_run_with_relative_files_evaluates_from_elsewhere_and_on_another_file(tmp_path, monkeypatch, capsys):
+    from lexiclass.cli import main
+    from tests.conftest import make_topic_texts
+
+    def write(name, n, seed):
+        texts, labels = make_topic_texts(n, seed=seed, none_share=0.1)
+        names = ["food", "music", "sport"]
+        rows = "".join(f"{t},{'|'.join(names[k] for k in row.nonzero()[0])}\n" for t, row in zip(texts, labels))
+        (tmp_path / name).write_text("text,label\n" + rows)
+
+    for name, n, seed in (("train.csv", 240, 0), ("val.csv", 80, 1), ("test.csv", 80, 2), ("other.csv", 60, 3)):
+        write(name, n, seed)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "tfidf", "--dataset", "train.csv", "--val-dataset", "val.csv", "--test-dataset",
+                 "test.csv", "--label-separator", "|", "--nb-min-df", "1", "--out", "run", "--quiet"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the run names its files by absolute paths
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--format", "json"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert own["stored_accuracy"] == pytest.approx(own["accuracy"]) and own["micro_f1"] > 0.8
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(tmp_path / "other.csv"), "--format", "json"]) == 0
+    other = json.loads(capsys.readouterr().out)  # 'food|music' read as two labels, an empty field as none
+    assert other["multi_label"] and other["num_examples"] > 0 and 0.8 < other["micro_f1"] <= 1

@@ -218,8 +218,11 @@ def cmd_tune(args) -> int:
     if summary.get("best_run"):
         ranked_by = summary.get("ranked_by", "val_accuracy")
         what = "micro-F1" if ranked_by == "val_micro_f1" else "accuracy"
+        run = summary["best_run"]
+        tested = (f"test micro-F1 {run['test_micro_f1']:.4f}" if "test_micro_f1" in run
+                  else f"test accuracy {run['test_accuracy']:.4f}")
         print(f"best trial {best.get('trial')}: validation {what} {best.get(ranked_by):.4f}; "
-              f"its run: {args.out}/best (test accuracy {summary['best_run']['test_accuracy']:.4f})")
+              f"its run: {args.out}/best ({tested})")
     return 0
 
 

@@ -32,7 +32,8 @@ def evaluate(run_dir, dataset: str | None = None, test_dataset: str | None = Non
 def _check_classes(dataset, config, label_names: list[str]) -> None:
     """Another dataset's classes must be among the run's: said before its split asks for examples per class."""
     records = read_records(dataset, text_column=config.text_column, label_column=config.label_column,
-                           encoding=config.encoding, errors=config.encoding_errors)
+                           encoding=config.encoding, errors=config.encoding_errors, multi_label=config.multi_label,
+                           label_separator=config.label_separator)
     unknown = [name for name in label_vocabulary(records.labels, dataset) if name not in label_names]
     if unknown:
         raise LexiclassError(f"{dataset}: its classes {unknown} are not among the run's {label_names}; evaluate "

@@ -60,6 +60,10 @@ def check_label_matrix(labels: np.ndarray) -> tuple[np.ndarray, int]:
     if len(missing):
         raise DataError(f"labels: no text carries label column {', '.join(map(str, missing[:10]))}; every label "
                         "needs a training example")
+    everywhere = np.flatnonzero(labels.sum(axis=0) == len(labels))
+    if len(everywhere):
+        raise DataError(f"labels: every training text carries label column {', '.join(map(str, everywhere[:10]))}; "
+                        "a label on every text tells nothing apart: remove it, or add texts without it")
     return labels.astype(np.uint8), labels.shape[1]
 
 

@@ -68,8 +68,12 @@ class TextClassifier:
         raise NotImplementedError
 
     def predict(self, texts) -> np.ndarray:
-        """The most probable class id of each text."""
-        return np.argmax(self.predict_proba(texts), axis=1)
+        """The most probable class id of each text; multi-label models: (n, L) 0/1, each label at probability
+        0.5 or more (a run decides with the thresholds it chose on validation: `lexiclass.load(run).predict`)."""
+        probabilities = self.predict_proba(texts)
+        if getattr(self, "multi_label_", False) or getattr(getattr(self, "config", None), "multi_label", False):
+            return (probabilities >= 0.5).astype(np.uint8)
+        return np.argmax(probabilities, axis=1)
 
     def save(self, directory) -> Path:
         raise NotImplementedError
@@ -140,7 +144,9 @@ def validation_decisions(data, val_probabilities, rule: str) -> dict:
         return {"thresholds": choose_thresholds(np.zeros((0, data.num_classes)), np.zeros((0, data.num_classes)),
                                                 rule, at_least_one)}
     thresholds = choose_thresholds(val_probabilities, data.val_labels, rule, at_least_one)
+    # Chosen on a model that never saw the validation texts; a refit on train + validation keeps them.
     thresholds["val_micro_f1"] = micro_f1(decide(val_probabilities, thresholds), data.val_labels)
+    thresholds["chosen_on"] = "validation predictions of the model fitted on the training split"
     log.info("thresholds (%s): %s", thresholds["rule"], ", ".join(f"{t:.2f}" for t in thresholds["thresholds"]))
     return {"thresholds": thresholds}
 

@@ -41,19 +41,30 @@ def _middle_of_best(scores: np.ndarray) -> float:
     return float(GRID[best[len(best) // 2]])
 
 
-def _global_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The grid threshold of highest micro-F1 over every label at once."""
+def _top_label(probabilities: np.ndarray) -> np.ndarray:
+    """(n, L) booleans: each text's most probable label (what ``at_least_one`` always keeps)."""
+    top = np.zeros(probabilities.shape, dtype=bool)
+    top[np.arange(len(probabilities)), probabilities.argmax(axis=1)] = True
+    return top
+
+
+def _global_threshold(probabilities: np.ndarray, labels: np.ndarray, kept: np.ndarray) -> float:
+    """The grid threshold of highest micro-F1 over every label at once, the ``kept`` labels always chosen
+    (scored under the rule `decide` applies)."""
     actual = labels.sum()
-    scores = [_f1(((probabilities >= t) & labels).sum(), (probabilities >= t).sum(), actual) for t in GRID]
+    scores = []
+    for t in GRID:
+        over = (probabilities >= t) | kept
+        scores.append(_f1((over & labels).sum(), over.sum(), actual))
     return _middle_of_best(np.asarray(scores))
 
 
-def _label_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(L,) the grid threshold of highest F1 for each label separately."""
+def _label_thresholds(probabilities: np.ndarray, labels: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """(L,) the grid threshold of highest F1 for each label separately, the ``kept`` labels always chosen."""
     actual = labels.sum(axis=0)
     scores = np.empty((len(GRID), labels.shape[1]))  # (grid, L); one (n, L) comparison at a time
     for i, t in enumerate(GRID):
-        over = probabilities >= t
+        over = (probabilities >= t) | kept
         scores[i] = _f1((over & labels).sum(axis=0), over.sum(axis=0), actual)
     return np.array([_middle_of_best(column) for column in scores.T])
 
@@ -70,11 +81,12 @@ def choose_thresholds(probabilities, labels, rule: str = "global", at_least_one:
     if not len(probabilities):
         return {"rule": rule, "global": DEFAULT, "thresholds": [DEFAULT] * width, "at_least_one": at_least_one,
                 "reason": "no validation texts to choose on"}
-    shared = _global_threshold(probabilities, labels)
+    kept = _top_label(probabilities) if at_least_one else np.zeros(probabilities.shape, dtype=bool)
+    shared = _global_threshold(probabilities, labels, kept)
     thresholds = np.full(width, shared)
     if rule == "per-label":
         own = labels.sum(axis=0) >= MIN_POSITIVES
-        thresholds[own] = _label_thresholds(probabilities[:, own], labels[:, own])
+        thresholds[own] = _label_thresholds(probabilities[:, own], labels[:, own], kept[:, own])
     return {"rule": rule, "global": shared, "thresholds": [float(t) for t in thresholds],
             "at_least_one": at_least_one, "min_positives": MIN_POSITIVES}
 
@@ -90,7 +102,7 @@ def decide(probabilities, thresholds: dict) -> np.ndarray:
     probabilities = np.asarray(probabilities)
     chosen = probabilities >= np.asarray(thresholds["thresholds"])[None, :]
     if thresholds.get("at_least_one") and len(probabilities):
-        chosen[np.arange(len(probabilities)), probabilities.argmax(axis=1)] = True
+        chosen |= _top_label(probabilities)
     return chosen
 
 

@@ -111,7 +111,7 @@ def _load_state(work: Path, run_id: str | None) -> dict | None:
 def absolute_sources(config: TrainConfig) -> TrainConfig:
     """The config with its data paths made absolute (IMDB: the archive or folder actually used), so the
     saved run finds its data again from any folder (`lexiclass evaluate RUN`)."""
-    keys = ("unlabeled",) if config.dataset == "imdb" else ("dataset", "test_dataset", "unlabeled")
+    keys = ("unlabeled",) if config.dataset == "imdb" else ("dataset", "test_dataset", "val_dataset", "unlabeled")
     paths = {key: str(Path(getattr(config, key)).expanduser().resolve()) for key in keys
              if getattr(config, key) and getattr(config, key) != "-"}  # "-" is stdin, not a file
     if config.dataset == "imdb":

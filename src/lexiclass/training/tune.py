@@ -57,8 +57,9 @@ from lexiclass.ray_session import RaySession, limit_threads, require_ray, rerais
 
 ENGINES = ("ray", "local")
 # Settings that change which texts are in which split: a space holding one loads the data per trial.
-DATA_KEYS = {"dataset", "test_dataset", "imdb_archive", "text_column", "label_column", "encoding",
-             "encoding_errors", "val_fraction", "test_fraction", "split_seed", "limit"}
+DATA_KEYS = {"dataset", "test_dataset", "val_dataset", "imdb_archive", "text_column", "label_column", "encoding",
+             "encoding_errors", "val_fraction", "test_fraction", "split_seed", "limit", "multi_label",
+             "label_separator"}
 BEST_DIR, TABLE_CSV, TABLE_MD, SUMMARY = "best", "trials.csv", "trials.md", "tune.json"
 
 
@@ -321,6 +322,8 @@ def tune(config: TrainConfig, space, trials: int, out, *, engine: str = "ray", a
     info = train(best_config, out / BEST_DIR, dataset=dataset, overwrite=True, verbose=0)
     summary["best_run"] = {key: info.get(key) for key in ("model", "run_id", "test_accuracy", "best_epoch",
                                                           "monitor", "best_value", "data_sizes")}
+    if "test_micro_f1" in info:
+        summary["best_run"]["test_micro_f1"] = info["test_micro_f1"]
     summary["seconds"] = round(time.perf_counter() - started, 3)
     atomic.write_json(out / SUMMARY, summary)
     return summary
