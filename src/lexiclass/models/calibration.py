@@ -14,7 +14,6 @@ T < 1 sharpens, and the most probable class never changes, so accuracy is untouc
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from lexiclass.models.checks import softmax
 
@@ -69,6 +68,8 @@ def fit_temperature(probabilities, labels) -> dict:
         return {"method": "none", "temperature": 1.0, "fitted_on": "validation", "texts": int(len(labels)),
                 "reason": reason}
     low, high = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
+    from scipy.optimize import minimize_scalar  # deferred: only fitting needs it; prediction's start-up stays short
+
     found = minimize_scalar(lambda log_t: _nll(probabilities, labels, float(np.exp(log_t))), bounds=(low, high),
                             method="bounded", options={"xatol": 1e-4})
     temperature = float(np.exp(found.x))

@@ -15,6 +15,7 @@ inherit the version here: fit on the training split, score validation, refit on 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass import run_dir as rd
-from lexiclass.errors import ConfigError
+from lexiclass.errors import ConfigError, LexiclassError
 from lexiclass.models.calibration import fit_temperature, scaled
 from lexiclass.models.checks import is_multi_label
 from lexiclass.models.thresholds import choose_thresholds, decide, micro_f1
@@ -56,10 +57,49 @@ class FitSession:
 
 
 class TextClassifier:
-    """Raw texts in, class probabilities out. Subclasses implement `fit`, `predict_proba`, `save`, `load`."""
+    """Raw texts in, class probabilities out. Subclasses implement `fit`, `predict_proba`, `save`, `load`.
+
+    Hyperparameters follow scikit-learn's contract (``__init__`` stores its arguments under their own names;
+    `get_params` / `set_params`) without importing scikit-learn: its import alone is most of an n-gram
+    model's start-up, and prediction needs none of it.
+    """
 
     needs_keras = False  # whether training or predicting imports Keras and its backend framework
     input_kind = "text"  # what the model takes: raw "text"; Keras networks "sequence" (token ids) or "bow"
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The arguments of ``__init__``: the model's hyperparameters."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """{name: value} of the hyperparameters; ``deep`` adds a nested model's as ``name__setting``."""
+        params = {name: getattr(self, name) for name in self._param_names()}
+        if deep:
+            for name, value in list(params.items()):
+                if isinstance(value, TextClassifier):
+                    params.update({f"{name}__{key}": item for key, item in value.get_params().items()})
+        return params
+
+    def set_params(self, **params) -> "TextClassifier":
+        """Set hyperparameters by name (``name__setting`` for a nested model's); returns the model."""
+        names = self._param_names()
+        for key, value in params.items():
+            name, _, nested = key.partition("__")
+            if name not in names:
+                raise LexiclassError(f"{type(self).__name__} has no hyperparameter {name!r} "
+                                     f"(it has {', '.join(names)})")
+            if nested:
+                getattr(self, name).set_params(**{nested: value})
+            else:
+                setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = {k: v for k, v in self.get_params(deep=False).items() if not _same(v, defaults.get(k))}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def fit(self, texts, labels, validation=None) -> "TextClassifier":
         raise NotImplementedError
@@ -149,6 +189,13 @@ def validation_decisions(data, val_probabilities, rule: str) -> dict:
     thresholds["chosen_on"] = "validation predictions of the model fitted on the training split"
     log.info("thresholds (%s): %s", thresholds["rule"], ", ".join(f"{t:.2f}" for t in thresholds["thresholds"]))
     return {"thresholds": thresholds}
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(value == default)
+    except Exception:  # noqa: BLE001  e.g. arrays: not a plain default
+        return False
 
 
 def class_weights(labels, num_classes: int, mode: str | None) -> dict[int, float] | None:

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.atomic import write_json, write_text as atomic_write_text
@@ -94,7 +93,7 @@ def docvec_tokens(text: str, ngrams: int = 2) -> list[str]:
     return token_ngrams(word_tokens(text), ngrams)
 
 
-class NBSVMDocVecClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
+class NBSVMDocVecClassifier(TextClassifier):
     """`NBSVMEnsembleClassifier` mixed with a logistic regression on PV-DBOW document vectors.
 
     Parameters: ``nbsvm`` (an unfitted `NBSVMEnsembleClassifier`; default settings if None);

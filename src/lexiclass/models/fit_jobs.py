@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
 
 from lexiclass.models.batched_logistic import fit_logistic_columns
 from lexiclass.progress import progress
@@ -44,6 +43,8 @@ class FitJob:
         return 1
 
     def __call__(self, tick=lambda n: None):
+        # deferred: scikit-learn's import is ~1.5 s of start-up, and prediction needs none of it
+        from sklearn.linear_model import LogisticRegression
         owner, indices, indptr = self.owner, self.indices, self.indptr
         data = np.empty(len(indices), dtype=np.float32)
         n = len(indptr) - 1

@@ -66,7 +66,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from lexiclass.atomic import write_json, write_text as atomic_write_text
 from lexiclass.errors import DataError, LexiclassError, first_line
@@ -99,7 +98,7 @@ def _probabilities(logits: np.ndarray) -> np.ndarray:
     return softmax(log_p)
 
 
-class NBSVMClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
+class NBSVMClassifier(TextClassifier):
     """NB-weighted binary n-grams + logistic regression (Wang and Manning 2012), any K >= 2.
 
     Parameters (stored as given; checked in `fit`):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from lexiclass.atomic import write_json
 from lexiclass.errors import LexiclassError
@@ -23,7 +22,7 @@ ENSEMBLE_FORMAT = "lexiclass-nbsvm-ensemble"
 ENSEMBLE_FILE = "ensemble.json"
 
 
-class NBSVMEnsembleClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
+class NBSVMEnsembleClassifier(TextClassifier):
     """Average of a word-n-gram NBSVM and a character-n-gram NBSVM, one classifier to the user.
 
     The two members see the text differently: word 1-3-grams capture phrases ("not

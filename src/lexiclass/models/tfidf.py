@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -33,7 +32,7 @@ FORMAT, FORMAT_VERSION = "lexiclass-tfidf", 1
 META_FILE, VOCAB_FILE, WEIGHTS_FILE = "tfidf.json", "vocabulary.json", "weights.npz"
 
 
-class TfidfClassifier(TextClassifier, ClassifierMixin, BaseEstimator):
+class TfidfClassifier(TextClassifier):
     """TF-IDF n-grams -> logistic regression, any number of classes.
 
     Parameters (stored as given):
