@@ -227,3 +227,15 @@ def test_a_too_small_address_space_limit_is_one_line_before_any_work(tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
     assert done.stderr.startswith("lexiclass train: error: the address-space limit (ulimit -v) is 2.0 GiB;")
     assert sorted(p.name for p in tmp_path.iterdir()) == [data.name]  # no run, no .partial folder
+
+
+def test_ngram_training_does_not_import_tensorflow(tmp_path):
+    """Training an n-gram model needs no Keras either: run.json names its packages without importing them."""
+    code = ("import sys; from lexiclass.cli import main; "
+            "code = main(['train', '--model', 'tfidf', '--dataset', sys.argv[1], '--out', sys.argv[2], '--quiet']); "
+            "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(write_csv(tmp_path)), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.splitlines()[-1] == "0 False False", done.stderr[-2000:]
+    versions = json.loads((tmp_path / "run" / "run.json").read_text())["versions"]
+    assert "keras" not in versions and versions["scikit-learn"]

@@ -26,6 +26,7 @@ import warnings
 from lexiclass import progress
 from lexiclass.backend import import_tensorflow_quietly, select as select_backend
 from lexiclass.cli.parser import build_parser
+from lexiclass.config import load_config
 from lexiclass.errors import LexiclassError
 from lexiclass.resources import check_address_space
 
@@ -38,8 +39,13 @@ def _needs_keras(args) -> bool:
     from lexiclass import run_dir as rd
     from lexiclass.models.registry import MODELS
 
-    model = getattr(args, "model", None) if args.command in ("train", "tune") and not getattr(args, "resume", False) \
-        else None
+    model = None
+    if args.command in ("train", "tune") and not getattr(args, "resume", False):
+        settings = {k.removeprefix("cfg_"): v for k, v in vars(args).items() if k.startswith("cfg_")}
+        try:  # the model the command line and --config file name (the command reports a bad setting itself)
+            model = load_config(getattr(args, "config", None), settings).model
+        except LexiclassError:
+            return False
     if getattr(args, "run_dir", None) is not None:
         try:
             model = rd.read_json(os.path.join(args.run_dir, rd.CONFIG_FILE)).get("model")

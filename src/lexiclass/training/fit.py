@@ -28,10 +28,18 @@ from lexiclass.training.metrics import (confusion_matrix_figure, per_label_figur
 log = logging.getLogger(__name__)
 
 
-def _versions() -> dict:
-    import keras
+def _versions(needs_keras: bool) -> dict:
+    """The versions a run was made with. Runs without a Keras network name the packages they use without
+    importing Keras (TensorFlow's import alone is ~7 s and ~600 MB)."""
+    from importlib.metadata import version as installed
 
     import lexiclass
+
+    if not needs_keras:
+        return {"lexiclass": lexiclass.__version__, "python": platform.python_version(),
+                "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")}
+    import keras
+
     from lexiclass.backend import version
 
     # "backend" names the Keras backend the run was trained on; "backend_version" its package's version.
@@ -186,7 +194,7 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         "status": "complete", "model": config.model, "run_id": run_id, **summary,
         "test_accuracy": metrics["accuracy"], **({"test_micro_f1": metrics["micro_f1"]} if thresholds else {}),
         "data_sizes": data.sizes(), "data_source": data.source,
-        "model_bytes": _size(model.model_path(work)), "versions": _versions(), **({"auto": auto} if auto else {}),
+        "model_bytes": _size(model.model_path(work)), "versions": _versions(model.needs_keras), **({"auto": auto} if auto else {}),
     }
     rd.write_history_csv(work, history)
     _write_plots(work, history, metrics, summary["best_epoch"])
