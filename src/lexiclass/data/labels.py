@@ -15,6 +15,7 @@ column ``j`` for ``names[j]``.
 from __future__ import annotations
 
 import collections
+import warnings
 import re
 
 import numpy as np
@@ -98,8 +99,8 @@ def encode_label_sets(raw_sets, names: list, path, locations=None) -> np.ndarray
 
 
 def _check_class_sizes(records: Records, names: list[str], path, test_path=None, val_path=None) -> None:
-    """Every class (label, in multi-label data) needs one example per split we make from ``path``: training,
-    and validation and test unless a file gives them."""
+    """Every class needs one example per split we make from ``path``: training, and validation and test unless
+    a file gives them. Multi-label data only warns: rare labels go to training first (`multilabel_split`)."""
     need = 1 + (val_path is None) + (test_path is None)
     if need == 1:
         return  # every name occurs in the training file it was read from
@@ -116,6 +117,12 @@ def _check_class_sizes(records: Records, names: list[str], path, test_path=None,
         return
     name = small[0]
     plural = "labels" if kind == "label" else "classes"
+    if kind == "label":  # many rare labels are normal in tagged text: learn them, say what cannot be scored
+        shown = ", ".join(f"{short_repr(n)} ({counts[n]})" for n in small[:5]) + (", ..." if len(small) > 5 else "")
+        warnings.warn(f"{path}: {len(small)} of {len(names)} labels have fewer than {need} examples ({shown}); "
+                      "each is learned from training, and its validation or test scores may be undefined",
+                      stacklevel=4)
+        return
     swapped = (f"; {len(small)} of {len(names)} {plural} are this small: are text_column and label_column swapped?"
                if len(small) > 10 else "")
     if counts[name] == 1:
