@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lexiclass.cli import main
 from tests.conftest import write_csv
 
@@ -38,6 +40,7 @@ def test_export_savedmodel_through_the_cli(tiny_run, tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # default suite < 10 min; the matrix subset exports ONNX through the CLI
 def test_export_onnx_through_the_cli_says_what_it_wrote_and_nothing_of_tf2onnx(tiny_run, tmp_path):
     script = Path(sys.executable).parent / "lexiclass"  # a process of its own: logging as a user's shell sees it
     done = subprocess.run([str(script), "export", str(tiny_run("transformer")), "--format", "onnx", "--out",

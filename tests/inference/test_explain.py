@@ -61,7 +61,7 @@ def test_attention_needs_a_transformer(tiny_run, model):
         attention_scores(lexiclass.load(tiny_run(model)), TEXT)
 
 
-@pytest.mark.parametrize("model", ["positional-transformer", "bilstm", "bow"])
+@pytest.mark.parametrize("model", ["positional-transformer", pytest.param("bilstm", marks=pytest.mark.slow), "bow"])
 def test_importance_finds_the_cue_words(tiny_run, model):
     # float32, pinned: the tiny model is nearly saturated on these texts and ranks words whose importances
     # differ by ~1e-4, which bfloat16 activations round to ties (tests/test_support_matrix.py explains bfloat16 runs)

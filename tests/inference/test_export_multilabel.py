@@ -18,6 +18,10 @@ from lexiclass.inference.export import describe, export_run
 from tests.conftest import make_multilabel_texts, probability_atol
 from tests.inference.test_export import probe_texts, run_outside
 
+# ~1 min of exports: the slow suite. The default suite exports a multi-label Transformer to ONNX in the
+# support-matrix subset and checks the CLI's export summary (tests/cli/test_multilabel_cli.py).
+pytestmark = pytest.mark.slow
+
 FAMILIES = {
     "bow": ("bow", {}),
     "positional-transformer": ("positional-transformer", {}),

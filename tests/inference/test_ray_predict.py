@@ -69,6 +69,7 @@ def test_ray_scoring_equals_local_row_for_row(ray_local, tiny_run, tmp_path, mod
         assert [r.get("source", r.get("n")) for r in got] == [r.get("source", r.get("n")) for r in expected]
 
 
+@pytest.mark.slow  # default suite < 10 min
 def test_row_numbers_and_other_formats(ray_local, tiny_run, tmp_path):
     """A .txt input (ids are line numbers, blank lines kept) written as CSV equals the local CSV byte for byte."""
     import lexiclass
@@ -94,6 +95,7 @@ def test_row_numbers_and_other_formats(ray_local, tiny_run, tmp_path):
             np.testing.assert_allclose([float(x) for x in g[2:4]], [float(x) for x in w[2:4]], atol=1e-6)
 
 
+@pytest.mark.slow  # default suite < 10 min; Ray reads with the local reader
 def test_other_encodings_are_read_as_locally(ray_local, tiny_run, tmp_path):
     """A cp949 CSV with Korean text: the CLI's --encoding reaches the Ray read and write stages."""
     import lexiclass
@@ -145,6 +147,7 @@ def test_missing_extra_message(without_ray, tiny_run, tmp_path):
     assert "pip install 'lexiclass[ray]'" in message and "\n" not in message
 
 
+@pytest.mark.slow  # default suite < 10 min; the matrix's multi-label ray cells run every family
 def test_multilabel_run_writes_the_local_label_sets(ray_local, tiny_multilabel_run, tmp_path):
     """A multi-label run: the same ``labels`` column (label sets, decided by the run's thresholds in the write
     tasks) and probabilities as the local engine, row for row."""

@@ -25,7 +25,11 @@ def test_every_family_but_the_document_vector_ones_claims_multi_label():
     assert sorted(multi_label_models()) == sorted(KERAS + NGRAM + ["auto"])
 
 
-@pytest.mark.parametrize("model", NGRAM + KERAS)
+SLOW_KERAS = ("bilstm", "glove-bilstm", "transformer")  # the matrix's multi-label section runs them too
+
+
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_KERAS else m
+                                   for m in NGRAM + KERAS])
 def test_multi_label_run_trains_reloads_predicts_and_evaluates(model, tmp_path):
     data = make_topic_dataset(none_share=0.1)
     extra = {"epochs": 4} if model in KERAS else {"nb_min_df": 1, "char_min_df": 1}

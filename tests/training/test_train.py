@@ -65,6 +65,7 @@ def test_training_is_seeded_and_reproducible(tmp_path):
     assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]
 
 
+@pytest.mark.slow  # default suite < 10 min; tests/training/test_resume_adversarial.py and the matrix's resume cells stay
 def test_interrupted_run_resumes_without_losing_a_finished_epoch(tmp_path, monkeypatch):
     original = callbacks.RunCheckpoint.on_epoch_end
 

@@ -97,6 +97,7 @@ def test_trials_never_see_the_test_split(monkeypatch, tmp_path, without_ray):
                       dataset=data)
 
 
+@pytest.mark.slow  # default suite < 10 min; local search stays
 def test_ray_search_writes_best_run_and_table_and_reports_failed_trials(ray_local, tmp_path):
     """Four trials on Ray, two of them impossible (char_min_n above char_ngrams): those are reported, the
     others finish, the best is trained into best/ like `lexiclass train`, and the local engine runs the

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lexiclass.data.fields import short_repr
-from lexiclass.data.user_files import check_encoding, parse_json
+from lexiclass.data.user_files import check_encoding, parse_json, raise_csv_field_limit
 from lexiclass.errors import DataError
 
 SUFFIX_FORMATS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -83,17 +83,6 @@ def _line_codec(encoding: str, errors: str, name: str) -> str:
                         " 0x0A in it); convert the file to UTF-8 first, e.g. iconv -f "
                         f"{encoding} -t utf-8")
     return codec
-
-
-def _set_csv_field_limit() -> None:
-    # The default limit (131,072 characters) rejects long reviews; the largest the C long allows.
-    limit = sys.maxsize
-    while True:
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 2
 
 
 class RowStream:
@@ -171,7 +160,7 @@ class RowStream:
         self.progress_total, self.progress_unit = self._file.metadata.num_rows, "row"
 
     def _open_table(self) -> None:
-        _set_csv_field_limit()
+        raise_csv_field_limit()  # long reviews: the default limit is 131,072 characters
         self._reader = csv.reader(self._lines, delimiter=DELIMITERS[self.format])
         header = self._next_record()
         if header is None:

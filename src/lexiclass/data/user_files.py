@@ -53,8 +53,9 @@ def _check_columns(text_column, label_column) -> None:
 # --- CSV / TSV -------------------------------------------------------------------------------------------
 
 
-def _raise_csv_field_limit(size: int) -> None:
-    """Let the csv module read a field as long as the whole file (the default limit is 131,072 characters)."""
+def raise_csv_field_limit(size: int = CSV_FIELD_LIMIT) -> None:
+    """Let the csv module read a field as long as the whole file, ``size`` characters (the default limit is
+    131,072 characters; a stream of unknown length takes the largest limit)."""
     needed = min(CSV_FIELD_LIMIT, size + 1)
     if csv.field_size_limit() < needed:
         csv.field_size_limit(needed)
@@ -99,7 +100,7 @@ def read_table(path: Path, text_column: str, label_column: str, encoding: str = 
     content = read_text(path, encoding, errors)
     if not content.strip():
         raise DataError(f"{path} is empty (expected a header line with columns {text_column!r} and {label_column!r})")
-    _raise_csv_field_limit(len(content))
+    raise_csv_field_limit(len(content))
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=TABLE_SUFFIXES[path.suffix.lower()], strict=True)
     rows = _csv_rows(reader, path)
     _, header = next(rows)
