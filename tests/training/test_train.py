@@ -19,7 +19,9 @@ EXPECTED_FILES = {"run.json", "config.json", "labels.json", "vocabulary.txt", "v
                   "history.csv", "training_curves.png", "metrics.json", "confusion_matrix.png"}
 
 
-@pytest.mark.parametrize("name", [m for m in MODEL_NAMES if m != "auto"])  # auto: tests/training/test_auto.py
+# auto: tests/training/test_auto.py; glove-bilstm (~11 s) in the slow suite, and trained by the matrix subset
+@pytest.mark.parametrize("name", [pytest.param(m, marks=pytest.mark.slow) if m == "glove-bilstm" else m
+                                  for m in MODEL_NAMES if m != "auto"])
 def test_train_writes_a_complete_run_that_reloads_to_the_same_accuracy(tiny_run, name):
     run = tiny_run(name)
     keras_model = get_model_spec(name).needs_keras
