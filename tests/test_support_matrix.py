@@ -107,7 +107,7 @@ def test_default_subset_gives_the_documented_outcomes(tmp_path):
 @pytest.mark.matrix
 def test_whole_matrix_gives_the_document(tmp_path):
     jobs = [[*c.key, None] for c in combinations()]
-    got = run_jobs(jobs, tmp_path, timeout=3000, tensorflow_workers=1, side_by_side=False)
+    got = run_jobs(jobs, tmp_path, timeout=3400, tensorflow_workers=1, side_by_side=False)
     text = render({Combination(*key): outcomes for key, outcomes in got.items()})
     if os.environ.get("LEXICLASS_WRITE_MATRIX"):
         DOCUMENT.write_text(text, encoding="utf-8")
