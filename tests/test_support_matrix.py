@@ -3,7 +3,7 @@
 - default suite: the document parses, lists every combination and renders back to itself; a subset
   of the combinations (each family, precision and command at least once) runs and must give exactly
   the document's outcome in every cell it covers.
-- ``-m matrix`` (about 30 minutes here): the whole matrix runs, one worker at a time; the document must
+- ``-m matrix`` (about 40 minutes here): the whole matrix runs, one worker at a time; the document must
   equal what it produced (``LEXICLASS_WRITE_MATRIX=1`` rewrites it instead).
 Combinations run in a worker process per backend (Keras fixes its backend at import).
 """
