@@ -124,3 +124,26 @@ def test_csv_run_with_relative_files_evaluates_from_elsewhere_and_on_another_fil
     assert main(["evaluate", str(tmp_path / "run"), "--dataset", str(tmp_path / "other.csv"), "--format", "json"]) == 0
     other = json.loads(capsys.readouterr().out)  # 'food|music' read as two labels, an empty field as none
     assert other["multi_label"] and other["num_examples"] > 0 and 0.8 < other["micro_f1"] <= 1
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "txt"])
+def test_each_multi_label_file_format_trains_through_the_command_line(fmt, tmp_path, capsys):
+    from lexiclass.cli import main
+    from tests.conftest import make_topic_texts
+
+    names = ["food", "music", "sport"]
+    texts, labels = make_topic_texts(300, seed=4)
+    sets = [[names[k] for k in row.nonzero()[0]] for row in labels]
+    path = tmp_path / f"data.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps({"text": t, "labels": s}) + "\n" for t, s in zip(texts, sets)))
+    elif fmt == "csv":
+        path.write_text("text,label\n" + "".join(f"{t},{'|'.join(s)}\n" for t, s in zip(texts, sets)))
+    else:  # fastText: __label__ prefixes, then the text
+        path.write_text("".join(" ".join(f"__label__{n}" for n in s) + f" {t}\n" for t, s in zip(texts, sets)))
+    extra = ["--label-separator", "|"] if fmt == "csv" else []
+    assert main(["train", "--model", "tfidf", "--dataset", str(path), "--nb-min-df", "1", "--out",
+                 str(tmp_path / "run"), "--quiet", *extra]) == 0
+    assert "test micro-F1" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "labels.json").read_text()) == names
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["micro_f1"] > 0.9
