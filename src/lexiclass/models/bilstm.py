@@ -39,7 +39,8 @@ def build_bilstm(config, num_classes: int, vocabulary=None, glove: bool = False)
     lstm = keras.layers.LSTM(config.lstm_units, dtype=dtype)
     x = keras.layers.Bidirectional(lstm, dtype=dtype, name="bilstm")(x)  # (batch, 2 * units)
     x = keras.layers.Dropout(config.dropout, dtype=dtype, name="dropout")(x)
-    return keras.Model(inputs, classification_head(x, num_classes, config.multi_label), name="glove_bilstm" if glove else "bilstm")
+    outputs = classification_head(x, num_classes, config.multi_label)
+    return keras.Model(inputs, outputs, name="glove_bilstm" if glove else "bilstm")
 
 
 def build_glove_bilstm(config, num_classes: int, vocabulary=None) -> keras.Model:

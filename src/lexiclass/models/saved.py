@@ -38,7 +38,8 @@ def load_keras_model(path, num_classes: int, input_width: int | None = None, mul
     """``keras.models.load_model`` in safe mode (no code in the file is ever run), with one-line errors.
 
     Also checks that the model fits the rest of the run: one output per class (one for two
-    classes; one per label for ``multi_label`` runs) as labels.json says, and inputs of rank 2, ``input_width`` wide for n-gram vectors.
+    classes; one per label for ``multi_label`` runs) as labels.json says, and inputs of rank 2,
+    ``input_width`` wide for n-gram vectors.
     """
     path = Path(path)
     _check_model_archive(path)

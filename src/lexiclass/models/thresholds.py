@@ -108,7 +108,8 @@ def decide(probabilities, thresholds: dict) -> np.ndarray:
 
 
 def check_thresholds(value, width: int, path) -> dict:
-    """A thresholds.json read back: ``thresholds`` a list of ``width`` numbers in (0, 1), else one line naming ``path``."""
+    """A thresholds.json read back: ``thresholds`` a list of ``width`` numbers in (0, 1); else one line naming
+    ``path``."""
     values = value.get("thresholds") if isinstance(value, dict) else None
     if (not isinstance(values, list) or len(values) != width
             or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1 for t in values)):

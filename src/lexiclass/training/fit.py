@@ -194,7 +194,8 @@ def train(config: TrainConfig, out, resume: bool = False, overwrite: bool = Fals
         "status": "complete", "model": config.model, "run_id": run_id, **summary,
         "test_accuracy": metrics["accuracy"], **({"test_micro_f1": metrics["micro_f1"]} if thresholds else {}),
         "data_sizes": data.sizes(), "data_source": data.source,
-        "model_bytes": _size(model.model_path(work)), "versions": _versions(model.needs_keras), **({"auto": auto} if auto else {}),
+        "model_bytes": _size(model.model_path(work)), "versions": _versions(model.needs_keras),
+        **({"auto": auto} if auto else {}),
     }
     rd.write_history_csv(work, history)
     _write_plots(work, history, metrics, summary["best_epoch"])
