@@ -29,7 +29,7 @@ import numpy as np
 from lexiclass.errors import LexiclassError
 from lexiclass.inference.explain_views import (ATTENTION_MAX_TOKENS, attention_figure, importance_figure,
                                                importance_html, strongest, strongest_pairs)
-from lexiclass.models.thresholds import decide
+from lexiclass.models.thresholds import chosen_in_order
 from lexiclass.precision import ATTENTION_SUM_TOLERANCE, tolerance
 from lexiclass.text.batching import prediction_batches
 from lexiclass.text.pipeline import prediction_lengths, to_probabilities
@@ -166,9 +166,7 @@ def label_occlusion(predictor, text: str, targets=None) -> LabelOcclusion:
 
 def chosen_labels(predictor, probs: np.ndarray) -> list[int]:
     """The label ids a multi-label run chooses for one text's ``probs`` (labels,), most probable first."""
-    order = np.argsort(-np.asarray(probs), kind="stable")
-    chosen = decide(np.asarray(probs)[None, :], predictor.thresholds)[0]
-    return [int(i) for i in order if chosen[i]]
+    return chosen_in_order(np.asarray(probs)[None, :], predictor.thresholds)[0]
 
 
 def predicted_labels(predictor, probs: np.ndarray, limit: int | None = None) -> list[int]:

@@ -34,7 +34,7 @@ import numpy as np
 from lexiclass.atomic import default_file_mode
 from lexiclass.data.row_stream import RowStream
 from lexiclass.errors import DataError, LexiclassError
-from lexiclass.models.thresholds import decide
+from lexiclass.models.thresholds import chosen_in_order
 from lexiclass.progress import configure as configure_progress
 from lexiclass.progress import enabled as progress_enabled
 from lexiclass.progress import progress
@@ -212,10 +212,8 @@ class OutputLayout:
         if self.thresholds is None:
             best = probs.argmax(axis=1)
             return [None if e else self.labels[k] for e, k in zip(empty.tolist(), best.tolist())]
-        chosen = decide(probs, self.thresholds)
-        order = np.argsort(-probs, axis=1, kind="stable")  # as `Predictor.predict` orders a label set
-        return [None if e else [self.labels[k] for k in row if keep[k]]
-                for e, row, keep in zip(empty.tolist(), order.tolist(), chosen.tolist())]
+        chosen = chosen_in_order(probs, self.thresholds)  # as `Predictor.predict` orders a label set
+        return [None if e else [self.labels[k] for k in ids] for e, ids in zip(empty.tolist(), chosen)]
 
 
 # -- output writers: write(table) per chunk, close() at the end ---------------------------------------

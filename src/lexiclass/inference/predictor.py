@@ -26,7 +26,7 @@ import numpy as np
 
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
-from lexiclass.models.thresholds import check_thresholds, decide
+from lexiclass.models.thresholds import chosen_in_order, read_run_thresholds
 
 Texts = str | Iterable[str]
 
@@ -97,10 +97,7 @@ class Predictor:
         from lexiclass.models.registry import get_model_spec
 
         classifier = get_model_spec(config.model).load(Path(run_dir), config, len(label_names))
-        thresholds = None
-        if config.multi_label:
-            path = Path(run_dir) / rd.THRESHOLDS_FILE
-            thresholds = check_thresholds(rd.read_json(path), len(label_names), path)
+        thresholds = read_run_thresholds(run_dir, len(label_names)) if config.multi_label else None
         return cls(classifier, config, label_names, info, Path(run_dir), thresholds)
 
     @classmethod
@@ -192,11 +189,9 @@ def format_predictions(label_names: list[str], probs: np.ndarray, top_k: int | N
 
 def _label_sets(label_names: list[str], probs: np.ndarray, top_k: int | None, thresholds: dict) -> list[dict]:
     """Multi-label rows: the labels ``decide`` chooses, most probable first, and the probabilities."""
-    chosen = decide(probs, thresholds)
     out = []
-    for row, keep in zip(probs, chosen):
-        order = np.argsort(-row, kind="stable")
-        shown = order[:top_k] if top_k is not None else range(len(label_names))
-        out.append({"labels": [label_names[int(i)] for i in order if keep[i]],
+    for row, ids in zip(probs, chosen_in_order(probs, thresholds)):
+        shown = np.argsort(-row, kind="stable")[:top_k] if top_k is not None else range(len(label_names))
+        out.append({"labels": [label_names[i] for i in ids],
                     "probabilities": {label_names[int(i)]: float(row[i]) for i in shown}})
     return out

@@ -188,13 +188,12 @@ def _quiet_ray_data():
 def run_thresholds(run_dir, width: int) -> dict | None:
     """A multi-label run's thresholds.json (checked), None for a single-label run: read once by the driver."""
     from lexiclass import run_dir as rd
-    from lexiclass.models.thresholds import check_thresholds
+    from lexiclass.models.thresholds import read_run_thresholds
 
     config = rd.read_json(Path(run_dir) / rd.CONFIG_FILE)
     if not (isinstance(config, dict) and config.get("multi_label")):
         return None
-    path = Path(run_dir) / rd.THRESHOLDS_FILE
-    return check_thresholds(rd.read_json(path), width, path)
+    return read_run_thresholds(run_dir, width)
 
 
 def expand_inputs(inputs) -> list[str]:

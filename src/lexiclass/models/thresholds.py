@@ -20,6 +20,8 @@ thresholds still gets its most probable label (``at_least_one``): the data never
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from lexiclass.errors import LexiclassError
@@ -105,6 +107,23 @@ def decide(probabilities, thresholds: dict) -> np.ndarray:
     if thresholds.get("at_least_one") and len(probabilities):
         chosen |= _top_label(probabilities)
     return chosen
+
+
+def chosen_in_order(probabilities, thresholds: dict) -> list[list[int]]:
+    """Per row of (n, L) ``probabilities``, the label ids `decide` chooses, most probable first (ties: label
+    order, as argmax): what predict, its files, serve and explain report as a text's label set."""
+    probabilities = np.asarray(probabilities)
+    chosen = decide(probabilities, thresholds)
+    order = np.argsort(-probabilities, axis=1, kind="stable")
+    return [[int(k) for k in row if keep[k]] for row, keep in zip(order.tolist(), chosen.tolist())]
+
+
+def read_run_thresholds(run_folder, width: int) -> dict:
+    """A multi-label run's thresholds.json, checked against its ``width`` labels; one line naming it if broken."""
+    from lexiclass import run_dir as rd
+
+    path = Path(run_folder) / rd.THRESHOLDS_FILE
+    return check_thresholds(rd.read_json(path), width, path)
 
 
 def check_thresholds(value, width: int, path) -> dict:

@@ -26,8 +26,8 @@ import numpy as np
 
 from lexiclass.config import TrainConfig
 from lexiclass.errors import LexiclassError
+from lexiclass.models.classifier import validation_decisions
 from lexiclass.models.registry import get_model_spec
-from lexiclass.models.thresholds import choose_thresholds
 from lexiclass.training.metrics import classification_metrics, multi_label_metrics
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,6 @@ def validation_score(config: TrainConfig, data, metric: str = "accuracy") -> flo
     model.fit(data.train_texts, data.train_labels, validation=(data.val_texts, data.val_labels))
     probabilities = model.predict_proba(data.val_texts)
     if np.ndim(data.val_labels) == 2:  # thresholds chosen on validation, as `train` will choose them
-        at_least_one = bool(np.asarray(data.train_labels).sum(axis=1).min() > 0)
-        thresholds = choose_thresholds(probabilities, data.val_labels, config.threshold, at_least_one)
+        thresholds = validation_decisions(data, probabilities, config.threshold)["thresholds"]
         return float(multi_label_metrics(data.val_labels, probabilities, data.label_names, thresholds)[metric])
     return float(classification_metrics(data.val_labels, probabilities, data.label_names)[metric])
