@@ -104,6 +104,7 @@ def test_ngram_models_give_one_independent_probability_per_label(name, topic_dat
     assert probabilities.shape == (len(test_texts), 3)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     assert not np.allclose(probabilities.sum(axis=1), 1.0)  # not a softmax: texts with two topics score high twice
+    np.testing.assert_array_equal(model.predict(test_texts), probabilities >= 0.5)  # label sets, not argmax
     decisions = decide(probabilities, choose_thresholds(probabilities, test_labels, "global"))
     assert micro_f1(decisions, test_labels) > 0.9  # the topics' cue words are plain
     reloaded = type(model).load(model.save(tmp_path / name))

@@ -111,7 +111,7 @@ class TextClassifier:
         """The most probable class id of each text; multi-label models: (n, L) 0/1, each label at probability
         0.5 or more (a run decides with the thresholds it chose on validation: `lexiclass.load(run).predict`)."""
         probabilities = self.predict_proba(texts)
-        if getattr(self, "multi_label_", False) or getattr(getattr(self, "config", None), "multi_label", False):
+        if getattr(self, "multi_label_", False):
             return (probabilities >= 0.5).astype(np.uint8)
         return np.argmax(probabilities, axis=1)
 
