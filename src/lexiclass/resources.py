@@ -1,4 +1,5 @@
-"""Limits of the process that lexiclass's libraries cannot work under, checked before any work starts.
+"""What this process may use: its CPUs (`usable_cpus`), and limits that lexiclass's libraries cannot work
+under, checked before any work starts (`check_address_space`).
 
 An address-space limit (``ulimit -v``, RLIMIT_AS) counts virtual memory, which thread pools reserve far
 beyond what they touch: under 2 GiB, numba's and OpenBLAS's worker threads cannot start, and the process
@@ -9,11 +10,20 @@ half-trained run behind. Measured on 2 cores: every family trains its tiny test 
 
 from __future__ import annotations
 
+import os
 import resource
 
 from lexiclass.errors import LexiclassError
 
 MIN_ADDRESS_SPACE = 4 * 2**30  # bytes of virtual memory: see the module's docstring
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def check_address_space(limit: int | None = None) -> None:

@@ -180,12 +180,13 @@ def test_predict_takes_k_for_top_k(tiny_run, capsys):
 @pytest.mark.parametrize("model", ["nbsvm", "tfidf"])
 def test_ngram_runs_predict_without_importing_tensorflow(tiny_run, model):
     """TensorFlow takes ~7 s to import; a run without a Keras network never needs it (a Keras run still does).
-    NBSVM runs predict without scikit-learn too (its import was ~1.5 s of their start-up); tfidf needs its vectorizer."""
+    NBSVM runs predict a few texts without scikit-learn, SciPy or numba too (together ~1.4 s of their start-up):
+    the n-grams of a short text are looked up in Python; tfidf needs its vectorizer."""
     code = ("import sys; from lexiclass.cli import main; "
             "code = main(['predict', sys.argv[1], 'a great film']); "
-            "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules, 'sklearn' in sys.modules)")
-    sklearn = str(model == "tfidf")
-    checks = [(tiny_run(model), f"0 False False {sklearn}")]
+            "print(code, *(name in sys.modules for name in ('tensorflow', 'keras', 'sklearn', 'scipy', 'numba')))")
+    heavy = str(model == "tfidf")
+    checks = [(tiny_run(model), f"0 False False {heavy} {heavy} False")]
     checks += [(tiny_run("bow"), "0 True True")] if model == "nbsvm" else []  # scikit-learn: either way
     for run, expected in checks:
         done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)

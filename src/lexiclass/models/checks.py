@@ -78,6 +78,16 @@ def check_fitted(model, attribute: str) -> None:
         raise LexiclassError(f"this {type(model).__name__} is not trained yet: call fit() or load() first")
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-z)) for any z without overflow (NumPy's, so prediction needs no SciPy)."""
+    return np.exp(log_sigmoid(z))
+
+
+def log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """log(1 / (1 + exp(-z))), exact for large |z| (-z for very negative z, not -inf)."""
+    return -np.logaddexp(0.0, -z)
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """(n, K) scores (log-probabilities up to a constant per row) -> (n, K) probabilities, each row summing
     to 1; the row's largest score is subtracted first, so no score overflows."""

@@ -33,10 +33,10 @@ from lexiclass.data.unlabeled import unlabeled_texts_for
 from lexiclass.errors import DataError, ConfigError, LexiclassError, first_line
 from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
-from lexiclass.models.fit_jobs import default_jobs
 from lexiclass.models.nbsvm_ensemble import NBSVMEnsembleClassifier
 from lexiclass.models.persistence import read_json, read_meta, write_npz
 from lexiclass.progress import progress
+from lexiclass.resources import usable_cpus
 from lexiclass.text.ngrams import word_tokens
 from lexiclass.text.tokens import ngrams as token_ngrams
 
@@ -161,7 +161,7 @@ class NBSVMDocVecClassifier(TextClassifier):
                        workers=workers, seed=self.seed)
 
     def _workers(self) -> int:
-        return int(self.n_jobs) if self.n_jobs else default_jobs()
+        return int(self.n_jobs) if self.n_jobs else usable_cpus()
 
     def _fit_vectors(self, texts: list[str], labels=None) -> np.ndarray:
         """Train the vector model on the unlabelled texts + `texts`; return `texts`' vectors (n, dim)."""

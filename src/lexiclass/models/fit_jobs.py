@@ -8,7 +8,6 @@ one pool, so the two members of an ensemble share it.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
@@ -16,14 +15,7 @@ import scipy.sparse as sp
 
 from lexiclass.models.batched_logistic import fit_logistic_columns
 from lexiclass.progress import progress
-
-
-def default_jobs() -> int:
-    """The CPUs this process may use (its affinity mask where the platform has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+from lexiclass.resources import usable_cpus
 
 
 class FitJob:
@@ -96,7 +88,7 @@ class BatchedFitJob:
         coef, intercept, _ = fit_logistic_columns(
             self.indices, self.indptr, self.n_features, self.ratio, targets, norms=self.norms,
             sample_weight=weight, c=owner.linear_c, max_iter=owner.max_iter,
-            n_jobs=owner.n_jobs or default_jobs(), on_progress=tick)
+            n_jobs=owner.n_jobs or usable_cpus(), on_progress=tick)
         return [(coef[m] * self.ratio[m], float(intercept[m]), self.ratio[m]) for m in range(len(intercept))]
 
 
@@ -112,7 +104,7 @@ def run_jobs(models: list, job_lists: list[list], n_jobs: int | None) -> None:
     results = [[None] * len(jobs) for jobs in job_lists]
     order = sorted(((i, j) for i, jobs in enumerate(job_lists) for j in range(len(jobs))),
                    key=lambda ij: -job_lists[ij[0]][ij[1]].size)
-    workers = min(n_jobs or default_jobs(), len(order))
+    workers = min(n_jobs or usable_cpus(), len(order))
     if any(job.threads_itself for jobs in job_lists for job in jobs):
         workers = 1
     try:

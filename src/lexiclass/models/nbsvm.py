@@ -64,18 +64,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit, log_expit
 
 from lexiclass.atomic import write_json, write_text as atomic_write_text
 from lexiclass.errors import DataError, LexiclassError, first_line
-from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
+from lexiclass.models.checks import check_fitted, check_labels, check_texts, log_sigmoid, sigmoid, softmax
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
-from lexiclass.models.fit_jobs import BatchedFitJob, FitJob, default_jobs, run_jobs
 from lexiclass.models.persistence import read_json, read_meta, saved_params, write_npz
 from lexiclass.models.sparse_rows import DEFAULT_CHUNK, row_blocks, sorted_unique, sparse_dot, stack_indptr
 from lexiclass.progress import progress
-from lexiclass.text.ngrams import ANALYZERS, KeyTable, Names, Ngrams, string_keys
+from lexiclass.resources import usable_cpus
+from lexiclass.text.ngrams import ANALYZERS, Names, Ngrams, Vocabulary
 
 FORMAT = "lexiclass-nbsvm"
 FORMAT_VERSION = 2
@@ -90,11 +88,11 @@ def _probabilities(logits: np.ndarray) -> np.ndarray:
     """(n, M) log-odds -> (n, K) probabilities; M = 1 means binary (K = 2)."""
     if logits.shape[1] == 1:
         # log p(1) = log sigmoid(z), log p(0) = log sigmoid(-z): exact and stable for any z.
-        log_p = np.column_stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])])
+        log_p = np.column_stack([log_sigmoid(-logits[:, 0]), log_sigmoid(logits[:, 0])])
     else:
         # One-vs-rest: normalise the K sigmoids. Done in log space, so that texts where
         # every per-class sigmoid underflows to 0 still get valid probabilities.
-        log_p = log_expit(logits)
+        log_p = log_sigmoid(logits)
     return softmax(log_p)
 
 
@@ -201,11 +199,13 @@ class NBSVMClassifier(TextClassifier):
     # --- features --------------------------------------------------------------------
     def _rows(self, texts: list[str]):
         """CSR (indices, indptr) of known n-grams of a chunk of texts."""
-        return self._ngrams().rows(texts, self._table_keys)
+        return self._ngrams().rows(texts, self._vocabulary)
 
-    def transform(self, texts) -> sp.csr_matrix:
+    def transform(self, texts) -> "sp.csr_matrix":
         """The binary document-n-gram matrix (texts x vocabulary), as the model sees it."""
         self._check_fitted()
+        import scipy.sparse as sp  # deferred: prediction needs no SciPy (start-up, docs/performance.md)
+
         texts = check_texts(texts)
         parts = [self._rows(texts[a:b]) for a, b in self._chunks(len(texts))]
         return sp.csr_matrix((np.ones(sum(len(p[0]) for p in parts)), np.concatenate([p[0] for p in parts]),
@@ -213,6 +213,8 @@ class NBSVMClassifier(TextClassifier):
 
     # --- training --------------------------------------------------------------------
     def fit(self, texts, labels, validation=None) -> "NBSVMClassifier":
+        from lexiclass.models.fit_jobs import run_jobs  # deferred, with numba and SciPy: prediction needs neither
+
         jobs = self.prepare_fit(texts, labels)
         run_jobs([self], [jobs], self.n_jobs)
         return self
@@ -247,10 +249,10 @@ class NBSVMClassifier(TextClassifier):
                 raise DataError(f"no {self.analyzer} n-grams left to learn from (empty vocabulary); the texts may be "
                                 f"empty, or min_df={self.min_df} is too high for {len(texts)} texts")
             names = Names(len(keys))  # each n-gram's string, from its first occurrence
-            table = KeyTable(keys)
+            vocabulary = Vocabulary(names.strings, keys)
             indices, indptrs = [], []
             for a, b in chunks:
-                index, indptr = ngrams.rows(texts[a:b], table, names)
+                index, indptr = ngrams.rows(texts[a:b], vocabulary, names)
                 indices.append(index)
                 indptrs.append(indptr)
                 bar.update(b - a)
@@ -294,6 +296,8 @@ class NBSVMClassifier(TextClassifier):
         ratio32 = ratio
         norms = self._norms(indices, indptr, ratio32) if self.normalize else None
         self._fit_state = (keys, vocabulary, num_classes, labels.ndim == 2)
+        from lexiclass.models.fit_jobs import BatchedFitJob, FitJob  # deferred: see fit
+
         if self.solver == "batched-lbfgs":  # all of this model's one-vs-rest fits in one job
             return [BatchedFitJob(self, indices, indptr, n_features, ratio32, norms, np.stack(targets, axis=1))]
         return [FitJob(self, row, indices, indptr, n_features, ratio32[row],
@@ -364,9 +368,7 @@ class NBSVMClassifier(TextClassifier):
         self.ratio_ = None if ratio is None else np.asarray(ratio, dtype=np.float32)
         if ratio is not None:
             self._table[:, m:] = np.square(self.ratio_.T, dtype=np.float64)
-        if keys is None:
-            keys = string_keys(vocabulary)
-        self._table_keys = KeyTable(keys)
+        self._vocabulary = Vocabulary(vocabulary, keys)  # looked up by string or by key, as scoring needs
 
     @property
     def coef_(self) -> np.ndarray:
@@ -392,7 +394,7 @@ class NBSVMClassifier(TextClassifier):
 
         def score(chunk):  # bounded memory: one chunk's n-grams at a time
             a, b = chunk
-            out = ngrams.score(texts[a:b], self._table_keys, self._table)
+            out = ngrams.score(texts[a:b], self._vocabulary, self._table)
             if self._table.shape[1] > m:
                 norms = np.sqrt(out[:, m:])
                 norms[norms == 0] = 1.0
@@ -400,7 +402,7 @@ class NBSVMClassifier(TextClassifier):
             logits[a:b] = out
 
         chunks = self._chunks(len(texts))
-        workers = min(self.n_jobs or default_jobs(), len(chunks))
+        workers = min(self.n_jobs or usable_cpus(), len(chunks))
         if workers <= 1:
             for chunk in chunks:
                 score(chunk)
@@ -412,7 +414,7 @@ class NBSVMClassifier(TextClassifier):
     def predict_proba(self, texts) -> np.ndarray:
         """(n, K): each row sums to 1; multi-label models: (n, L) independent probabilities, one per label."""
         logits = self._logits(texts)
-        return expit(logits) if self.multi_label_ else _probabilities(logits)
+        return sigmoid(logits) if self.multi_label_ else _probabilities(logits)
 
     # --- persistence -----------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -460,9 +462,7 @@ class NBSVMClassifier(TextClassifier):
         for name, array in (("coef", coef), ("intercept", intercept), ("ratio", ratio)):
             if array is not None and (array.dtype.kind != "f" or not np.all(np.isfinite(array))):
                 raise LexiclassError(f"{directory / WEIGHTS_FILE} is damaged: {name} is not all finite numbers")
-        keys = string_keys(vocabulary)
-        if len(sorted_unique(keys)[0]) != len(keys):
+        if len(set(vocabulary)) != len(vocabulary):
             raise LexiclassError(f"{directory / VOCAB_FILE} is damaged: an n-gram is listed twice")
-        model._set_state(vocabulary, coef, intercept.astype(np.float64), num_classes, ratio, keys=keys,
-                         multi_label=multi_label)
+        model._set_state(vocabulary, coef, intercept.astype(np.float64), num_classes, ratio, multi_label=multi_label)
         return model

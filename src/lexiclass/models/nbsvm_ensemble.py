@@ -14,7 +14,6 @@ from lexiclass.atomic import write_json
 from lexiclass.errors import LexiclassError
 from lexiclass.models.checks import check_fitted, check_labels, check_texts
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
-from lexiclass.models.fit_jobs import run_jobs
 from lexiclass.models.nbsvm import DEFAULT_CHUNK, FORMAT_VERSION, READABLE_VERSIONS, NBSVMClassifier
 from lexiclass.models.persistence import read_meta, saved_params
 
@@ -90,6 +89,8 @@ class NBSVMEnsembleClassifier(TextClassifier):
         check_labels(labels, len(texts))
         # Count both members first, then run all their fits in one pool of threads.
         jobs = [member.prepare_fit(texts, labels) for member in members]
+        from lexiclass.models.fit_jobs import run_jobs  # deferred, with numba and SciPy: prediction needs neither
+
         run_jobs(members, jobs, self.n_jobs)
         del jobs
         self.members_ = members

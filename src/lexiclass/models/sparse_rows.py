@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 DEFAULT_CHUNK = 1000
 
@@ -21,6 +20,8 @@ def sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def sparse_dot(indices: np.ndarray, indptr: np.ndarray, table: np.ndarray, block: int = DEFAULT_CHUNK) -> np.ndarray:
     """``B @ table`` for the binary CSR matrix ``B`` given by (indices, indptr), by blocks of rows
     so that no array of the full number of non-zeros is ever made."""
+    import scipy.sparse as sp  # deferred: prediction imports this module and needs no SciPy
+
     rows = len(indptr) - 1
     out = np.empty((rows, table.shape[1]), dtype=table.dtype)
     for a in range(0, rows, block):
