@@ -44,6 +44,9 @@ class FakePredictor:
     def release(self):
         self.gate.set()
 
+    def warm_up(self):
+        pass
+
     def predict_proba(self, texts):
         self.calls.append(list(texts))
         self.entered.set()
@@ -84,6 +87,27 @@ def post_in_thread(base: str, texts: list[str], results: dict, key):
 @pytest.fixture
 def fake():
     return FakePredictor()
+
+
+def test_the_server_answers_while_it_loads_for_many_texts(fake, caplog):
+    """An n-gram run's compiled loops (~0.6 s) load in the background (`Predictor.warm_up`): /health and
+    predictions do not wait for them, and a failed load leaves the server serving."""
+    loading, finish = threading.Event(), threading.Event()
+
+    def warm_up():
+        loading.set()
+        assert finish.wait(60)
+        raise RuntimeError("could not load")
+
+    fake.warm_up = warm_up
+    with running_server(create_app(fake)) as base, httpx.Client(base_url=base, timeout=60) as client:
+        assert loading.wait(30)
+        assert client.get("/health").status_code == 200
+        answer = client.post("/predict", json={"texts": ["abc"]})
+        assert answer.status_code == 200 and answer.json()["predictions"][0]["probabilities"]["pos"] == expected("abc")
+        finish.set()
+        wait_until(lambda: "loading for many texts at once failed; serving anyway" in caplog.text, "the failed load")
+        assert client.get("/health").status_code == 200
 
 
 def test_fair_shares_split_capacity_evenly():

@@ -103,6 +103,22 @@ def test_fit_is_deterministic():
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("kind", ["word", "ensemble"])
+def test_loaded_model_scores_the_same_before_and_after_warm_up(fitted, kind, tmp_path):
+    """A loaded model scores a few short texts by n-gram strings, and after `warm_up` (what a server does in the
+    background) by its key table, which replaces the strings' dict."""
+    model, data = fitted(kind)
+    model.save(tmp_path / "model")
+    loaded = type(model).load(tmp_path / "model")
+    short = data.test_texts[:3]
+    before = loaded.predict_proba(short)
+    loaded.warm_up()
+    vocabularies = [m._vocabulary for m in getattr(loaded, "members_", [loaded])]
+    assert all(v._table is not None and v._columns is None for v in vocabularies)
+    np.testing.assert_allclose(loaded.predict_proba(short), before, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(before, model.predict_proba(short), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("kind", sorted(MODELS))
 @pytest.mark.parametrize("classes", [("neg", "pos"), FOUR], ids=["binary", "4-class"])
 def test_save_load_gives_identical_probabilities(fitted, kind, classes, tmp_path):

@@ -129,6 +129,10 @@ class Predictor:
         """Class names; the index of a name is its class id (the column in `predict_proba`)."""
         return list(self.label_names)
 
+    def warm_up(self) -> None:
+        """Load ahead what predicting many texts at once needs (`TextClassifier.warm_up`)."""
+        self.classifier.warm_up()
+
     def predict_proba(self, texts: Texts, batch_size: int | None = None) -> np.ndarray:
         """(len(texts), classes) probabilities in input order; one string gives (classes,).
 

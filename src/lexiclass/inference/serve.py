@@ -131,8 +131,17 @@ class Service:
         except Exception:
             log.exception("warm-up prediction failed; serving anyway")
         self.batcher.start()
+        # What many texts need and one does not (an n-gram run's compiled loops) loads while we already answer.
+        warming = asyncio.create_task(asyncio.to_thread(self._warm_up))
         yield
         await self.batcher.stop()
+        await warming
+
+    def _warm_up(self) -> None:
+        try:
+            self.predictor.warm_up()
+        except Exception:
+            log.exception("loading for many texts at once failed; serving anyway")
 
     async def predict(self, request: Request):
         answer_by = deadline(request, self.limits.request_timeout_s)

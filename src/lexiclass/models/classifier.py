@@ -123,6 +123,10 @@ class TextClassifier:
         step = max(batch_size, TEXT_BATCH)
         return np.concatenate([self.predict_proba(texts[i:i + step]) for i in range(0, len(texts), step)])
 
+    def warm_up(self) -> None:
+        """Load, ahead of the first large request, what predicting many texts needs and a few do not
+        (a server calls it in the background once it answers). Default: nothing to load."""
+
     def refit(self, texts, labels) -> "TextClassifier":
         """Fit again, in place, on ``texts`` (a model may keep the parts it learned without labels)."""
         return self.fit(texts, labels)
@@ -247,6 +251,9 @@ class TemperatureScaled(TextClassifier):
 
     def predict_proba_in_batches(self, texts: list[str], batch_size: int) -> np.ndarray:
         return scaled(self.base.predict_proba_in_batches(texts, batch_size), self.temperature)
+
+    def warm_up(self) -> None:
+        self.base.warm_up()
 
     def save(self, directory):
         return self.base.save(directory)

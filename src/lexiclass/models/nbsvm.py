@@ -379,6 +379,12 @@ class NBSVMClassifier(TextClassifier):
     def _check_fitted(self) -> None:
         check_fitted(self, "_table")
 
+    def warm_up(self) -> None:
+        """Load the compiled n-gram loops and build the vocabulary's key table (a few short texts are scored
+        without them; see `lexiclass.text.ngrams`)."""
+        self._check_fitted()
+        self._vocabulary.table  # noqa: B018  (built on first access)
+
     def decision_function(self, texts) -> np.ndarray:
         """Log-odds, shape (n,) for two classes (of class 1) or (n, K) (one-vs-rest)."""
         logits = self._logits(texts)

@@ -106,6 +106,10 @@ class NBSVMEnsembleClassifier(TextClassifier):
         self._check_fitted()
         return self.members_[0].multi_label_
 
+    def warm_up(self) -> None:
+        for member in self.members_:
+            member.warm_up()
+
     def predict_proba(self, texts) -> np.ndarray:
         self._check_fitted()
         texts = check_texts(texts)

@@ -77,7 +77,8 @@ def _pieces(texts: list[str], analyzer: str) -> list[str]:
 
 
 # Texts up to this many characters in all are scored in Python while the compiled loops are not loaded:
-# ~15 ms for 10,000 characters of character 1..5-grams, against ~0.6 s to import numba and load its code.
+# ~0.1 s for 10,000 characters of character 3..6-grams (~0.15 ms compiled), against ~0.6 s to import numba
+# and load its code. A server loads them in the background once it answers (`NBSVMClassifier.warm_up`).
 PYTHON_CHARS = 10_000
 _KERNELS = "lexiclass.text.ngram_kernels"
 
@@ -136,6 +137,7 @@ class Vocabulary:
         if self._table is None:
             keys = string_keys(self.strings) if self._keys is None else self._keys
             self._table = _kernels().KeyTable(keys)
+            self._columns = None  # from now on every text is scored by the compiled loops
         return self._table
 
 
