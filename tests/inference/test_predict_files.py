@@ -84,8 +84,9 @@ def test_every_input_and_output_format(tmp_path, predictor, in_suffix, out_suffi
     check_predictions(rows, TEXTS, predictor)
     assert [int(r["row"]) for r in rows] == list(range(1, len(TEXTS) + 1))
     probs = [f"p_{n}" for n in predictor.label_names]
-    if in_suffix == ".txt":
-        assert list(rows[0]) == ["row", "label", *probs, "empty"]
+    if in_suffix == ".txt":  # a line is its text, and the output carries it beside its label
+        assert list(rows[0]) == ["row", "text", "label", *probs, "empty"]
+        assert [r["text"] for r in rows] == TEXTS
     else:  # the other input columns are carried through unchanged, in input order
         assert list(rows[0]) == ["row", "n", "text", "note", "label", *probs, "empty"]
         assert [r["text"] for r in rows] == TEXTS
@@ -145,6 +146,7 @@ def test_stdin_and_stdout(predictor, monkeypatch):
     summary = predict_file(predictor, "-", stdout=out)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert summary["output"] is None and [r["row"] for r in rows] == [1, 2, 3]
+    assert [r["text"] for r in rows] == ["good great", "", "awful bad"]  # each line beside its label (BOM dropped)
     check_predictions(rows, ["good great", "", "awful bad"], predictor)
 
 
@@ -235,7 +237,7 @@ def test_empty_input_gives_header_only(tmp_path, predictor):
     for suffix in (".csv", ".parquet"):
         summary = predict_file(predictor, tmp_path / "in.txt", tmp_path / f"out{suffix}")
         assert summary["rows"] == 0
-    assert (tmp_path / "out.csv").read_text() == "row,label," + ",".join(
+    assert (tmp_path / "out.csv").read_text() == "row,text,label," + ",".join(
         f"p_{n}" for n in predictor.label_names) + ",empty\n"
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
 

@@ -87,9 +87,9 @@ def test_csv_cell_is_a_json_list_and_parquet_a_list_of_strings(tmp_path, predict
     source = write_input(tmp_path / "in.txt", ["cat dog cat dog", ""])
     predict_file(predictor, source, tmp_path / "out.csv")
     lines = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "row,labels," + ",".join(PROBS) + ",empty"
-    assert lines[1].startswith('1,"[""') and lines[2] == "2,,,,,true"  # a JSON list, quoted; empty row: no cells
-    assert set(json.loads(next(csv.reader([lines[1]]))[1])) == {"cat", "dog"}
+    assert lines[0] == "row,text,labels," + ",".join(PROBS) + ",empty"
+    assert lines[1].startswith('1,cat dog cat dog,"[""') and lines[2] == "2,,,,,,true"  # a quoted JSON list; no cells
+    assert set(json.loads(next(csv.reader([lines[1]]))[2])) == {"cat", "dog"}
     predict_file(predictor, source, tmp_path / "out.parquet")
     schema = pq.read_schema(tmp_path / "out.parquet")
     assert schema.field("labels").type == pa.list_(pa.string())
@@ -100,7 +100,7 @@ def test_empty_input_gives_the_multilabel_header(tmp_path, predictor):
     (tmp_path / "in.txt").write_text("", encoding="utf-8")
     predict_file(predictor, tmp_path / "in.txt", tmp_path / "out.csv")
     predict_file(predictor, tmp_path / "in.txt", tmp_path / "out.parquet")
-    assert (tmp_path / "out.csv").read_text() == "row,labels," + ",".join(PROBS) + ",empty\n"
+    assert (tmp_path / "out.csv").read_text() == "row,text,labels," + ",".join(PROBS) + ",empty\n"
     assert pq.read_schema(tmp_path / "out.parquet").field("labels").type == pa.list_(pa.string())
 
 
@@ -109,7 +109,7 @@ def test_stdin_to_stdout_json_lines(predictor, monkeypatch):
     out = io.StringIO()
     predict_file(predictor, "-", stdout=out)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [r["row"] for r in rows] == [1, 2, 3] and list(rows[0]) == ["row", "labels", *PROBS, "empty"]
+    assert [r["row"] for r in rows] == [1, 2, 3] and list(rows[0]) == ["row", "text", "labels", *PROBS, "empty"]
     check_label_sets(rows, ["dog cat dog", "", "bird bird"], predictor)
 
 

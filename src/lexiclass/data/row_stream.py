@@ -88,7 +88,7 @@ def _line_codec(encoding: str, errors: str, name: str) -> str:
 class RowStream:
     """Open an input file, check its columns, then iterate `Chunk`s; use as a context manager.
 
-    After construction ``columns`` lists the input's columns (empty for txt),
+    After construction ``columns`` lists the input's columns (for txt: ``text``, the line itself),
     ``progress_total``/``progress_unit`` give a total for a progress bar (rows for
     parquet, bytes for other files, rows without a total for stdin).
     """
@@ -103,7 +103,7 @@ class RowStream:
         self.name = "<stdin>" if self.is_stdin else str(path)
         self.encoding, self.encoding_errors = _line_codec(encoding, encoding_errors, self.name), encoding_errors
         self.text_column, self.id_column, self.chunk_rows = text_column, id_column, chunk_rows
-        self.columns: list[str] = []
+        self.columns: list[str] = ["text"] if self.format == "txt" else []  # a line is its text: outputs carry it
         self.arrow_schema = None
         self._file = None
         self._bytes = 0  # bytes read so far, for progress
@@ -258,7 +258,7 @@ class RowStream:
 
     def _txt_rows(self):
         for _, line in self._numbered_lines():
-            yield line, None, ()
+            yield line, None, (line,)
 
     def _table_rows(self):
         width = len(self.columns)

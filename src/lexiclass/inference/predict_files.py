@@ -170,7 +170,7 @@ class OutputLayout:
         self.known_types = self._known_types(stream)
         # Columns that hold only strings (all of a CSV's): the CSV writer needs no conversion for them.
         self.text_columns = set()
-        if stream.format in ("csv", "tsv"):
+        if stream.format in ("csv", "tsv", "txt"):
             self.text_columns = {out for out, _ in self.carried} | ({id_column} if id_column else set())
 
     def _known_types(self, stream) -> dict:
@@ -181,7 +181,7 @@ class OutputLayout:
         types = {self.decided: decided, "empty": pa.bool_(), **{name: pa.float64() for name in self.prob_names}}
         if stream.arrow_schema is not None:
             inputs = {name: stream.arrow_schema.field(name).type for name in stream.columns}
-        elif stream.format in ("csv", "tsv"):
+        elif stream.format in ("csv", "tsv", "txt"):
             inputs = {name: pa.string() for name in stream.columns}
         else:
             inputs = {}
