@@ -110,3 +110,10 @@ def test_nbsvm_ensemble_trains_on_a_four_class_csv_and_predicts(four_class_files
     assert main(["predict", str(run), "weird bizarre surreal quirky film"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["label"] == "odd" and set(result["probabilities"]) == set(CLASSES)
+
+
+def test_rates_print_as_people_read_them():
+    """`predict --engine ray` printed "(0 rows/s ...)" for two rows behind Ray's start-up."""
+    from lexiclass.cli.commands import rate_text
+
+    assert [rate_text(x) for x in (0.1333, 3.5, 12345.6, None)] == ["0.13", "3.5", "12,346", "?"]

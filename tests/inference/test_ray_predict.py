@@ -41,7 +41,9 @@ def _read(path):
 
 
 @pytest.mark.parametrize("model", ["bow", pytest.param("nbsvm", marks=pytest.mark.slow)])  # nbsvm: the matrix's
-def test_ray_scoring_equals_local_row_for_row(ray_local, tiny_run, tmp_path, model):
+def test_ray_scoring_equals_local_row_for_row(ray_local, tiny_run, tmp_path, model, capfd):
+    import re
+
     import lexiclass
     from lexiclass.inference.predict_files import predict_file
     from lexiclass.inference.ray_predict import predict_files_ray
@@ -51,6 +53,8 @@ def test_ray_scoring_equals_local_row_for_row(ray_local, tiny_run, tmp_path, mod
     info = predict_files_ray(run, str(tmp_path / "part-*"), tmp_path / "out", id_column="id", workers=2,
                              chunk_rows=256)
     assert info["rows"] == 3700 and info["workers"] == 2 and len(info["files"]) == 2
+    # Ray's C++ log lines (`[time E pid tid] core_worker.cc: ...`) once reached the user on every command
+    assert not re.search(r"^\[[^]]* [EWF] \d+ \d+\]", capfd.readouterr().err, re.MULTILINE)
     predictor = lexiclass.load(run)
     for source in (csv_path, jsonl_path):
         local = tmp_path / f"local-{source.stem}.parquet"

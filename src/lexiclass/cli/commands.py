@@ -190,6 +190,13 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def rate_text(per_second: float | None) -> str:
+    """A rate as people read it: "1,234", "3.5", "0.13" (a handful of rows behind Ray's start-up once printed 0)."""
+    if per_second is None:
+        return "?"
+    return f"{per_second:,.0f}" if per_second >= 10 else f"{per_second:.2g}"
+
+
 def _predict_on_ray(args) -> int:
     from lexiclass.inference.ray_predict import predict_files_ray
 
@@ -201,7 +208,7 @@ def _predict_on_ray(args) -> int:
                                 input_format=args.input_format, address=args.address, workers=args.workers,
                                 encoding=args.encoding, encoding_errors=args.encoding_errors)
     print(f"{summary['rows']} rows ({summary['empty_rows']} empty) in {len(summary['files'])} files -> "
-          f"{args.output} ({summary['rows_per_second']:.0f} rows/s on {summary['workers']} Ray workers)",
+          f"{args.output} ({rate_text(summary['rows_per_second'])} rows/s on {summary['workers']} Ray workers)",
           file=sys.stderr)
     return 0
 

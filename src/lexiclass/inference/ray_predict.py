@@ -36,6 +36,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+import warnings
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -285,9 +286,14 @@ def predict_files_ray(run_dir, inputs, output_dir, *, output_format: str = "parq
     rows = sum(f["rows"] for f in result)
     seconds = time.perf_counter() - started
     return {"engine": "ray", "rows": rows, "empty_rows": sum(f["empty_rows"] for f in result),
-            "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1) if seconds > 0 else None,
+            "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 3) if seconds > 0 else None,
             "workers": workers, "address": address or "local", "ray_startup_seconds": session["startup_seconds"],
             "classes": n, "files": result}
+
+
+def _takes_extra_remote_args(method) -> bool:
+    """Whether ``method`` still accepts Ray options as extra keyword arguments (deprecated in Ray 2.5x)."""
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(method).parameters.values())
 
 
 def _run(ray, payload, run_labels, paths, outputs, reading, workers, actor_cpus, progress) -> list[dict]:
@@ -310,8 +316,16 @@ def _run(ray, payload, run_labels, paths, outputs, reading, workers, actor_cpus,
         # A read task's chunks arrive merged into large blocks, and an actor takes a whole block: cut
         # them back to chunk_rows (streaming, order kept) so one big file is spread over every actor.
         texts = texts.repartition(target_num_rows_per_block=chunk_rows)
-    scored = texts.map_batches(_PredictActor, batch_size=chunk_rows, batch_format="pyarrow", num_cpus=actor_cpus,
-                               compute=ray.data.ActorPoolStrategy(size=workers), fn_constructor_kwargs={"run": run_ref, "cpus": actor_cpus})
+    # Up to `workers` actors, fewer when there is less input (a fixed pool warned that one block could not use
+    # two). No actor restarts where Ray still takes them as an extra argument: with restarts, Ray logs an
+    # E-level line on every command (its actors' arguments live in the object store); an actor that dies
+    # fails the command in one line, and running it again is the remedy either way.
+    no_restarts = {"max_restarts": 0} if _takes_extra_remote_args(texts.map_batches) else {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        scored = texts.map_batches(_PredictActor, batch_size=chunk_rows, batch_format="pyarrow", num_cpus=actor_cpus,
+                                   compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                                   fn_constructor_kwargs={"run": run_ref, "cpus": actor_cpus}, **no_restarts)
     write = ray.remote(num_cpus=WRITE_CPUS)(_write_file)
     pending, parts, current = [], [], 0
 
