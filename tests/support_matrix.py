@@ -327,14 +327,20 @@ def multi_label_page(browser, run: Path) -> None:
 
 
 def run_combination(combo: Combination, work: Path, commands=None, browser=None) -> dict[str, str]:
-    """{command: outcome} for ``combo``, trained once in ``work``; ``commands`` default to `commands_for`."""
+    """{command: outcome} for ``combo``, trained once in ``work``; ``commands`` default to `commands_for`.
+    Without "train" among them, they run on the run an earlier call trained in ``work`` (the Ray cells of
+    the whole matrix, which run after the others)."""
     commands = commands_for(combo) if commands is None else list(commands)
-    shutil.rmtree(work, ignore_errors=True)  # a fresh folder: nothing of an earlier run is reused
-    work.mkdir(parents=True)
-    data = write_data(work, multi=combo.multi)
     run = work / "run"
     began = time.perf_counter()
-    outcomes = {"train": _outcome(lambda: checked(*cli(*train_args(combo, data, run))))}
+    if "train" in commands:
+        shutil.rmtree(work, ignore_errors=True)  # a fresh folder: nothing of an earlier run is reused
+        work.mkdir(parents=True)
+        data = write_data(work, multi=combo.multi)
+        outcomes = {"train": _outcome(lambda: checked(*cli(*train_args(combo, data, run))))}
+    else:
+        data = work / ("data.jsonl" if combo.multi else "data.csv")
+        outcomes = {"train": "ok" if (run / "run.json").exists() else f"FAILED: no earlier run in {work}"}
     seconds = {"train": round(time.perf_counter() - began, 1)}
     for command in commands:
         began = time.perf_counter()

@@ -3,8 +3,9 @@
 - default suite: the document parses, lists every combination and renders back to itself; a subset
   of the combinations (each family, precision and command at least once) runs and must give exactly
   the document's outcome in every cell it covers.
-- ``-m matrix`` (about 40 minutes here): the whole matrix runs, one worker at a time; the document must
-  equal what it produced (``LEXICLASS_WRITE_MATRIX=1`` rewrites it instead).
+- ``-m matrix``: the whole matrix runs, workers side by side, then every ``predict --engine ray`` cell
+  on the runs they trained, one at a time (Ray's actors, started at low priority, waited for CPU behind busy
+  workers); the document must equal what it produced (``LEXICLASS_WRITE_MATRIX=1`` rewrites it instead).
 Combinations run in a worker process per backend (Keras fixes its backend at import).
 """
 
@@ -43,17 +44,17 @@ DEFAULT_SUBSET = [
 
 
 def run_jobs(jobs: list, work: Path, timeout: int, tensorflow_workers: int = 2,
-             side_by_side: bool = True) -> dict[tuple, dict[str, str]]:
+             side_by_side: bool = True, phase: str = "") -> dict[tuple, dict[str, str]]:
     """Run ``jobs`` in worker processes: one per backend (Keras fixes its backend at import), and the TensorFlow
     jobs, the most, dealt to ``tensorflow_workers`` of them (a tiny run keeps about one core busy). They run side by
-    side, or one after another (``side_by_side=False``: Ray's actors, started at low priority, wait for CPU
-    behind busy workers). Returns {(family, precision, tokenizer, backend, labels): outcomes}."""
+    side, or one after another (``side_by_side=False``). Returns {(family, precision, tokenizer, backend,
+    labels): outcomes}. ``phase`` prefixes the workers' files in ``work``."""
     lanes: dict[str, list] = {}
     for index, job in enumerate(j for j in jobs if j[3] == "tensorflow"):
-        lanes.setdefault(f"tensorflow-{index % tensorflow_workers}", []).append(job)
+        lanes.setdefault(f"{phase}tensorflow-{index % tensorflow_workers}", []).append(job)
     for job in jobs:
         if job[3] != "tensorflow":
-            lanes.setdefault(job[3], []).append(job)
+            lanes.setdefault(phase + job[3], []).append(job)
     workers = {}
     for lane, mine in lanes.items():
         jobs_file, out = work / f"{lane}-jobs.json", work / f"{lane}-out.json"
@@ -104,10 +105,23 @@ def test_default_subset_gives_the_documented_outcomes(tmp_path):
     assert not differences, "\n".join(differences)
 
 
+def run_whole_matrix(work: Path) -> dict[tuple, dict[str, str]]:
+    """Every combination's commands, side by side; then the Ray cells, one at a time, on the runs trained."""
+    planned = {c.key: commands_for(c) for c in combinations()}
+    got = run_jobs([[*key, [c for c in commands if c != "ray"]] for key, commands in planned.items()], work,
+                   timeout=2700)
+    ray_jobs = [[*key, ["ray"]] for key, commands in planned.items() if "ray" in commands and got[key]["train"] == "ok"]
+    for key, outcomes in run_jobs(ray_jobs, work, timeout=900, tensorflow_workers=1, phase="ray-").items():
+        got[key].update(outcomes)
+    for key, commands in planned.items():
+        if "ray" in commands and got[key]["train"] != "ok":
+            got[key]["ray"] = "no run: train " + ("failed" if got[key]["train"].startswith("FAILED") else "refused")
+    return got
+
+
 @pytest.mark.matrix
 def test_whole_matrix_gives_the_document(tmp_path):
-    jobs = [[*c.key, None] for c in combinations()]
-    got = run_jobs(jobs, tmp_path, timeout=3400, tensorflow_workers=1, side_by_side=False)
+    got = run_whole_matrix(tmp_path)
     text = render({Combination(*key): outcomes for key, outcomes in got.items()})
     if os.environ.get("LEXICLASS_WRITE_MATRIX"):
         DOCUMENT.write_text(text, encoding="utf-8")

@@ -44,7 +44,7 @@ def both_paths(grams: Ngrams, texts: list[str], strings: list[str], weights: np.
 
 
 @pytest.mark.parametrize("analyzer,min_n,max_n", ANALYZERS)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(texts=TEXTS)
 def test_python_and_compiled_scores_agree_on_any_text(analyzer, min_n, max_n, texts):
     grams = Ngrams(analyzer, min_n, max_n)
