@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 
 import numpy as np
 
@@ -109,11 +110,12 @@ def string_keys(strings: list[str]) -> np.ndarray:
 def text_ngrams(piece: str, word: bool, min_n: int, max_n: int) -> list[str]:
     """The distinct n-grams of one prepared text, in the compiled loops' order of first occurrence
     (by first unit, then by length). Units are the space-separated tokens (``word``) or characters."""
-    units = (piece.split(" ") if piece else []) if word else piece
-    glue = " " if word else ""
-    grams = (glue.join(units[i : i + n]) for i in range(len(units))
-             for n in range(min_n, min(max_n, len(units) - i) + 1))
-    return list(dict.fromkeys(grams))
+    if not word:
+        return list(dict.fromkeys(piece[i : i + n] for i in range(len(piece))
+                                  for n in range(min_n, min(max_n, len(piece) - i) + 1)))
+    units = piece.split(" ") if piece else []
+    return list(dict.fromkeys(" ".join(units[i : i + n]) for i in range(len(units))
+                              for n in range(min_n, min(max_n, len(units) - i) + 1)))
 
 
 class Vocabulary:
@@ -125,20 +127,24 @@ class Vocabulary:
         self.strings, self._keys = strings, keys
         self._columns: dict | None = None
         self._table = None
+        self._building = threading.Lock()  # chunks score in threads: one of them builds, the others wait
 
     @property
-    def columns(self) -> dict:
-        if self._columns is None:
-            self._columns = dict(zip(self.strings, range(len(self.strings))))
-        return self._columns
+    def columns(self) -> dict | None:
+        """{n-gram: column}; None once the key table has replaced it (then the compiled loops are loaded)."""
+        with self._building:
+            if self._columns is None and self._table is None:
+                self._columns = dict(zip(self.strings, range(len(self.strings))))
+            return self._columns
 
     @property
     def table(self):
-        if self._table is None:
-            keys = string_keys(self.strings) if self._keys is None else self._keys
-            self._table = _kernels().KeyTable(keys)
-            self._columns = None  # from now on every text is scored by the compiled loops
-        return self._table
+        with self._building:
+            if self._table is None:
+                keys = string_keys(self.strings) if self._keys is None else self._keys
+                self._table = _kernels().KeyTable(keys)
+                self._columns = None  # from now on every text is scored by the compiled loops
+            return self._table
 
 
 class Names:
@@ -183,7 +189,9 @@ class Ngrams:
     def score(self, texts: list[str], vocabulary: Vocabulary, weights: np.ndarray) -> np.ndarray:
         """(texts, weights columns) float64: the sum of ``weights[col]`` over each text's distinct known columns."""
         if _KERNELS not in sys.modules and sum(map(len, texts)) <= PYTHON_CHARS:
-            return self._python_score(texts, vocabulary.columns, weights)
+            columns = vocabulary.columns  # None if another thread just built the key table
+            if columns is not None:
+                return self._python_score(texts, columns, weights)
         _, *args = self._prepared(texts)
         return _kernels().score(*args, *vocabulary.table.args(), np.ascontiguousarray(weights))
 
