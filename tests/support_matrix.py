@@ -95,7 +95,7 @@ def combinations() -> list[Combination]:
 
 def commands_for(combo: Combination) -> list[str]:
     """The commands the whole matrix runs for ``combo`` (the others show ``not run``), to keep it within
-    about 40 minutes: every command on the default path (TensorFlow, words, either precision) and for
+    about 30 minutes: every command on the default path (TensorFlow, words, either precision) and for
     every n-gram family; with sentencepiece, what reads tokens (not ray or tune, which score and train
     through the same calls); on JAX and PyTorch, what runs the network, fully in float32 with words."""
     if combo.multi:
@@ -376,7 +376,7 @@ HEADER = """# Support matrix
 Which model family works with which command, in which precision, with which tokenizer, on which
 Keras backend. **Written by `tests/test_support_matrix.py`** from real runs on tiny data (240
 labelled texts, two classes); do not edit it by hand. `LEXICLASS_WRITE_MATRIX=1 bash scripts/test -m matrix`
-runs the whole matrix (about 40 minutes) and rewrites this file; without the variable the same run
+runs the whole matrix (about 30 minutes on 2 cores) and rewrites this file; without the variable the same run
 fails when any outcome differs from this file. The default suite runs a subset (each family,
 precision and command at least once) and checks those cells against this file.
 
