@@ -4,6 +4,7 @@ top level, and an installable package description."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -240,3 +241,26 @@ def test_ngram_training_does_not_import_tensorflow(tmp_path):
     assert done.stdout.splitlines()[-1] == "0 False False", done.stderr[-2000:]
     versions = json.loads((tmp_path / "run" / "run.json").read_text())["versions"]
     assert "keras" not in versions and versions["scikit-learn"]
+
+
+def test_a_terminal_is_told_while_tensorflow_loads(monkeypatch):
+    """`predict` on a Keras run was silent for the ~10 s of TensorFlow's import. A terminal now sees what is
+    happening, and the line is wiped afterwards; pipes, logs and --quiet get nothing."""
+    from lexiclass import cli
+
+    class Stream(io.StringIO):
+        def __init__(self, tty: bool):
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)  # nothing in the block imports it
+    for tty, quiet, shown in ((True, False, True), (False, False, False), (True, True, False)):
+        stream = Stream(tty)
+        monkeypatch.setattr(sys, "stderr", stream)
+        with cli._status(argparse.Namespace(command="predict", quiet=quiet), "importing TensorFlow"):
+            during = stream.getvalue()
+        assert (during == "lexiclass predict: importing TensorFlow...") == shown, during
+        assert stream.getvalue() == (during + "\r\033[K" if shown else ""), stream.getvalue()

@@ -18,6 +18,7 @@ The flags are built in `lexiclass.cli.parser`, the commands run in `lexiclass.cl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -55,6 +56,20 @@ def _needs_keras(args) -> bool:
     return spec is None or spec.needs_keras
 
 
+@contextlib.contextmanager
+def _status(args, doing: str):
+    """Say on a terminal what a silent step is doing, and wipe the line when it is done (nothing in pipes,
+    logs or with --quiet: there it would be noise after the fact)."""
+    shown = not args.quiet and "tensorflow" not in sys.modules and sys.stderr.isatty()
+    if shown:
+        print(f"lexiclass {args.command}: {doing}...", end="", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        if shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
 def _interrupted(args) -> str:
     if args.command == "train" and args.out:
         return (f"interrupted; the last finished epoch is kept. Continue with: "
@@ -88,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             backend = select_backend(args.backend)
             # Keras imports TensorFlow whenever it is installed, even on JAX or PyTorch (to save models).
             if _needs_keras(args):
-                import_tensorflow_quietly(args.verbose, required=backend == "tensorflow")
+                with _status(args, "importing TensorFlow (several seconds)"):
+                    import_tensorflow_quietly(args.verbose, required=backend == "tensorflow")
         return args.func(args)
     except LexiclassError as exc:
         print(f"lexiclass {args.command}: error: {_one_line(exc)}", file=sys.stderr)
