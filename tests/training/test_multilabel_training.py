@@ -25,7 +25,9 @@ def test_every_family_but_the_document_vector_ones_claims_multi_label():
     assert sorted(multi_label_models()) == sorted(KERAS + NGRAM + ["auto"])
 
 
-SLOW_KERAS = ("bilstm", "glove-bilstm", "transformer")  # the matrix's multi-label section runs them too
+# The matrix's multi-label section runs these too; the positional Transformer's multi-label run is trained and
+# explained by tests/inference/test_explain.py in the default suite.
+SLOW_KERAS = ("bilstm", "glove-bilstm", "transformer", "positional-transformer")
 
 
 @pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_KERAS else m
