@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -90,13 +91,12 @@ def test_row_numbers_and_other_formats(ray_local, tiny_run, tmp_path):
     predict_file(lexiclass.load(run), source, local)
     got = (tmp_path / "out" / "reviews.csv").read_text(encoding="utf-8").splitlines()
     want = local.read_text(encoding="utf-8").splitlines()
-    assert got[0] == want[0] == "row,label,p_neg,p_pos,empty"
+    assert got[0] == want[0] == "row,text,label,p_neg,p_pos,empty"  # a .txt line is carried as its text
     assert len(got) == len(want) == 501
-    for g, w in zip(got[1:], want[1:]):
-        g, w = g.split(","), w.split(",")
-        assert g[0] == w[0] and g[1] == w[1] and g[-1] == w[-1]
-        if g[2]:
-            np.testing.assert_allclose([float(x) for x in g[2:4]], [float(x) for x in w[2:4]], atol=1e-6)
+    for g, w, line in zip(csv.reader(got[1:]), csv.reader(want[1:]), lines):
+        assert g[0] == w[0] and g[1] == w[1] == line and g[2] == w[2] and g[-1] == w[-1]
+        if g[3]:
+            np.testing.assert_allclose([float(x) for x in g[3:5]], [float(x) for x in w[3:5]], atol=1e-6)
 
 
 @pytest.mark.slow  # default suite < 10 min; Ray reads with the local reader
