@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support_matrix import (COMMANDS, KERAS_FAMILIES, TEXT_FAMILIES, Combination, combinations, commands_for, parse,
-                                  render)
+from tests.support_matrix import (COMMANDS, KERAS_FAMILIES, TEXT_FAMILIES, Combination, combinations, commands_for,
+                                  parse, render)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "support-matrix.md"

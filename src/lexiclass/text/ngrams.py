@@ -1,4 +1,4 @@
-"""Binary word and character n-gram features, counted as 64-bit keys by compiled loops.
+"""Binary word and character n-gram features: 64-bit keys counted by compiled loops, or strings for a few texts.
 
 The n-gram models (`lexiclass.models.nbsvm`) see a text as the set of its word n-grams
 or character n-grams. This module turns a chunk of texts into those sets without making
