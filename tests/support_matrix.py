@@ -347,8 +347,7 @@ def run_combination(combo: Combination, work: Path, commands=None, browser=None)
         if command == "train":
             continue
         if outcomes["train"] != "ok":
-            outcomes[command] = "no run: train " + ("refused" if not outcomes["train"].startswith("FAILED")
-                                                    else "failed")
+            outcomes[command] = no_run(outcomes["train"])
             continue
         scratch = work / command
         shutil.rmtree(scratch, ignore_errors=True)
@@ -357,6 +356,11 @@ def run_combination(combo: Combination, work: Path, commands=None, browser=None)
         seconds[command] = round(time.perf_counter() - began, 1)
     print(f"{combo.name} seconds: {seconds}", file=sys.stderr, flush=True)
     return {command: outcomes[command] for command in commands}
+
+
+def no_run(train_outcome: str) -> str:
+    """The cell of a command that had no run to work on, after ``train_outcome``."""
+    return "no run: train " + ("failed" if train_outcome.startswith("FAILED") else "refused")
 
 
 def _outcome(call) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support_matrix import (COMMANDS, KERAS_FAMILIES, TEXT_FAMILIES, Combination, combinations, commands_for,
-                                  parse, render)
+                                  no_run, parse, render)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "support-matrix.md"
@@ -116,7 +116,7 @@ def run_whole_matrix(work: Path) -> dict[tuple, dict[str, str]]:
         got[key].update(outcomes)
     for key, commands in planned.items():
         if "ray" in commands and got[key]["train"] != "ok":
-            got[key]["ray"] = "no run: train " + ("failed" if got[key]["train"].startswith("FAILED") else "refused")
+            got[key]["ray"] = no_run(got[key]["train"])
     return {key: got[key] for key in planned}  # the document's row order, whichever worker ran a row
 
 

@@ -16,13 +16,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from lexiclass.atomic import write_json, write_text
 from lexiclass.errors import LexiclassError, first_line
-from lexiclass.models.checks import check_fitted, check_labels, check_texts, softmax
+from lexiclass.models.checks import check_fitted, check_labels, check_texts, sigmoid, softmax
 from lexiclass.models.classifier import TextClassifier, sklearn_class_weight
 from lexiclass.models.persistence import saved_params, write_npz
 from lexiclass.progress import progress
@@ -113,7 +112,7 @@ class TfidfClassifier(TextClassifier):
     def predict_proba(self, texts) -> np.ndarray:
         check_fitted(self, "coef_")
         logits = np.asarray(self._transformer.transform(list(texts)) @ self.coef_.T) + self.intercept_  # (n, K)
-        return expit(logits) if self.multi_label_ else softmax(logits)
+        return sigmoid(logits) if self.multi_label_ else softmax(logits)
 
     def save(self, directory) -> Path:
         directory = Path(directory)
