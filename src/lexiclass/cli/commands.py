@@ -236,7 +236,7 @@ def cmd_tune(args) -> int:
 def cmd_export(args) -> int:
     from lexiclass.inference.export import describe, export_run
 
-    print(describe(export_run(args.run_dir, args.out, args.format, overwrite=args.overwrite)))
+    print(describe(export_run(args.run_dir, args.out, args.format, overwrite=args.overwrite, int8=args.int8)))
     return 0
 
 

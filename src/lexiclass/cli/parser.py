@@ -291,6 +291,9 @@ def _add_export(sub, parents: list) -> None:
                    help="savedmodel: raw strings in; onnx: token ids (or n-gram vectors) in, needs "
                         "pip install 'lexiclass[export]'")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to create; it appears only when complete")
+    p.add_argument("--int8", action="store_true",
+                   help="onnx: quantize the network's matrix products to int8 (ONNX Runtime dynamic quantization): "
+                        "a smaller file, faster on CPUs with VNNI or AMX; probabilities within 0.05")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     p.set_defaults(func=cmd_export)
 

@@ -1,0 +1,60 @@
+"""``lexiclass export --format onnx --int8``: ONNX Runtime's dynamic int8 quantization of the exported network.
+
+Runs at the machine's own precision (bfloat16 where the CPU has it): the int8 check must hold on the
+default path, where lexiclass's own probabilities carry bfloat16's rounding too.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+import lexiclass
+from lexiclass.cli import main
+from lexiclass.errors import LexiclassError
+from lexiclass.inference.export import INT8_TOLERANCE, export_run, probe_texts
+from lexiclass.inference.export_onnx import INTEGER_OPS, onnx_outputs
+
+# Matrix products with a weight: Q, K, V and output projections, the two feed-forward layers, the classifier.
+WEIGHT_PRODUCTS = {"positional-transformer": 7, "bow": 2}
+
+
+def float_weight_products(graph) -> list[str]:
+    """MatMul / Gemm nodes whose second input is a stored weight: what int8 quantization should have replaced."""
+    weights = {tensor.name for tensor in graph.initializer}
+    return [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm") and node.input[1] in weights]
+
+
+@pytest.mark.parametrize("model", sorted(WEIGHT_PRODUCTS))
+def test_int8_export_quantizes_every_weight_product_within_its_tolerance(tiny_run, tmp_path, model, capsys):
+    run = tiny_run(model)
+    code = main(["export", str(run), "--format", "onnx", "--int8", "--out", str(tmp_path / "int8")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "7 matrix products quantized" in out.out if model == "positional-transformer" else "int8:" in out.out
+    summary = json.loads((tmp_path / "int8" / "export.json").read_text())
+    graph = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph
+    assert float_weight_products(graph) == []  # attention's QK^T and AV stay float: they have no weight
+    integer = [node for node in graph.node if node.op_type in INTEGER_OPS]
+    assert len(integer) == summary["quantized"]["quantized_nodes"] == WEIGHT_PRODUCTS[model]
+    stored = {tensor.name: tensor.data_type for tensor in graph.initializer}
+    assert {stored[node.input[1]] for node in integer} == {onnx.TensorProto.INT8}  # the weights are kept as int8
+    assert summary["tolerance"] == max(INT8_TOLERANCE, summary["tolerance"]) and summary["max_difference"] <= 0.05
+
+    float32 = export_run(run, tmp_path / "float32", "onnx", check=False)
+    texts = probe_texts(lexiclass.load(run))
+    exact = onnx_outputs(tmp_path / "float32", texts)["probabilities"]
+    quantized = onnx_outputs(tmp_path / "int8", texts)["probabilities"]
+    assert quantized.shape == exact.shape == (len(texts), 2)
+    assert 0 < np.abs(quantized - exact).max() <= INT8_TOLERANCE  # it did change the arithmetic, within bounds
+    assert float_weight_products(onnx.load(str(tmp_path / "float32" / "model.onnx")).graph)  # the float32 one keeps them
+    assert "quantized" not in float32 and "quantized" in (tmp_path / "int8" / "README.txt").read_text()
+
+
+def test_int8_is_refused_for_a_savedmodel_before_any_work(tiny_run, tmp_path):
+    with pytest.raises(LexiclassError, match="^--int8 quantizes the ONNX network .* needs --format onnx, not savedmodel$"):
+        export_run(tiny_run("bow"), tmp_path / "out", "savedmodel", int8=True)
+    assert not (tmp_path / "out").exists()
