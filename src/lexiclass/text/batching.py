@@ -257,49 +257,20 @@ def ladder_step(ladder: list[int], n: int) -> int:
     return ladder[-1]
 
 
-# Short texts go many to a batch: a batch of the longest texts holds ``batch_size`` of them, and a batch of
-# shorter ones as many more as fit in the same number of token slots (so no more memory, attention cells
-# included: rows * length**2 <= batch_size * longest**2), up to this many times ``batch_size``.
-MAX_ROW_GROWTH = 16
-
-
-def row_ladder(batch_size: int, most: int) -> list[int]:
-    """Batch sizes for prediction: `size_ladder`, then doublings of ``batch_size`` up to ``most`` (32, 64 -> 64)."""
-    sizes = size_ladder(batch_size)
-    while sizes[-1] * 2 <= most:
-        sizes.append(sizes[-1] * 2)
-    return sizes
-
-
-def prediction_plan(token_counts: np.ndarray, batch_size: int, lengths: list[int]) -> list[np.ndarray]:
-    """Input indices of each prediction batch: texts sorted by length, each batch as many as fit in
-    ``batch_size * lengths[-1]`` token slots once padded (at least ``batch_size``, at most a step of `row_ladder`)."""
-    sizes = row_ladder(batch_size, batch_size * MAX_ROW_GROWTH)
-    budget = batch_size * lengths[-1]  # token slots of a full batch of the longest texts
-    order = np.argsort(token_counts, kind="stable")
-    plan, start = [], 0
-    while start < len(order):
-        for rows in reversed(sizes):  # the most rows whose padded batch stays within the budget
-            end = min(start + rows, len(order))
-            if rows <= batch_size or rows * ladder_step(lengths, int(token_counts[order[end - 1]])) <= budget:
-                break
-        plan.append(order[start:end])
-        start = end
-    return plan
-
-
-def prediction_batches(sequences: list[np.ndarray], batch_size: int, lengths: list[int], plan=None):
+def prediction_batches(sequences: list[np.ndarray], batch_size: int, lengths: list[int]):
     """Yield ``(idx, x)`` for prediction: ``idx`` (n,) input indices, ``x`` (rows, length) int32 token ids.
 
-    Texts are sorted by length (so a batch pads little) and grouped by `prediction_plan` (or ``plan``):
-    ``batch_size`` texts of the longest length, more of shorter ones. Each batch is padded to the next
-    step of ``lengths`` and, with all-zero rows, to the next step of `row_ladder`: rows past ``len(idx)``
-    are padding, to drop from the output. Padding is inert because the models mask token id 0 and rows
-    do not interact. ``lengths[-1]`` must be >= the longest sequence (sequences are truncated before).
+    Texts are sorted by length (so a batch pads little) and cut into batches of at most
+    ``batch_size``. Each batch is padded to the next step of ``lengths`` and, with all-zero
+    rows, to the next power of two of rows: rows past ``len(idx)`` are padding, to drop from
+    the output. Padding is inert because the models mask token id 0 and rows do not interact.
+    ``lengths[-1]`` must be >= the longest sequence (sequences are truncated before).
     """
+    sizes = size_ladder(batch_size)
     token_counts = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    sizes = row_ladder(batch_size, batch_size * MAX_ROW_GROWTH)
-    for idx in plan if plan is not None else prediction_plan(token_counts, batch_size, lengths):
+    order = np.argsort(token_counts, kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
         length = ladder_step(lengths, int(token_counts[idx].max()))
         x = pad([sequences[i] for i in idx], length)  # (n, length)
         rows = ladder_step(sizes, len(idx))

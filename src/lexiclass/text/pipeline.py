@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lexiclass.text.batching import (SequenceBatches, VectorBatches, ladder_step, length_ladder,
-                                     prediction_batches, prediction_plan, size_ladder, truncate)
+                                     prediction_batches, size_ladder, truncate)
 from lexiclass.text.vectorizer import Vectorizer
 
 
@@ -74,13 +74,12 @@ def predict_probabilities(model, vectorizer, texts, config, input_kind, batch_si
     if not texts:
         return np.zeros((0, 0))
     batch_size = batch_size or config.batch_size
+    n_batches = -(-len(texts) // batch_size)
     if input_kind == "sequence":
         ids = [truncate(s, config.sequence_length, config.truncation) for s in vectorizer.token_ids(texts)]
-        lengths = prediction_lengths(config)
-        plan = prediction_plan(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), batch_size, lengths)
-        n_batches, batches = len(plan), prediction_batches(ids, batch_size, lengths, plan)
+        batches = prediction_batches(ids, batch_size, prediction_lengths(config))
     else:
-        n_batches, batches = -(-len(texts) // batch_size), _bow_batches(vectorizer, texts, batch_size)
+        batches = _bow_batches(vectorizer, texts, batch_size)
     if n_batches >= PROGRESS_MIN_BATCHES:  # evaluation-sized jobs only; a server call stays silent
         batches = progress(batches, total=n_batches, desc="predicting", unit="batch")
     order, outputs = [], []
