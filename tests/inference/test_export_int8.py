@@ -58,3 +58,30 @@ def test_int8_is_refused_for_a_savedmodel_before_any_work(tiny_run, tmp_path):
     with pytest.raises(LexiclassError, match="^--int8 quantizes the ONNX network .* needs --format onnx, not savedmodel$"):
         export_run(tiny_run("bow"), tmp_path / "out", "savedmodel", int8=True)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("trans_b, bias", [(1, False), (0, True), (1, True)])
+def test_gemms_become_matmuls_that_compute_the_same(trans_b, bias):
+    """The rewrite the quantizer needs: Gemm(A, B[, C]) with a stored B is MatMul(A, B') [+ C], the same numbers."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from lexiclass.inference.export_onnx import _gemms_to_matmuls
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(5, 3) if trans_b else (3, 5)).astype(np.float32)
+    inputs = ["a", "w"] + (["c"] if bias else [])
+    constants = [numpy_helper.from_array(weight, "w")] + ([numpy_helper.from_array(
+        rng.normal(size=5).astype(np.float32), "c")] if bias else [])
+    graph = helper.make_graph([helper.make_node("Gemm", inputs, ["y"], name="dense", transB=trans_b)], "g",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 5])], constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    a = rng.normal(size=(4, 3)).astype(np.float32)
+    before = ort.InferenceSession(model.SerializeToString()).run(None, {"a": a})[0]
+    assert _gemms_to_matmuls(model.graph) == 1
+    assert [node.op_type for node in model.graph.node] == ["MatMul"] + (["Add"] if bias else [])
+    assert "w" not in {tensor.name for tensor in model.graph.initializer}  # the Gemm's own weight is dropped
+    after = ort.InferenceSession(model.SerializeToString()).run(None, {"a": a})[0]
+    np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
