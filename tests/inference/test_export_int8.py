@@ -1,7 +1,8 @@
 """``lexiclass export --format onnx --int8``: ONNX Runtime's dynamic int8 quantization of the exported network.
 
 Runs at the machine's own precision (bfloat16 where the CPU has it): the int8 check must hold on the
-default path, where lexiclass's own probabilities carry bfloat16's rounding too.
+default path, where lexiclass's own probabilities carry bfloat16's rounding too. One case pins the other
+precision, so that both are exported on every machine.
 """
 
 from __future__ import annotations
@@ -28,9 +29,18 @@ def float_weight_products(graph) -> list[str]:
     return [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm") and node.input[1] in weights]
 
 
-@pytest.mark.parametrize("model", sorted(WEIGHT_PRODUCTS))
-def test_int8_export_quantizes_every_weight_product_within_its_tolerance(tiny_run, tmp_path, model, capsys):
-    run = tiny_run(model)
+def other_precision() -> str:
+    """The precision this machine does not pick by default (``auto``)."""
+    from lexiclass.precision import resolve
+
+    return "float32" if resolve("auto", "tensorflow")[0] == "bfloat16" else "bfloat16"
+
+
+@pytest.mark.parametrize("model, precision", [("positional-transformer", "auto"), ("bow", "auto"),
+                                              ("positional-transformer", "other")])
+def test_int8_export_quantizes_every_weight_product_within_its_tolerance(tiny_run, tmp_path, model, precision,
+                                                                         capsys):
+    run = tiny_run(model) if precision == "auto" else tiny_run(model, precision=other_precision())
     code = main(["export", str(run), "--format", "onnx", "--int8", "--out", str(tmp_path / "int8")])
     out = capsys.readouterr()
     assert code == 0, out.err
