@@ -101,9 +101,8 @@ def quantize_int8(folder: Path) -> dict:
     (``MatMul``, ``Gemm``: int8 weights stored, activations quantized per call); embeddings, layer norms,
     softmax and masks stay float32. Returns what was done, for export.json."""
     import onnx
+    import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     path = folder / ONNX_FILE
     float_path = folder / f".float32-{ONNX_FILE}"
@@ -112,8 +111,12 @@ def quantize_int8(folder: Path) -> dict:
     logging.disable(logging.WARNING)  # the quantizer advises pre-processing on the root logger at every call
     try:
         # Constant folding turns the attention's output weights (a Reshape of a variable) into a constant, and
-        # Gemms become MatMuls: the dynamic quantizer takes only MatMuls with a constant weight.
-        quant_pre_process(float_path, path, skip_symbolic_shape=True)  # shapes here are (batch, tokens): unknown
+        # Gemms become MatMuls: the dynamic quantizer takes only MatMuls with a constant weight. ONNX Runtime's
+        # basic level keeps to standard ONNX operators (its pre-processing helper writes files in the working folder).
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(path)
+        onnxruntime.InferenceSession(str(float_path), options, providers=["CPUExecutionProvider"])
         graph = onnx.load(str(path))
         _gemms_to_matmuls(graph.graph)
         onnx.save(graph, str(path))
