@@ -26,14 +26,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def network_outputs(call, batches) -> "np.ndarray":  # noqa: F821 (NumPy is imported in main)
-    """(n, outputs) for the batches' texts, in input order: ``call(x)`` on each padded batch, padding rows dropped."""
+def network_outputs(call, batches, bar=None) -> "np.ndarray":  # noqa: F821 (NumPy is imported in main)
+    """(n, outputs) for the batches' texts, in input order: ``call(x)`` on each padded batch, padding rows dropped;
+    ``bar`` (a progress bar counting texts) advances after each batch."""
     import numpy as np
 
     order, outputs = [], []
     for idx, x in batches:
         order.append(idx)
         outputs.append(np.asarray(call(x))[:len(idx)])
+        if bar is not None:
+            bar.update(len(idx))
     out = np.concatenate(outputs)
     result = np.empty_like(out)
     result[np.concatenate(order)] = out
@@ -54,6 +57,7 @@ def main() -> None:
     from benchmarks.machine import describe_cpu
     from lexiclass.data import load_imdb
     from lexiclass.inference.export import export_run
+    from lexiclass.progress import progress
     from lexiclass.text.batching import prediction_batches, truncate
     from lexiclass.text.pipeline import prediction_lengths, to_probabilities
 
@@ -77,8 +81,9 @@ def main() -> None:
            for s in classifier.vectorizer_.token_ids(data.test_texts)]
     lengths, labels = prediction_lengths(config), np.asarray(data.test_labels)
     predicted = {}
-    for name, call in variants.items():  # the test split, once per variant
-        probs = network_outputs(call, prediction_batches(ids, config.batch_size, lengths))
+    for name, call in variants.items():  # the test split, once per variant (minutes each: a progress bar)
+        with progress(total=len(ids), desc=f"test split, {name}", unit="review") as bar:
+            probs = network_outputs(call, prediction_batches(ids, config.batch_size, lengths), bar)
         predicted[name] = to_probabilities(probs).argmax(axis=1)
     print(f"\n| network | test accuracy ({len(ids)} reviews) | other class than keras |\n|---|---|---|")
     for name, classes in predicted.items():

@@ -16,7 +16,8 @@ import pytest
 import lexiclass
 from lexiclass.cli import main
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export import INT8_TOLERANCE, export_run, probe_texts
+from lexiclass.inference.export import export_run, probe_texts
+from lexiclass.inference.export_folder import INT8_TOLERANCE
 from lexiclass.inference.export_onnx import INTEGER_OPS, onnx_outputs
 
 # Matrix products with a weight: Q, K, V and output projections, the two feed-forward layers, the classifier.
@@ -55,7 +56,7 @@ def test_int8_export_quantizes_every_weight_product_within_its_tolerance(tiny_ru
     assert len(integer) == summary["quantized"]["quantized_nodes"] == WEIGHT_PRODUCTS[model]
     stored = {tensor.name: tensor.data_type for tensor in graph.initializer}
     assert {stored[node.input[1]] for node in integer} == {onnx.TensorProto.INT8}  # the weights are kept as int8
-    assert summary["tolerance"] == max(INT8_TOLERANCE, summary["tolerance"]) and summary["max_difference"] <= 0.05
+    assert summary["tolerance"] == max(INT8_TOLERANCE, summary["tolerance"]) and summary["max_difference"] <= INT8_TOLERANCE
 
     float32 = export_run(run, tmp_path / "float32", "onnx", check=False)
     texts = probe_texts(lexiclass.load(run))

@@ -16,6 +16,7 @@ from lexiclass.cli.commands import (check_predict, check_serve, cmd_data, cmd_ev
                                     cmd_predict, cmd_serve, cmd_train, cmd_tune)
 from lexiclass.config import CHOICES, MODEL_NAMES, TrainConfig, describe
 from lexiclass.data.row_stream import FORMATS
+from lexiclass.inference.export_folder import INT8_TOLERANCE
 from lexiclass.models.registry import MODELS
 
 # The settings `lexiclass data` uses: how a dataset is read and split. `train` offers all of them.
@@ -293,7 +294,7 @@ def _add_export(sub, parents: list) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to create; it appears only when complete")
     p.add_argument("--int8", action="store_true",
                    help="onnx: quantize the network's matrix products to int8 (ONNX Runtime dynamic quantization): "
-                        "a smaller file, faster on CPUs with VNNI or AMX; probabilities within 0.05")
+                        f"a smaller file, faster on CPUs with VNNI or AMX; probabilities within {INT8_TOLERANCE}")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     p.set_defaults(func=cmd_export)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export_folder import (DECISIONS, EXPORT_FILE, INPUT_NAME, README_FILE, SIGNATURE,
+from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, EXPORT_FILE, INPUT_NAME, README_FILE, SIGNATURE,
                                                decision_rule, lexiclass_version, quietly, savedmodel_readme,
                                                write_json, write_labels)
 from lexiclass.inference.export_onnx import onnx_outputs, quantize_int8, require_onnx_packages, write_onnx
@@ -46,9 +46,6 @@ FORMATS = ("savedmodel", "onnx")
 # The export computes in float32 whatever the run's precision (the weights are float32 in either);
 # its largest difference to lexiclass's own probabilities follows the precision lexiclass computes in.
 CHECK_TOLERANCE = PROBABILITY_TOLERANCE
-# An int8 export's probabilities move by up to ~0.011 from float32's (1,000 IMDB test reviews, a small positional
-# Transformer run; the same predicted class for 99.7% of them): its check allows 0.05.
-INT8_TOLERANCE = 5e-2
 INT8_NEEDS_ONNX = "--int8 quantizes the ONNX network (ONNX Runtime); it needs --format onnx, not {format}"
 TEXT_MODEL_REFUSAL = (
     "{model} runs cannot be exported: their features (word and character n-grams, weighted and "

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export_folder import (DECISIONS, ONNX_FILE, PREPROCESS_FILE, PREPROCESS_SOURCE, README_FILE,
-                                               onnx_readme, quietly, write_labels)
+from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, ONNX_FILE, PREPROCESS_FILE, PREPROCESS_SOURCE,
+                                               README_FILE, onnx_readme, quietly, write_labels)
 
 # Keras, TensorFlow and the ONNX packages are imported inside the functions: seconds to import; ONNX is an extra.
 
@@ -134,8 +134,8 @@ def quantize_int8(folder: Path) -> dict:
         raise LexiclassError("int8 quantization found no matrix product to quantize in this network")
     with open(folder / README_FILE, "a", encoding="utf-8") as readme:
         readme.write(f"\nmodel.onnx is quantized: its {len(integer_ops)} matrix products take int8 weights and compute "
-                     "on int8 activations\n(ONNX Runtime dynamic quantization); its probabilities are within 0.05 of "
-                     "the run's (export.json).\n")
+                     f"on int8 activations\n(ONNX Runtime dynamic quantization); its probabilities are within {INT8_TOLERANCE} "
+                     "of the run's (export.json).\n")
     return {"quantized": {"to": "int8", "method": "onnxruntime dynamic quantization", **INT8_SETTINGS,
                           "quantized_nodes": len(integer_ops), "float32_bytes": float32_bytes,
                           "bytes": path.stat().st_size}}
