@@ -24,10 +24,11 @@ __version__ = "0.1.0"
 
 
 def load(run_dir: str | os.PathLike):
-    """Load a finished run directory as a `Predictor` (raw text in, labels out)."""
+    """Load a finished run directory, or an ONNX export of one (`lexiclass export --format onnx`), as a
+    `Predictor` (raw text in, labels out)."""
     from lexiclass.inference.predictor import Predictor
 
-    return Predictor.from_run_dir(run_dir)
+    return Predictor.load(run_dir)
 
 
 def train(config: TrainConfig | None = None, out: str | os.PathLike | None = None, *, resume: bool = False,

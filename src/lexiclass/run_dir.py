@@ -43,6 +43,9 @@ PER_LABEL_FILE = "per_label.png"  # multi-label runs: precision, recall and F1 o
 CHECKPOINT_DIR = "checkpoints"
 LAST_MODEL_FILE = "last.keras"
 STATE_FILE = "state.json"
+EXPORT_FILE = "export.json"  # marks an export folder (`lexiclass export`), which is not a run folder
+NOT_A_RUN = ("{folder} is an export of the run {run}, not a run folder: this needs the run folder (an ONNX export "
+             "predicts, evaluates, explains and serves; see docs/export.md)")
 
 
 PARTIAL_SUFFIX = ".partial"  # a run being trained lives in .NAME.partial beside NAME until complete
@@ -147,6 +150,9 @@ def require_complete(run_dir) -> dict:
         raise LexiclassError(f"run directory {run_dir} does not exist")
     if not run_dir.is_dir():
         raise LexiclassError(f"{run_dir} is a file, expected a run directory")
+    if not (run_dir / RUN_FILE).exists() and (run_dir / EXPORT_FILE).is_file():
+        run = read_json(run_dir / EXPORT_FILE).get("run_dir")
+        raise LexiclassError(NOT_A_RUN.format(folder=run_dir, run=run))
     info = read_json(run_dir / RUN_FILE)
     if info.get("status") != "complete":
         raise LexiclassError(f"{run_dir}: training did not finish (status {info.get('status')!r}); {resume}")

@@ -36,7 +36,8 @@ __all__ = ["build_parser", "main"]
 
 def _needs_keras(args) -> bool:
     """False when the command's model is an n-gram one (nbsvm, tfidf, ...): then TensorFlow, ~7 s to import,
-    is never loaded. Nor for a run folder whose config cannot be read: loading it fails first, with one line."""
+    is never loaded; nor for an ONNX export folder. Nor for a run folder whose config cannot be read: loading it
+    fails first, with one line."""
     from lexiclass import run_dir as rd
     from lexiclass.models.registry import MODELS
 
@@ -48,6 +49,8 @@ def _needs_keras(args) -> bool:
         except LexiclassError:
             return False
     if getattr(args, "run_dir", None) is not None:
+        if os.path.isfile(os.path.join(args.run_dir, rd.EXPORT_FILE)):  # an ONNX export predicts under ONNX Runtime
+            return False
         try:
             model = rd.read_json(os.path.join(args.run_dir, rd.CONFIG_FILE)).get("model")
         except LexiclassError:

@@ -15,7 +15,7 @@ from lexiclass.training.metrics import score_test_split
 
 def evaluate(run_dir, dataset: str | None = None, test_dataset: str | None = None, imdb_archive=None) -> dict:
     """Score a finished run on its own dataset's test split (or another dataset's); compare with the stored metrics."""
-    predictor = Predictor.from_run_dir(run_dir)
+    predictor = Predictor.load(run_dir)
     config = predictor.config
     if imdb_archive:
         config = config.updated({"imdb_archive": str(imdb_archive)})

@@ -45,6 +45,8 @@ SCREEN_BATCH = 256  # one-word texts per call when picking the words to measure 
 MAX_OCCLUSIONS = 256  # hidden variants per bag-of-words text: each costs a pass over the whole text
 MAX_EXPLAINED_LABELS = 3  # a multi-label text's chosen labels explained, most probable first
 _importance_page = importance_html  # explain_to_files has a parameter of that name
+EXPORT_HAS_NO_ATTENTION = ("an ONNX export keeps no attention layers to read; its token importance is measured as "
+                           "a run's, and the attention maps come from the run folder it was exported from: {run}")
 
 
 def _predictor(predictor_or_run_dir):
@@ -52,7 +54,7 @@ def _predictor(predictor_or_run_dir):
         return predictor_or_run_dir
     from lexiclass.inference.predictor import Predictor
 
-    return Predictor.from_run_dir(predictor_or_run_dir)
+    return Predictor.load(predictor_or_run_dir)
 
 
 def model_tokens(predictor, text: str) -> tuple[np.ndarray, list[str]]:
@@ -75,6 +77,12 @@ def model_tokens(predictor, text: str) -> tuple[np.ndarray, list[str]]:
 
 # --- attention -----------------------------------------------------------------------
 
+def has_attention(predictor) -> bool:
+    """Whether `attention_scores` can read ``predictor``'s attention: a Transformer run's own Keras network
+    (an ONNX export of one predicts through ONNX Runtime, which keeps no layers to look into)."""
+    return predictor.config.model in TRANSFORMER_MODELS and not getattr(predictor, "exported", False)
+
+
 def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     """(tokens, scores (heads, n, n)) for the n real tokens of ``text``; row i = how token i attends.
 
@@ -87,6 +95,8 @@ def attention_scores(predictor, text: str) -> tuple[list[str], np.ndarray]:
     if model_name not in TRANSFORMER_MODELS:
         raise LexiclassError(f"attention maps need a Transformer run ({' or '.join(TRANSFORMER_MODELS)}); "
                              f"this run's model is {model_name!r}. Use token_importance() instead.")
+    if getattr(predictor, "exported", False):
+        raise LexiclassError(EXPORT_HAS_NO_ATTENTION.format(run=predictor.info.get("run_dir")))
     import keras  # the run's model is loaded, so Keras is too: deferred with it
 
     ids, tokens = model_tokens(predictor, text)
@@ -361,9 +371,12 @@ def _attention_lines(predictor, text: str, outputs: dict, top_k: int, written: l
     from lexiclass.atomic import save_figure
 
     model_name = predictor.config.model
+    unwritten = f"; {outputs['attention_png']} not written" if "attention_png" in outputs else ""
     if model_name not in TRANSFORMER_MODELS:
-        unwritten = f"; {outputs['attention_png']} not written" if "attention_png" in outputs else ""
         return [f"attention: skipped ({model_name!r} has no attention layer; only Transformer runs do)" + unwritten]
+    if not has_attention(predictor):
+        return ["attention: skipped (" + EXPORT_HAS_NO_ATTENTION.format(run=predictor.info.get("run_dir")) + ")"
+                + unwritten]
     tokens, scores = attention_scores(predictor, text)
     if "attention_png" in outputs:
         save_figure(attention_figure(tokens, scores, title=f"{model_name} self-attention"), outputs["attention_png"])

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from lexiclass.inference.explain import TRANSFORMER_MODELS, attention_scores, label_occlusion
+from lexiclass.inference.explain import attention_scores, has_attention, label_occlusion
 from lexiclass.inference.serve_schema import ApiError, Limits
 
 
@@ -90,7 +90,7 @@ def explain_text(predictor, text: str, target, limits: Limits) -> dict:
         result["importance"] = rounded[0]
     result.update({"method": found.method, "words": len(words),
                    "words_explained": min(len(words), limits.explain_max_words), "attention": None})
-    if predictor.config.model in TRANSFORMER_MODELS:
+    if has_attention(predictor):
         att_tokens, scores = attention_scores(predictor, part)  # (heads, n, n)
         k = min(len(att_tokens), limits.explain_attention_tokens)
         shown = scores[:, :k, :k]

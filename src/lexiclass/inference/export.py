@@ -34,11 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, EXPORT_FILE, INPUT_NAME, README_FILE, SIGNATURE,
+from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, INPUT_NAME, README_FILE, SIGNATURE,
                                                decision_rule, lexiclass_version, quietly, savedmodel_readme,
                                                write_json, write_labels)
 from lexiclass.inference.export_onnx import onnx_outputs, quantize_int8, require_onnx_packages, write_onnx
 from lexiclass.precision import PROBABILITY_TOLERANCE, tolerance
+from lexiclass.run_dir import EXPORT_FILE
 
 # TensorFlow and Keras are imported inside the functions that use them: seconds to import.
 

@@ -13,10 +13,8 @@ import lexiclass
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "texts"
-EXPORT_FILE = "export.json"
 README_FILE = "README.txt"
 LABELS_FILE = "labels.json"
-ONNX_FILE = "model.onnx"
 PREPROCESS_FILE = "preprocess.py"
 THRESHOLDS_FILE = "thresholds.json"
 # An int8 export's probabilities move by up to ~0.008 from float32's (1,000 IMDB test reviews, the main job's

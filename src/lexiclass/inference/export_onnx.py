@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
-from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, ONNX_FILE, PREPROCESS_FILE, PREPROCESS_SOURCE,
+from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, PREPROCESS_FILE, PREPROCESS_SOURCE,
                                                README_FILE, onnx_readme, quietly, write_labels)
+from lexiclass.models.onnx_export import ONNX_FILE
 
 # Keras, TensorFlow and the ONNX packages are imported inside the functions: seconds to import; ONNX is an extra.
 
@@ -66,9 +68,12 @@ def write_onnx(predictor, folder: Path) -> dict:
                    "labels": {"dtype": "bool", "shape": [None, width], "what": DECISIONS}}
     onnx.save(graph, str(path))
 
-    shutil.copyfile(predictor.run_dir / "vocabulary.txt", folder / "vocabulary.txt")
-    if vectorizer.output_mode == "tf_idf":
-        shutil.copyfile(predictor.run_dir / "idf_weights.npy", folder / "idf_weights.npy")
+    # The run's vectorizer files (preprocess.py reads vocabulary.txt and idf_weights.npy) and its config.json:
+    # with them lexiclass itself predicts from the folder (`lexiclass.load(export)`, under ONNX Runtime).
+    vectorizer.save(folder)
+    for file in (rd.CONFIG_FILE, rd.METRICS_FILE):  # metrics.json: the run's test scores, beside the export's own
+        if (predictor.run_dir / file).is_file():
+            shutil.copyfile(predictor.run_dir / file, folder / file)
     write_labels(folder, predictor)
     (folder / PREPROCESS_FILE).write_text(PREPROCESS_SOURCE, encoding="utf-8")
     summary = {

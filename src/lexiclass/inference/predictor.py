@@ -31,7 +31,6 @@ from lexiclass.models.thresholds import chosen_in_order, read_run_thresholds
 Texts = str | Iterable[str]
 
 
-
 def _type_name(value: Any) -> str:
     return "None" if value is None else type(value).__name__
 
@@ -108,6 +107,33 @@ class Predictor:
         info = rd.require_complete(run_dir)
         config = TrainConfig.from_dict(rd.read_json(run_dir / rd.CONFIG_FILE), source=str(run_dir / rd.CONFIG_FILE))
         return cls.from_files(run_dir, config, rd.read_labels(run_dir), info)
+
+    @classmethod
+    def from_export_dir(cls, folder) -> "Predictor":
+        """An ONNX export folder (``lexiclass export RUN --format onnx [--int8]``), predicting under ONNX Runtime
+        (`lexiclass.models.onnx_export`); ``info`` is its export.json."""
+        from lexiclass.config import TrainConfig
+        from lexiclass.models.onnx_export import OnnxTextClassifier, read_export_info
+
+        folder = Path(folder)
+        info = read_export_info(folder)
+        config = TrainConfig.from_dict(rd.read_json(folder / rd.CONFIG_FILE), source=str(folder / rd.CONFIG_FILE))
+        labels = rd.read_labels(folder)
+        classifier = OnnxTextClassifier.load_export(folder, config, len(labels))
+        thresholds = read_run_thresholds(folder, len(labels)) if config.multi_label else None
+        return cls(classifier, config, labels, info, folder, thresholds)
+
+    @classmethod
+    def load(cls, folder) -> "Predictor":
+        """A run folder, or an ONNX export folder (it holds export.json): what `lexiclass.load` reads."""
+        if (Path(folder) / rd.EXPORT_FILE).is_file():
+            return cls.from_export_dir(folder)
+        return cls.from_run_dir(folder)
+
+    @property
+    def exported(self) -> bool:
+        """Whether this is an export folder's network (ONNX Runtime), not the run's own Keras or n-gram model."""
+        return self.info.get("format") == "onnx"  # export.json's; a run's run.json has no "format"
 
     # What explain, serve and export read of a Keras run: its network, vectorizer and kind of input.
     @property

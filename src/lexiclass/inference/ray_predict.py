@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
 from lexiclass.ray_session import RaySession, limit_threads, require_ray, reraise_user_error
 
@@ -57,7 +58,9 @@ WRITE_CPUS = 0.5
 def pack_run(run_dir) -> bytes:
     """The run folder as an uncompressed tar (model files compress little), for the object store."""
     run_dir = Path(run_dir)
-    if not (run_dir / "run.json").is_file() or not run_dir.is_dir():
+    if (run_dir / rd.EXPORT_FILE).is_file() and not (run_dir / rd.RUN_FILE).is_file():
+        rd.require_complete(run_dir)  # says it is an export, and of which run
+    if not (run_dir / rd.RUN_FILE).is_file() or not run_dir.is_dir():
         raise LexiclassError(f"{run_dir}: not a lexiclass run folder (no run.json)")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -191,7 +194,6 @@ def _quiet_ray_data():
 
 def run_thresholds(run_dir, width: int) -> dict | None:
     """A multi-label run's thresholds.json (checked), None for a single-label run: read once by the driver."""
-    from lexiclass import run_dir as rd
     from lexiclass.models.thresholds import read_run_thresholds
 
     config = rd.read_json(Path(run_dir) / rd.CONFIG_FILE)

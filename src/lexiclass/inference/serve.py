@@ -79,7 +79,7 @@ def create_app(predictor_or_run_dir, limits: Limits | None = None, examples: lis
     web = web_files()  # read once, fail before the model loads
     predictor = predictor_or_run_dir
     if not hasattr(predictor, "predict_proba"):
-        predictor = Predictor.from_run_dir(predictor_or_run_dir)
+        predictor = Predictor.load(predictor_or_run_dir)
     metadata = {**_metadata(predictor, limits), "examples": examples}
     service = Service(predictor, limits, metadata)
 
