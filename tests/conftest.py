@@ -200,6 +200,13 @@ def write_csv(tmp_path, n: int = 160, classes=("neg", "pos"), seed: int = 0):
     return path
 
 
+def other_precision() -> str:
+    """The precision this machine does not pick by default (``auto``): a test pins it to run both on every CPU."""
+    from lexiclass.precision import resolve
+
+    return "float32" if resolve("auto", "tensorflow")[0] == "bfloat16" else "bfloat16"
+
+
 def probability_atol(run) -> float:
     """How closely two computations of ``run``'s probabilities (a run folder or a loaded predictor) must agree:
     1e-5 for float32 runs, bfloat16's rounding for bfloat16 runs (lexiclass.precision.PROBABILITY_TOLERANCE)."""

@@ -19,6 +19,7 @@ from lexiclass.errors import LexiclassError
 from lexiclass.inference.export import export_run, probe_texts
 from lexiclass.inference.export_folder import INT8_TOLERANCE
 from lexiclass.inference.export_onnx import INTEGER_OPS, onnx_outputs
+from tests.conftest import other_precision
 
 # Matrix products with a weight: Q, K, V and output projections, the two feed-forward layers, the classifier.
 WEIGHT_PRODUCTS = {"positional-transformer": 7, "bow": 2}
@@ -28,13 +29,6 @@ def float_weight_products(graph) -> list[str]:
     """MatMul / Gemm nodes whose second input is a stored weight: what int8 quantization should have replaced."""
     weights = {tensor.name for tensor in graph.initializer}
     return [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm") and node.input[1] in weights]
-
-
-def other_precision() -> str:
-    """The precision this machine does not pick by default (``auto``)."""
-    from lexiclass.precision import resolve
-
-    return "float32" if resolve("auto", "tensorflow")[0] == "bfloat16" else "bfloat16"
 
 
 @pytest.mark.parametrize("model, precision", [("positional-transformer", "auto"), ("bow", "auto"),

@@ -1,0 +1,172 @@
+"""An ONNX export folder predicting inside lexiclass (`lexiclass.models.onnx_export`): `lexiclass.load`, the
+CLI's predict / evaluate / explain and the server take it, under ONNX Runtime, without TensorFlow.
+
+Runs are trained at the machine's own precision (bfloat16 where the CPU has it): an export of the default path
+must predict within the export check's tolerance of the run it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lexiclass
+from lexiclass.cli import main
+from lexiclass.errors import LexiclassError
+from lexiclass.inference.export import export_run, probe_texts
+from lexiclass.inference.export_folder import INT8_TOLERANCE
+from lexiclass.inference.export_onnx import onnx_outputs
+from lexiclass.models.onnx_export import PREDICTS_ONLY, OnnxTextClassifier
+from lexiclass.models.thresholds import decide
+from tests.conftest import make_dataset, other_precision, write_csv
+
+TEXTS = ["a good great film, loved it", "bad awful boring and a waste", "", "zzz unseen words only"]
+
+
+@pytest.fixture(scope="module")
+def exports(tiny_run, tmp_path_factory):
+    """``exports(model, int8=False)`` -> (run folder, its ONNX export folder), made once per module."""
+    made = {}
+
+    def make(model: str, int8: bool = False, precision: str = "auto"):
+        if (model, int8, precision) not in made:
+            run = tiny_run(model) if precision == "auto" else tiny_run(model, precision=other_precision())
+            out = tmp_path_factory.mktemp("export") / f"{model}-{'int8' if int8 else 'float32'}"
+            export_run(run, out, "onnx", int8=int8)
+            made[model, int8, precision] = run, out
+        return made[model, int8, precision]
+
+    return make
+
+
+@pytest.mark.parametrize("model, int8, precision", [
+    ("positional-transformer", False, "auto"), ("positional-transformer", True, "auto"), ("bow", False, "auto"),
+    ("bilstm", True, "auto"),
+    ("positional-transformer", False, "other"),  # pinned: the precision this CPU does not default to, so both run
+])
+def test_an_export_predicts_as_its_run_and_as_its_recipe(exports, model, int8, precision):
+    run, folder = exports(model, int8, precision)
+    exported, own = lexiclass.load(folder), lexiclass.load(run)
+    assert exported.exported and not own.exported and isinstance(exported.classifier, OnnxTextClassifier)
+    texts = probe_texts(own) + TEXTS
+    got = exported.predict_proba(texts)  # (n, classes), through lexiclass's length buckets
+    assert got.shape == (len(texts), 2) and np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    bound = json.loads((folder / "export.json").read_text())["tolerance"]
+    assert np.abs(got - own.predict_proba(texts)).max() <= bound  # the run's own model, within the export check
+    # The same network as the folder's NumPy recipe runs, with other padding: equal within float32's rounding.
+    recipe = np.asarray(onnx_outputs(folder, texts)["probabilities"], dtype=np.float64)
+    assert np.abs(got - recipe).max() <= 1e-5
+    assert exported.predict(TEXTS[0])["label"] in ("neg", "pos") and exported.labels == own.labels
+    if int8:
+        assert bound == INT8_TOLERANCE
+
+
+def test_a_multi_label_export_decides_each_label_by_the_run_thresholds(tiny_multilabel_run, tmp_path):
+    run = tiny_multilabel_run("positional-transformer")
+    export_run(run, tmp_path / "ml", "onnx")
+    exported = lexiclass.load(tmp_path / "ml")
+    texts = ["a bird and a cat", "the dog", "nothing at all"]
+    probs = exported.predict_proba(texts)  # (3, labels): independent sigmoids
+    assert exported.multi_label and probs.shape == (3, 3)
+    chosen = decide(probs, exported.thresholds)
+    for row, answer in zip(chosen, exported.predict(texts)):
+        assert sorted(answer["labels"]) == sorted(np.asarray(exported.labels)[row].tolist())
+
+
+def test_predict_on_an_export_needs_no_tensorflow(exports):
+    """TensorFlow takes seconds to import; an export predicts under ONNX Runtime alone."""
+    _, folder = exports("positional-transformer", True)
+    code = ("import sys; from lexiclass.cli import main; "
+            "code = main(['predict', sys.argv[1], 'a great film']); "
+            "print(code, *(name in sys.modules for name in ('tensorflow', 'keras', 'onnxruntime')))")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=300)
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "0 False False True", done.stderr[-2000:]
+    assert json.loads(lines[0])["label"] in ("neg", "pos")
+
+
+def test_evaluate_an_export_beside_its_run_stored_accuracy(exports, capsys, tmp_path, monkeypatch):
+    from lexiclass.inference.evaluate import evaluate
+
+    run, folder = exports("bow", True)
+    assert main(["evaluate", str(folder), "--dataset", str(write_csv(tmp_path, n=120))]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out and "stored: none" in out  # another dataset: nothing stored to compare with
+    # Its own test split (the tiny runs' data is generated, not a file): the run's stored accuracy comes along.
+    monkeypatch.setattr("lexiclass.inference.evaluate.load_dataset", lambda config, **kw: make_dataset())
+    metrics = evaluate(folder)
+    assert metrics["stored_accuracy"] == json.loads((run / "metrics.json").read_text())["accuracy"]
+    assert abs(metrics["accuracy"] - evaluate(run)["accuracy"]) <= 0.05  # int8: a few texts near 0.5 may flip
+
+
+def test_explain_an_export_measures_importance_and_says_why_attention_is_skipped(exports, capsys):
+    from lexiclass.inference.explain import attention_scores
+
+    run, folder = exports("positional-transformer", False)
+    assert main(["explain", str(folder), "a good great film but boring"]) == 0
+    out = capsys.readouterr().out
+    assert "token importance" in out and "supports:" in out
+    assert "attention: skipped (an ONNX export keeps no attention layers to read" in out and str(run) in out
+    with pytest.raises(LexiclassError, match="ONNX export keeps no attention layers"):
+        attention_scores(lexiclass.load(folder), "a good film")
+
+
+def test_serve_an_export_predicts_and_explains_without_attention(exports):
+    from fastapi.testclient import TestClient
+
+    from lexiclass.inference.serve import create_app
+
+    run, folder = exports("positional-transformer", True)
+    with TestClient(create_app(folder)) as client:
+        answer = client.post("/predict", json={"texts": TEXTS[:2]}).json()["predictions"]
+        explained = client.post("/explain", json={"text": "a good great film"})
+        metadata = client.get("/metadata").json()
+    expected = lexiclass.load(folder).predict(TEXTS[:2])
+    assert [a["label"] for a in answer] == [e["label"] for e in expected]
+    assert explained.status_code == 200 and explained.json()["attention"] is None
+    assert len(explained.json()["importance"]) == len(explained.json()["tokens"]) == 4
+    assert metadata["model"] == "positional-transformer" and metadata["test_metrics"]["accuracy"] == json.loads(
+        (run / "metrics.json").read_text())["accuracy"]
+
+
+def test_commands_that_need_the_run_folder_name_it(exports, tmp_path, capsys):
+    run, folder = exports("bow", False)
+    data = tmp_path / "in.txt"
+    data.write_text("a good film\n")
+    for argv in (["export", str(folder), "--format", "onnx", "--out", str(tmp_path / "again")],
+                 ["predict", str(folder), "--engine", "ray", "--input", str(data), "--output", str(tmp_path / "o")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{folder} is an export of the run {run}, not a run folder" in err
+    with pytest.raises(LexiclassError, match="an ONNX export only predicts"):
+        lexiclass.load(folder).classifier.fit(["a"], [0])
+    assert PREDICTS_ONLY.startswith("an ONNX export only predicts")
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("onnx", "model.onnx: ONNX Runtime cannot load it"),
+    ("old", "made by an earlier lexiclass"),
+    ("savedmodel", "is a savedmodel export: lexiclass predicts with run folders and ONNX exports"),
+    ("labels", "gives 2 probabilities but labels.json names 3 labels"),
+])
+def test_a_damaged_or_other_export_gets_one_line_naming_it(exports, tmp_path, capsys, damage, fragment):
+    _, folder = exports("bow", False)
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    if damage == "onnx":
+        (copy / "model.onnx").write_bytes(b"not a model")
+    elif damage == "old":
+        (copy / "vectorizer.json").unlink()
+    elif damage == "savedmodel":
+        info = json.loads((copy / "export.json").read_text())
+        (copy / "export.json").write_text(json.dumps({**info, "format": "savedmodel"}))
+    else:
+        (copy / "labels.json").write_text(json.dumps(["a", "b", "c"]))
+    assert main(["predict", str(copy), "a good film"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and str(copy) in err
