@@ -43,7 +43,7 @@ COMMANDS = {  # key -> column title
     "serve-explain": "serve /explain",
     "page": "page / (browser)",
     "savedmodel": "export savedmodel",
-    "onnx": "export onnx",
+    "onnx": "export onnx, predict it",
     "ray": "predict --engine ray",
     "tune": "tune",
 }
@@ -232,6 +232,8 @@ def run_command(command: str, combo: Combination, run: Path, data: Path, work: P
     elif command in ("savedmodel", "onnx"):
         out = checked(*cli("export", run, "--format", command, "--out", work / command, *b))
         assert "checked on" in out and (work / command / "export.json").exists(), out
+        if command == "onnx":
+            predicts_like_its_run(work / command, run, b)
     elif command == "ray":
         checked(*cli("predict", run, "--engine", "ray", "--input", data, "--output", work / "ray", "--workers", "1",
                      "--output-format", "csv", *b))
@@ -246,6 +248,17 @@ def run_command(command: str, combo: Combination, run: Path, data: Path, work: P
         assert (work / "tune" / "best" / "run.json").exists()
     else:
         raise ValueError(command)
+
+
+def predicts_like_its_run(export: Path, run: Path, backend_args: list[str]) -> None:
+    """``lexiclass predict EXPORT`` (ONNX Runtime) gives the run's probabilities within the export's tolerance."""
+    tolerance = json.loads((export / "export.json").read_text())["tolerance"]
+    got = _predictions(checked(*cli("predict", export, *TEXTS)).splitlines())
+    own = _predictions(checked(*cli("predict", run, *TEXTS, *backend_args)).splitlines())
+    for mine, theirs in zip(got, own):
+        assert mine["probabilities"].keys() == theirs["probabilities"].keys(), (mine, theirs)
+        worst = max(abs(p - theirs["probabilities"][name]) for name, p in mine["probabilities"].items())
+        assert worst <= tolerance, (mine, theirs, tolerance)
 
 
 def python_api(run: Path, multi: bool = False) -> None:
@@ -385,7 +398,8 @@ fails when any outcome differs from this file. The default suite runs a subset (
 precision and command at least once) and checks those cells against this file.
 
 `ok`: the command exited 0 and its output was checked (labels, probabilities summing to 1,
-files written, an export matching lexiclass within its tolerance, the page showing label, bars,
+files written, an export matching lexiclass within its tolerance (an ONNX export also predicting through
+`lexiclass predict EXPORT` within it), the page showing label, bars,
 shaded tokens and one attention map per head). `refused [n]`: the command printed refusal n
 below, one line, and exited 2. No cell is a traceback. `not run`: the matrix does not run that
 command there (`commands_for` in tests/support_matrix.py says why). Precision `-`: the family has
