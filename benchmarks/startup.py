@@ -4,7 +4,8 @@
 
 Measures `import lexiclass`, `lexiclass --help`, `lexiclass predict RUN TEXT` for the run of every
 family in --runs (one small run per family), and `lexiclass serve RUN` until `/health` answers, for one
-n-gram and one Keras run. Prints a Markdown table with the CPU beside it: compare rows with each other
+n-gram and one Keras run; then the same predict and serve on ONNX exports of the positional Transformer
+run (float32 and int8, written into a temporary folder first: ONNX Runtime instead of Keras). Prints a Markdown table with the CPU beside it: compare rows with each other
 or with a run of an older lexiclass on the same machine, never with numbers from another CPU.
 """
 
@@ -17,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -74,6 +76,14 @@ def serve_until_healthy(run: Path) -> tuple[float, float]:
     return seconds, peak
 
 
+def exported(run: Path, folder: Path, int8: bool) -> Path:
+    """``lexiclass export RUN --format onnx [--int8]`` into ``folder``; the export's path."""
+    out = folder / f"{run.name}-{'int8' if int8 else 'onnx'}"
+    argv = [*LEXICLASS, "export", str(run), "--format", "onnx", "--out", str(out), *(["--int8"] if int8 else [])]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
+
+
 def median_of(repeats: int, measure) -> tuple[float, float]:
     rows = [measure() for _ in range(repeats)]
     return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
@@ -91,11 +101,18 @@ def main() -> int:
                lambda run=run: timed([*LEXICLASS, "predict", str(run), "A wonderful film."])) for run in runs]
     cases += [(f"serve until /health: {name}", lambda name=name: serve_until_healthy(args.runs / name))
               for name in ("nbsvm-ensemble", "positional-transformer") if (args.runs / name).exists()]
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; median of {args.repeats} processes")
-    print("| command | wall s | peak MB |\n|---|---:|---:|")
-    for name, measure in cases:
-        seconds, peak = median_of(args.repeats, measure)
-        print(f"| {name} | {seconds:.2f} | {peak:.0f} |", flush=True)
+    with tempfile.TemporaryDirectory(prefix="startup-exports-") as folder:
+        if (args.runs / "positional-transformer").exists():
+            for int8 in (False, True):
+                export = exported(args.runs / "positional-transformer", Path(folder), int8)
+                cases += [(f"predict EXPORT TEXT: {export.name}",
+                           lambda export=export: timed([*LEXICLASS, "predict", str(export), "A wonderful film."])),
+                          (f"serve until /health: {export.name}", lambda export=export: serve_until_healthy(export))]
+        print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; median of {args.repeats} processes")
+        print("| command | wall s | peak MB |\n|---|---:|---:|")
+        for name, measure in cases:
+            seconds, peak = median_of(args.repeats, measure)
+            print(f"| {name} | {seconds:.2f} | {peak:.0f} |", flush=True)
     return 0
 
 

@@ -94,6 +94,7 @@ def test_evaluate_an_export_beside_its_run_stored_accuracy(exports, capsys, tmp_
     from lexiclass.inference.evaluate import evaluate
 
     run, folder = exports("bow", True)
+    capsys.readouterr()  # the fixture's training and export output, if it ran now
     assert main(["evaluate", str(folder), "--dataset", str(write_csv(tmp_path, n=120))]) == 0
     out = capsys.readouterr().out
     assert "test accuracy:" in out and "stored: none" in out  # another dataset: nothing stored to compare with
@@ -108,6 +109,7 @@ def test_explain_an_export_measures_importance_and_says_why_attention_is_skipped
     from lexiclass.inference.explain import attention_scores
 
     run, folder = exports("positional-transformer", False)
+    capsys.readouterr()  # the fixture's training and export output, if it ran now
     assert main(["explain", str(folder), "a good great film but boring"]) == 0
     out = capsys.readouterr().out
     assert "token importance" in out and "supports:" in out
@@ -136,6 +138,7 @@ def test_serve_an_export_predicts_and_explains_without_attention(exports):
 
 def test_commands_that_need_the_run_folder_name_it(exports, tmp_path, capsys):
     run, folder = exports("bow", False)
+    capsys.readouterr()  # the fixture's training and export output, if it ran now
     data = tmp_path / "in.txt"
     data.write_text("a good film\n")
     for argv in (["export", str(folder), "--format", "onnx", "--out", str(tmp_path / "again")],
@@ -156,6 +159,7 @@ def test_commands_that_need_the_run_folder_name_it(exports, tmp_path, capsys):
 ])
 def test_a_damaged_or_other_export_gets_one_line_naming_it(exports, tmp_path, capsys, damage, fragment):
     _, folder = exports("bow", False)
+    capsys.readouterr()  # the fixture's training and export output, if it ran now
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     if damage == "onnx":
@@ -170,3 +174,12 @@ def test_a_damaged_or_other_export_gets_one_line_naming_it(exports, tmp_path, ca
     assert main(["predict", str(copy), "a good film"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and fragment in err and str(copy) in err
+
+
+def test_an_export_without_onnx_runtime_installed_says_what_to_install(exports, monkeypatch, capsys):
+    _, folder = exports("bow", False)
+    capsys.readouterr()  # the fixture's training and export output, if it ran now
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the [export] extra were not installed
+    assert main(["predict", str(folder), "a good film"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs ONNX Runtime: pip install 'lexiclass[export]'" in err

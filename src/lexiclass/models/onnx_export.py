@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.run_dir import CONFIG_FILE, EXPORT_FILE, read_json
 from lexiclass.models.classifier import TextClassifier
+from lexiclass.run_dir import CONFIG_FILE, EXPORT_FILE, read_json
 from lexiclass.text.pipeline import predict_probabilities
 from lexiclass.text.vectorizer import SPEC_FILE, Vectorizer
 
@@ -33,16 +33,16 @@ class OnnxNetwork:
     Args:
         path: the .onnx file; its first input takes token ids (int32, (batch, length)) or n-gram vectors
             (float32, (batch, vocabulary)); its first output is the probabilities (batch, classes).
-        threads: ONNX Runtime's intra-op threads (None: its default, every core).
     """
 
-    def __init__(self, path, threads: int | None = None):
-        import onnxruntime as ort  # deferred: only export folders need it (~0.3 s to import)
-
+    def __init__(self, path):
+        try:
+            import onnxruntime as ort  # deferred: only export folders need it (~0.3 s to import)
+        except ImportError:
+            raise LexiclassError(f"{path}: predicting an ONNX export needs ONNX Runtime: "
+                                 "pip install 'lexiclass[export]'") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its graph notes are not the user's business
-        if threads:
-            options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a damaged or foreign file: name it, in one line
