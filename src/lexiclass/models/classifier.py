@@ -30,6 +30,7 @@ from lexiclass.errors import ConfigError, LexiclassError
 from lexiclass.models.calibration import fit_temperature, scaled
 from lexiclass.models.checks import is_multi_label
 from lexiclass.models.thresholds import choose_thresholds, decide, micro_f1
+from lexiclass.text.pipeline import predict_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,31 @@ class TextClassifier:
         calibration = fit_temperature(val_probabilities, data.val_labels)
         log.info("calibration: %s", calibration.get("reason") or f"temperature {calibration['temperature']:.3f}")
         return {"calibration": calibration}
+
+
+class NetworkClassifier(TextClassifier):
+    """A network behind the run's vectorizer: ``vectorizer_`` turns texts into token ids or n-gram vectors,
+    ``network_`` (anything with ``predict_on_batch``: a Keras model, an ONNX Runtime session) gives their
+    probabilities, in length-bucketed batches (`lexiclass.text.pipeline.predict_probabilities`).
+    Subclasses set ``input_kind``, ``num_classes`` and ``config``, and say in ``unfitted`` how to get a network."""
+
+    unfitted = "call fit() first"
+
+    def _check_fitted(self) -> None:
+        if getattr(self, "network_", None) is None:
+            raise LexiclassError(f"this {type(self).__name__} is not trained yet: {self.unfitted}")
+
+    def predict_proba(self, texts, batch_size: int | None = None) -> np.ndarray:
+        """(len(texts), classes), in input order; texts are batched by length (see `text.pipeline`)."""
+        self._check_fitted()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.num_classes))
+        return predict_probabilities(self.network_, self.vectorizer_, texts, self.config, self.input_kind,
+                                     batch_size)
+
+    def predict_proba_in_batches(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.predict_proba(texts, batch_size=batch_size)
 
 
 def validation_decisions(data, val_probabilities, rule: str) -> dict:

@@ -22,9 +22,9 @@ import numpy as np
 
 from lexiclass import atomic, run_dir as rd
 from lexiclass.errors import LexiclassError
-from lexiclass.models.classifier import FitSession, TextClassifier, class_weights
+from lexiclass.models.classifier import FitSession, NetworkClassifier, class_weights
 from lexiclass.models.saved import load_keras_model, on_this_backend
-from lexiclass.text.pipeline import make_vectorizer, model_inputs, predict_probabilities
+from lexiclass.text.pipeline import make_vectorizer, model_inputs
 from lexiclass.text.vectorizer import Vectorizer
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def _targets(labels) -> np.ndarray:
     return labels.astype(np.float32) if labels.ndim == 2 else labels
 
 
-class KerasTextClassifier(TextClassifier):
+class KerasTextClassifier(NetworkClassifier):
     """A Keras network on token ids (``input_kind="sequence"``) or n-gram vectors (``"bow"``).
 
     Args:
@@ -49,6 +49,7 @@ class KerasTextClassifier(TextClassifier):
     """
 
     needs_keras = True
+    unfitted = "call fit() or load_run() first"  # prediction (predict_proba) is NetworkClassifier's
 
     def __init__(self, config, num_classes: int, network: Callable | None = None, input_kind: str = "sequence",
                  default_epochs: int = 10):
@@ -147,23 +148,6 @@ class KerasTextClassifier(TextClassifier):
 
         network = self.network(self.config, self.num_classes, vocabulary)
         return compile_model(network, self.num_classes, self.config) if compiled else network
-
-    # --- prediction ----------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if getattr(self, "network_", None) is None:
-            raise LexiclassError("this KerasTextClassifier is not trained yet: call fit() or load_run() first")
-
-    def predict_proba(self, texts, batch_size: int | None = None) -> np.ndarray:
-        """(len(texts), classes), in input order; texts are batched by length (see `text.pipeline`)."""
-        self._check_fitted()
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.num_classes))
-        return predict_probabilities(self.network_, self.vectorizer_, texts, self.config, self.input_kind,
-                                     batch_size)
-
-    def predict_proba_in_batches(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self.predict_proba(texts, batch_size=batch_size)
 
     # --- files ---------------------------------------------------------------------------
     def model_path(self, run_folder) -> Path:

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from lexiclass.errors import LexiclassError
-from lexiclass.models.classifier import TextClassifier
+from lexiclass.models.classifier import NetworkClassifier
 from lexiclass.run_dir import CONFIG_FILE, EXPORT_FILE, read_json
-from lexiclass.text.pipeline import predict_probabilities
 from lexiclass.text.vectorizer import SPEC_FILE, Vectorizer
 
 ONNX_FILE = "model.onnx"
@@ -57,15 +56,18 @@ class OnnxNetwork:
         return self.session.run([self.output_name], {self.input_name: np.asarray(x, dtype=self.input_dtype)})[0]
 
 
-class OnnxTextClassifier(TextClassifier):
+class OnnxTextClassifier(NetworkClassifier):
     """The `TextClassifier` of an ONNX export folder: the run's vectorizer before an `OnnxNetwork`.
 
     Args:
         config: the exported run's `TrainConfig` (truncation, batching and batch size are the run's).
         num_classes: columns of the probabilities.
         input_kind: ``"sequence"`` (token ids) or ``"bow"`` (n-gram vectors), as the run's network.
-    Learned (read by `load_export`): ``vectorizer_``, ``network_``, ``classes_``.
+    Learned (read by `load_export`): ``vectorizer_``, ``network_``, ``classes_``. Prediction is
+    `NetworkClassifier`'s, the same code as a Keras run's.
     """
+
+    unfitted = "build it with OnnxTextClassifier.load_export()"
 
     def __init__(self, config, num_classes: int, input_kind: str = "sequence"):
         self.config = config
@@ -81,19 +83,6 @@ class OnnxTextClassifier(TextClassifier):
 
     def save_to_run(self, run_folder) -> None:
         raise LexiclassError(PREDICTS_ONLY)
-
-    def predict_proba(self, texts, batch_size: int | None = None) -> np.ndarray:
-        """(len(texts), classes), in input order, batched by length exactly as the run's Keras model is."""
-        if getattr(self, "network_", None) is None:
-            raise LexiclassError("this OnnxTextClassifier has no network: build it with load_export()")
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.num_classes))
-        return predict_probabilities(self.network_, self.vectorizer_, texts, self.config, self.input_kind,
-                                     batch_size)
-
-    def predict_proba_in_batches(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self.predict_proba(texts, batch_size=batch_size)
 
     def model_path(self, run_folder) -> Path:
         return Path(run_folder) / ONNX_FILE
