@@ -131,6 +131,11 @@ def read_labels(run_dir) -> list[str]:
     return names
 
 
+def is_export(path) -> bool:
+    """True when ``path`` is an export folder (its export.json) and not a run folder (no run.json)."""
+    return (Path(path) / EXPORT_FILE).is_file() and not (Path(path) / RUN_FILE).exists()
+
+
 def is_run_dir(path) -> bool:
     """True when ``path`` holds a lexiclass run (a run.json with a status), finished or not."""
     try:
@@ -150,7 +155,7 @@ def require_complete(run_dir) -> dict:
         raise LexiclassError(f"run directory {run_dir} does not exist")
     if not run_dir.is_dir():
         raise LexiclassError(f"{run_dir} is a file, expected a run directory")
-    if not (run_dir / RUN_FILE).exists() and (run_dir / EXPORT_FILE).is_file():
+    if is_export(run_dir):
         run = read_json(run_dir / EXPORT_FILE).get("run_dir")
         raise LexiclassError(NOT_A_RUN.format(folder=run_dir, run=run))
     info = read_json(run_dir / RUN_FILE)

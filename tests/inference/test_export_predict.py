@@ -35,7 +35,10 @@ def exports(tiny_run, tmp_path_factory):
 
     def make(model: str, int8: bool = False, precision: str = "auto"):
         if (model, int8, precision) not in made:
-            run = tiny_run(model) if precision == "auto" else tiny_run(model, precision=other_precision())
+            if model == "bow-tfidf-3":  # TF-IDF vectors (idf_weights.npy) into a 3-class softmax
+                run = tiny_run("bow", classes=("neg", "pos", "mixed"), bow_mode="tf_idf")
+            else:
+                run = tiny_run(model) if precision == "auto" else tiny_run(model, precision=other_precision())
             out = tmp_path_factory.mktemp("export") / f"{model}-{'int8' if int8 else 'float32'}"
             export_run(run, out, "onnx", int8=int8)
             made[model, int8, precision] = run, out
@@ -46,7 +49,7 @@ def exports(tiny_run, tmp_path_factory):
 
 @pytest.mark.parametrize("model, int8, precision", [
     ("positional-transformer", False, "auto"), ("positional-transformer", True, "auto"), ("bow", False, "auto"),
-    ("bilstm", True, "auto"),
+    ("bilstm", True, "auto"), ("bow-tfidf-3", False, "auto"),
     ("positional-transformer", False, "other"),  # pinned: the precision this CPU does not default to, so both run
 ])
 def test_an_export_predicts_as_its_run_and_as_its_recipe(exports, model, int8, precision):
@@ -55,13 +58,14 @@ def test_an_export_predicts_as_its_run_and_as_its_recipe(exports, model, int8, p
     assert exported.exported and not own.exported and isinstance(exported.classifier, OnnxTextClassifier)
     texts = probe_texts(own) + TEXTS
     got = exported.predict_proba(texts)  # (n, classes), through lexiclass's length buckets
-    assert got.shape == (len(texts), 2) and np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    assert got.shape == (len(texts), len(own.labels)) and np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
     bound = json.loads((folder / "export.json").read_text())["tolerance"]
     assert np.abs(got - own.predict_proba(texts)).max() <= bound  # the run's own model, within the export check
-    # The same network as the folder's NumPy recipe runs, with other padding: equal within float32's rounding.
+    # The same network as the folder's NumPy recipe runs, with other batches and padding: equal within float32's
+    # rounding; an int8 export's dynamic quantization scales activations per batch, so there within its bound.
     recipe = np.asarray(onnx_outputs(folder, texts)["probabilities"], dtype=np.float64)
-    assert np.abs(got - recipe).max() <= 1e-5
-    assert exported.predict(TEXTS[0])["label"] in ("neg", "pos") and exported.labels == own.labels
+    assert np.abs(got - recipe).max() <= (INT8_TOLERANCE if int8 else 1e-5)
+    assert exported.predict(TEXTS[0])["label"] in own.labels and exported.labels == own.labels
     if int8:
         assert bound == INT8_TOLERANCE
 
@@ -69,11 +73,15 @@ def test_an_export_predicts_as_its_run_and_as_its_recipe(exports, model, int8, p
 def test_a_multi_label_export_decides_each_label_by_the_run_thresholds(tiny_multilabel_run, tmp_path):
     run = tiny_multilabel_run("positional-transformer")
     export_run(run, tmp_path / "ml", "onnx")
-    exported = lexiclass.load(tmp_path / "ml")
+    exported, own = lexiclass.load(tmp_path / "ml"), lexiclass.load(run)
+    assert exported.thresholds["thresholds"] == own.thresholds["thresholds"]
+    assert exported.thresholds["at_least_one"] == own.thresholds["at_least_one"]
     texts = ["a bird and a cat", "the dog", "nothing at all"]
     probs = exported.predict_proba(texts)  # (3, labels): independent sigmoids
     assert exported.multi_label and probs.shape == (3, 3)
+    assert exported.classifier.predict(texts).shape == (3, 3)  # the classifier's own 0/1 matrix, as a run's
     chosen = decide(probs, exported.thresholds)
+    assert np.array_equal(chosen, np.asarray(onnx_outputs(tmp_path / "ml", texts)["labels"], dtype=bool))
     for row, answer in zip(chosen, exported.predict(texts)):
         assert sorted(answer["labels"]) == sorted(np.asarray(exported.labels)[row].tolist())
 
@@ -146,9 +154,18 @@ def test_commands_that_need_the_run_folder_name_it(exports, tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{folder} is an export of the run {run}, not a run folder" in err
-    with pytest.raises(LexiclassError, match="an ONNX export only predicts"):
+    with pytest.raises(LexiclassError, match=PREDICTS_ONLY):
         lexiclass.load(folder).classifier.fit(["a"], [0])
-    assert PREDICTS_ONLY.startswith("an ONNX export only predicts")
+
+
+def test_a_run_folder_holding_an_export_json_is_still_a_run(tiny_run, tmp_path, capsys):
+    """Only a folder with export.json and no run.json is an export: a run folder with a stray export.json
+    (an export written into it by hand) still predicts as the run."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run("bow"), run)
+    (run / "export.json").write_text(json.dumps({"format": "onnx"}))
+    predictor = lexiclass.load(run)
+    assert not predictor.exported and predictor.predict("a good film")["label"] in ("neg", "pos")
 
 
 @pytest.mark.parametrize("damage, fragment", [

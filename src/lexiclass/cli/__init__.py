@@ -49,7 +49,7 @@ def _needs_keras(args) -> bool:
         except LexiclassError:
             return False
     if getattr(args, "run_dir", None) is not None:
-        if os.path.isfile(os.path.join(args.run_dir, rd.EXPORT_FILE)):  # an ONNX export predicts under ONNX Runtime
+        if rd.is_export(args.run_dir):  # an ONNX export predicts under ONNX Runtime
             return False
         try:
             model = rd.read_json(os.path.join(args.run_dir, rd.CONFIG_FILE)).get("model")

@@ -26,6 +26,7 @@ import numpy as np
 
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
+from lexiclass.models.onnx_export import OnnxTextClassifier
 from lexiclass.models.thresholds import chosen_in_order, read_run_thresholds
 
 Texts = str | Iterable[str]
@@ -113,7 +114,7 @@ class Predictor:
         """An ONNX export folder (``lexiclass export RUN --format onnx [--int8]``), predicting under ONNX Runtime
         (`lexiclass.models.onnx_export`); ``info`` is its export.json."""
         from lexiclass.config import TrainConfig
-        from lexiclass.models.onnx_export import OnnxTextClassifier, read_export_info
+        from lexiclass.models.onnx_export import read_export_info
 
         folder = Path(folder)
         info = read_export_info(folder)
@@ -125,15 +126,15 @@ class Predictor:
 
     @classmethod
     def load(cls, folder) -> "Predictor":
-        """A run folder, or an ONNX export folder (it holds export.json): what `lexiclass.load` reads."""
-        if (Path(folder) / rd.EXPORT_FILE).is_file():
+        """A run folder, or an ONNX export folder (export.json, no run.json): what `lexiclass.load` reads."""
+        if rd.is_export(folder):
             return cls.from_export_dir(folder)
         return cls.from_run_dir(folder)
 
     @property
     def exported(self) -> bool:
         """Whether this is an export folder's network (ONNX Runtime), not the run's own Keras or n-gram model."""
-        return self.info.get("format") == "onnx"  # export.json's; a run's run.json has no "format"
+        return isinstance(self.classifier, OnnxTextClassifier)
 
     # What explain, serve and export read of a Keras run: its network, vectorizer and kind of input.
     @property

@@ -58,7 +58,7 @@ WRITE_CPUS = 0.5
 def pack_run(run_dir) -> bytes:
     """The run folder as an uncompressed tar (model files compress little), for the object store."""
     run_dir = Path(run_dir)
-    if (run_dir / rd.EXPORT_FILE).is_file() and not (run_dir / rd.RUN_FILE).is_file():
+    if rd.is_export(run_dir):
         rd.require_complete(run_dir)  # says it is an export, and of which run
     if not (run_dir / rd.RUN_FILE).is_file() or not run_dir.is_dir():
         raise LexiclassError(f"{run_dir}: not a lexiclass run folder (no run.json)")

@@ -189,6 +189,11 @@ class NetworkClassifier(TextClassifier):
 
     unfitted = "call fit() first"
 
+    @property
+    def multi_label_(self) -> bool:
+        """Whether the network has one sigmoid per label (its run's config says so), as the n-gram models' flag."""
+        return bool(getattr(self.config, "multi_label", False))
+
     def _check_fitted(self) -> None:
         if getattr(self, "network_", None) is None:
             raise LexiclassError(f"this {type(self).__name__} is not trained yet: {self.unfitted}")

@@ -60,11 +60,6 @@ class KerasTextClassifier(NetworkClassifier):
         self.default_epochs = default_epochs
         self.classes_ = np.arange(num_classes)
 
-    @property
-    def multi_label_(self) -> bool:
-        """Whether the network has one sigmoid per label (its run's config says so), as the n-gram models' flag."""
-        return bool(getattr(self.config, "multi_label", False))
-
     # --- training ------------------------------------------------------------------------
     def fit(self, texts, labels, validation=None) -> "KerasTextClassifier":
         """Train on ``texts``; keep the epoch best on ``validation`` (texts, labels) by the config's monitor."""

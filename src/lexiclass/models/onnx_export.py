@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexiclass.errors import LexiclassError
+from lexiclass.errors import LexiclassError, first_line
 from lexiclass.models.classifier import NetworkClassifier
 from lexiclass.run_dir import CONFIG_FILE, EXPORT_FILE, read_json
 from lexiclass.text.vectorizer import SPEC_FILE, Vectorizer
@@ -45,7 +45,7 @@ class OnnxNetwork:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a damaged or foreign file: name it, in one line
-            raise LexiclassError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:200]})") from None
+            raise LexiclassError(f"{path}: ONNX Runtime cannot load it ({first_line(exc, 200)})") from None
         first = self.session.get_inputs()[0]
         self.input_name = first.name
         self.input_dtype = np.int32 if "int" in first.type else np.float32
@@ -53,7 +53,10 @@ class OnnxNetwork:
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
         """(batch, classes) float32 probabilities of one padded batch."""
-        return self.session.run([self.output_name], {self.input_name: np.asarray(x, dtype=self.input_dtype)})[0]
+        try:
+            return self.session.run([self.output_name], {self.input_name: np.asarray(x, dtype=self.input_dtype)})[0]
+        except Exception as exc:  # ONNX Runtime's own errors (shapes, types) as one line, not a C++ trace
+            raise LexiclassError(f"ONNX Runtime could not run the export's model.onnx: {first_line(exc, 200)}") from None
 
 
 class OnnxTextClassifier(NetworkClassifier):
@@ -100,11 +103,16 @@ class OnnxTextClassifier(NetworkClassifier):
 
 
 def _check_shapes(network: OnnxNetwork, folder: Path, vectorizer: Vectorizer, num_classes: int) -> None:
-    """model.onnx's input width (n-gram exports) and output width against vocabulary.txt and labels.json."""
+    """model.onnx's input (token ids or n-gram vectors of the vocabulary's width) and output width against
+    vectorizer.json, vocabulary.txt and labels.json."""
     width = network.session.get_outputs()[0].shape[-1]
     if isinstance(width, int) and width != num_classes:
         raise LexiclassError(f"{folder / ONNX_FILE} gives {width} probabilities but labels.json names "
                              f"{num_classes} labels; the export's files do not belong together")
+    if (vectorizer.output_mode == "int") != (network.input_dtype == np.int32):
+        wanted = "token ids" if network.input_dtype == np.int32 else "n-gram vectors"
+        raise LexiclassError(f"{folder / ONNX_FILE} takes {wanted} but vectorizer.json makes {vectorizer.output_mode} "
+                             "inputs; the export's files do not belong together")
     columns = network.session.get_inputs()[0].shape[-1]
     if vectorizer.output_mode != "int" and isinstance(columns, int) and columns != len(vectorizer.vocabulary):
         raise LexiclassError(f"{folder / ONNX_FILE} takes vectors of {columns} n-grams but vocabulary.txt has "
