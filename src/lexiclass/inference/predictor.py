@@ -26,7 +26,7 @@ import numpy as np
 
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
-from lexiclass.models.onnx_export import OnnxTextClassifier
+from lexiclass.models.onnx_export import OnnxTextClassifier, read_export_info
 from lexiclass.models.thresholds import chosen_in_order, read_run_thresholds
 
 Texts = str | Iterable[str]
@@ -102,23 +102,18 @@ class Predictor:
 
     @classmethod
     def from_run_dir(cls, run_dir) -> "Predictor":
-        from lexiclass.config import TrainConfig
-
         run_dir = Path(run_dir)
         info = rd.require_complete(run_dir)
-        config = TrainConfig.from_dict(rd.read_json(run_dir / rd.CONFIG_FILE), source=str(run_dir / rd.CONFIG_FILE))
+        config = _read_config(run_dir)
         return cls.from_files(run_dir, config, rd.read_labels(run_dir), info)
 
     @classmethod
     def from_export_dir(cls, folder) -> "Predictor":
         """An ONNX export folder (``lexiclass export RUN --format onnx [--int8]``), predicting under ONNX Runtime
         (`lexiclass.models.onnx_export`); ``info`` is its export.json."""
-        from lexiclass.config import TrainConfig
-        from lexiclass.models.onnx_export import read_export_info
-
         folder = Path(folder)
         info = read_export_info(folder)
-        config = TrainConfig.from_dict(rd.read_json(folder / rd.CONFIG_FILE), source=str(folder / rd.CONFIG_FILE))
+        config = _read_config(folder)
         labels = rd.read_labels(folder)
         classifier = OnnxTextClassifier.load_export(folder, config, len(labels))
         thresholds = read_run_thresholds(folder, len(labels)) if config.multi_label else None
@@ -195,6 +190,13 @@ class Predictor:
         if probs.ndim == 1:
             return format_predictions(self.label_names, probs[None, :], top_k, self.thresholds)[0]
         return format_predictions(self.label_names, probs, top_k, self.thresholds)
+
+
+def _read_config(folder: Path):
+    """The `TrainConfig` in a run or export folder's config.json, checked; one line naming the file if not."""
+    from lexiclass.config import TrainConfig
+
+    return TrainConfig.from_dict(rd.read_json(folder / rd.CONFIG_FILE), source=str(folder / rd.CONFIG_FILE))
 
 
 def format_predictions(label_names: list[str], probs: np.ndarray, top_k: int | None = None,

@@ -30,7 +30,6 @@ from lexiclass.errors import ConfigError, LexiclassError
 from lexiclass.models.calibration import fit_temperature, scaled
 from lexiclass.models.checks import is_multi_label
 from lexiclass.models.thresholds import choose_thresholds, decide, micro_f1
-from lexiclass.text.pipeline import predict_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +199,9 @@ class NetworkClassifier(TextClassifier):
 
     def predict_proba(self, texts, batch_size: int | None = None) -> np.ndarray:
         """(len(texts), classes), in input order; texts are batched by length (see `text.pipeline`)."""
+        # Deferred: the sequence pipeline (batching, vectorizer, sub-words) is no part of an n-gram run's start-up.
+        from lexiclass.text.pipeline import predict_probabilities
+
         self._check_fitted()
         texts = list(texts)
         if not texts:

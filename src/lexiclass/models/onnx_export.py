@@ -20,7 +20,6 @@ import numpy as np
 from lexiclass.errors import LexiclassError, first_line
 from lexiclass.models.classifier import NetworkClassifier
 from lexiclass.run_dir import CONFIG_FILE, EXPORT_FILE, read_json
-from lexiclass.text.vectorizer import SPEC_FILE, Vectorizer
 
 ONNX_FILE = "model.onnx"
 PREDICTS_ONLY = "an ONNX export only predicts; train, refit or save with the run folder it was exported from"
@@ -94,6 +93,8 @@ class OnnxTextClassifier(NetworkClassifier):
     def load_export(cls, folder, config, num_classes: int) -> "OnnxTextClassifier":
         """The export folder's vectorizer and model.onnx, checked to take what the vectorizer makes and to
         give ``num_classes`` columns."""
+        from lexiclass.text.vectorizer import Vectorizer  # deferred, as SPEC_FILE below: see read_export_info
+
         folder = Path(folder)
         vectorizer = Vectorizer.load(folder)
         model = cls(config, num_classes, input_kind="sequence" if vectorizer.output_mode == "int" else "bow")
@@ -102,7 +103,7 @@ class OnnxTextClassifier(NetworkClassifier):
         return model
 
 
-def _check_shapes(network: OnnxNetwork, folder: Path, vectorizer: Vectorizer, num_classes: int) -> None:
+def _check_shapes(network: OnnxNetwork, folder: Path, vectorizer, num_classes: int) -> None:
     """model.onnx's input (token ids or n-gram vectors of the vocabulary's width) and output width against
     vectorizer.json, vocabulary.txt and labels.json."""
     width = network.session.get_outputs()[0].shape[-1]
@@ -121,6 +122,9 @@ def _check_shapes(network: OnnxNetwork, folder: Path, vectorizer: Vectorizer, nu
 
 def read_export_info(folder) -> dict:
     """export.json of an export folder, or one line saying why the folder cannot predict in lexiclass."""
+    # Deferred: `Predictor` imports this module for every run, and n-gram runs' start-up needs no vectorizer code.
+    from lexiclass.text.vectorizer import SPEC_FILE
+
     folder = Path(folder)
     info = read_json(folder / EXPORT_FILE)
     if info.get("format") != "onnx":
