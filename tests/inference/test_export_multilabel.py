@@ -99,7 +99,9 @@ def test_export_summary_thresholds_file_and_readme(exports, fmt):
     assert "thresholds.json" in summary["files"]
     folder = summary["out_dir"]
     written = json.loads(open(f"{folder}/thresholds.json").read())
-    assert written == {"labels": found["labels"], "thresholds": summary["thresholds"], "at_least_one": True}
+    assert written == {"labels": found["labels"], "thresholds": summary["thresholds"], "at_least_one": True,
+                       "rule": found["thresholds"]["rule"]}
+    assert summary["rule"] == found["thresholds"]["rule"] and written["rule"] in ("global", "per-label", "fixed")
     readme = open(f"{folder}/README.txt").read()
     assert '"labels"' in readme and "threshold" in readme and "bird 0." in readme
     assert "labels bool (batch, 3)" in describe(summary) and "labels (multi-label): bird, cat, dog" in describe(summary)

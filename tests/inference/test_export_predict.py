@@ -76,6 +76,7 @@ def test_a_multi_label_export_decides_each_label_by_the_run_thresholds(tiny_mult
     exported, own = lexiclass.load(tmp_path / "ml"), lexiclass.load(run)
     assert exported.thresholds["thresholds"] == own.thresholds["thresholds"]
     assert exported.thresholds["at_least_one"] == own.thresholds["at_least_one"]
+    assert exported.thresholds["rule"] == own.thresholds["rule"] is not None  # /metadata's threshold_rule
     texts = ["a bird and a cat", "the dog", "nothing at all"]
     probs = exported.predict_proba(texts)  # (3, labels): independent sigmoids
     assert exported.multi_label and probs.shape == (3, 3)

@@ -33,10 +33,11 @@ def write_labels(folder: Path, predictor) -> None:
 
 
 def decision_rule(predictor) -> dict:
-    """What a user needs to decide a multi-label run's labels from its probabilities (export.json has it too)."""
+    """What a user needs to decide a multi-label run's labels from its probabilities (export.json has it too),
+    and ``rule``: how training chose the thresholds (an export's /metadata shows it as its run's does)."""
     thresholds = predictor.thresholds
     return {"thresholds": [float(t) for t in thresholds["thresholds"]],
-            "at_least_one": bool(thresholds.get("at_least_one", False))}
+            "at_least_one": bool(thresholds.get("at_least_one", False)), "rule": thresholds.get("rule")}
 
 
 def write_json(path: Path, value) -> None:
