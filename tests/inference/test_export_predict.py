@@ -140,6 +140,8 @@ def test_serve_an_export_predicts_and_explains_without_attention(exports):
     expected = lexiclass.load(folder).predict(TEXTS[:2])
     assert [a["label"] for a in answer] == [e["label"] for e in expected]
     assert explained.status_code == 200 and explained.json()["attention"] is None
+    skipped = explained.json()["attention_skipped"]  # the page shows it; no server path (cf. /metadata)
+    assert skipped.startswith("an ONNX export keeps no attention layers") and str(run) not in skipped
     assert len(explained.json()["importance"]) == len(explained.json()["tokens"]) == 4
     assert metadata["model"] == "positional-transformer" and metadata["test_metrics"]["accuracy"] == json.loads(
         (run / "metrics.json").read_text())["accuracy"]

@@ -103,7 +103,7 @@ def test_explain_without_attention_for_a_bag_of_words_run(tiny_run):
         r = httpx.post(f"{base}/explain", json={"text": "A great, wonderful film"}, timeout=60)
     assert r.status_code == 200, r.text
     answer = r.json()
-    assert answer["label"] == "pos" and answer["attention"] is None
+    assert answer["label"] == "pos" and answer["attention"] is None and answer["attention_skipped"] is None
     assert answer["tokens"] == ["A", "great,", "wonderful", "film"] and answer["method"] == "removing each word"
 
 
@@ -375,7 +375,7 @@ def test_page_classifies_and_shades_tokens_in_a_browser(browser, url, client):
     assert words == explain(client, POSITIVE).json()["tokens"]
     great = positive["tokens"][words.index("excellent")]
     assert great[1] > 0 and great[2].startswith("rgba(34, 160, 70"), great  # green: supports "pos"
-    assert positive["heads"] == 2
+    assert positive["heads"] == 2 and not browser.find_element(By.ID, "attention-note").text.startswith("Not shown")
 
     negative = submit(browser, NEGATIVE)
     assert negative["label"] == "neg" and negative["bars"]["neg"] > 0.5 > positive["bars"]["neg"]
@@ -404,6 +404,25 @@ def test_page_classifies_and_shades_tokens_in_a_browser(browser, url, client):
     assert note.is_displayed() and note.text.startswith("No explanation: ") and "cannot be explained" in note.text
     assert not browser.find_element(By.ID, "explanation").is_displayed()  # no stale tokens of the last text
     assert all("/explain" in e and "422" in e for e in console_errors(browser))
+
+
+def test_page_of_an_export_says_why_it_shows_no_attention(browser, run_dir, tmp_path):
+    """An ONNX export of a Transformer run explains by occlusion but has no attention layers: the page says so."""
+    from selenium.webdriver.common.by import By
+
+    from lexiclass.inference.export import export_run
+
+    export_run(run_dir, tmp_path / "onnx", "onnx")
+    with running_server(create_app(tmp_path / "onnx")) as base:
+        browser.get(base + "/")
+        wait_for(browser, lambda: "positional-transformer" in browser.find_element(By.ID, "run-info").text, "run info")
+        answer = submit(browser, POSITIVE)
+    assert answer["status"].startswith("Done") and answer["label"] == "pos" and answer["tokens"], answer
+    assert answer["heads"] == 0 and browser.find_element(By.ID, "attention-section").is_displayed()
+    assert not browser.find_element(By.ID, "attention-maps").is_displayed()  # no empty scale or readout
+    note = browser.find_element(By.ID, "attention-note").text
+    assert note.startswith("Not shown: an ONNX export keeps no attention layers") and str(run_dir) not in note, note
+    assert console_errors(browser) == []
 
 
 def test_page_renders_hostile_text_as_text(browser, url):

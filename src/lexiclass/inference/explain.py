@@ -45,8 +45,9 @@ SCREEN_BATCH = 256  # one-word texts per call when picking the words to measure 
 MAX_OCCLUSIONS = 256  # hidden variants per bag-of-words text: each costs a pass over the whole text
 MAX_EXPLAINED_LABELS = 3  # a multi-label text's chosen labels explained, most probable first
 _importance_page = importance_html  # explain_to_files has a parameter of that name
-EXPORT_HAS_NO_ATTENTION = ("an ONNX export keeps no attention layers to read; its token importance is measured as "
-                           "a run's, and the attention maps come from the run folder it was exported from: {run}")
+EXPORT_KEEPS_NO_ATTENTION = "an ONNX export keeps no attention layers to read"
+EXPORT_HAS_NO_ATTENTION = (EXPORT_KEEPS_NO_ATTENTION + "; its token importance is measured as a run's, and the "
+                           "attention maps come from the run folder it was exported from: {run}")
 
 
 def _predictor(predictor_or_run_dir):

@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from lexiclass.inference.explain import attention_scores, has_attention, label_occlusion
+from lexiclass.inference.explain import (EXPORT_KEEPS_NO_ATTENTION, TRANSFORMER_MODELS, attention_scores,
+                                        has_attention, label_occlusion)
 from lexiclass.inference.serve_schema import ApiError, Limits
 
 
@@ -89,8 +90,12 @@ def explain_text(predictor, text: str, target, limits: Limits) -> dict:
     else:
         result["importance"] = rounded[0]
     result.update({"method": found.method, "words": len(words),
-                   "words_explained": min(len(words), limits.explain_max_words), "attention": None})
-    if has_attention(predictor):
+                   "words_explained": min(len(words), limits.explain_max_words), "attention": None,
+                   "attention_skipped": None})
+    if predictor.config.model in TRANSFORMER_MODELS and not has_attention(predictor):
+        # no server path in the answer (cf. /metadata): the CLI's explain names the run folder
+        result["attention_skipped"] = EXPORT_KEEPS_NO_ATTENTION + "; the run folder it was exported from shows them"
+    elif has_attention(predictor):
         att_tokens, scores = attention_scores(predictor, part)  # (heads, n, n)
         k = min(len(att_tokens), limits.explain_attention_tokens)
         shown = scores[:, :k, :k]

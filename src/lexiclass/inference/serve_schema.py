@@ -256,6 +256,8 @@ class ExplainResponse(BaseModel):
     words: int
     words_explained: int
     attention: Attention | None = Field(description="Transformer runs only")
+    attention_skipped: str | None = Field(None, description="why a Transformer's attention is missing (an ONNX "
+                                                            "export keeps no attention layers)")
 
 
 class LabelExplanation(BaseModel):
@@ -279,3 +281,5 @@ class MultiLabelExplainResponse(BaseModel):
     words: int
     words_explained: int
     attention: Attention | None = Field(description="Transformer runs only")
+    attention_skipped: str | None = Field(None, description="why a Transformer's attention is missing (an ONNX "
+                                                            "export keeps no attention layers)")

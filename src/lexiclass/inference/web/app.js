@@ -166,7 +166,7 @@
     $("explanation-title").textContent = multi ? "Which words push each label" : "Which words push the prediction";
     $("legend-label").textContent = multi ? "the label above it" : "\u201c" + answer.label + "\u201d";
     if (multi) renderLabelTokens(answer); else renderTokens(answer);
-    renderAttention(answer.attention);
+    renderAttention(answer.attention, answer.attention_skipped);
   }
 
   function showExplanationError(message) {
@@ -280,15 +280,17 @@
 
   const shortToken = (t) => (t.length > 12 ? t.slice(0, 11) + "\u2026" : t);
 
-  function renderAttention(attention) {
+  // skipped: the server's reason when a Transformer's maps cannot be read (an ONNX export keeps none)
+  function renderAttention(attention, skipped) {
     const section = $("attention-section");
     const heads = $("heads");
     heads.replaceChildren();
+    section.hidden = !attention && !skipped;
+    $("attention-maps").hidden = !attention;
     if (!attention) {
-      section.hidden = true;
+      $("attention-note").textContent = skipped ? "Not shown: " + skipped + "." : "";
       return;
     }
-    section.hidden = false;
     const k = attention.tokens.length;
     const vmax = attention.max > 0 ? attention.max : 1;
     $("scale-max").textContent = vmax.toFixed(3);
