@@ -42,6 +42,8 @@ def test_int8_export_quantizes_every_weight_product_within_its_tolerance(tiny_ru
     out = capsys.readouterr()
     assert code == 0, out.err
     assert list((tmp_path / "cwd").iterdir()) == []  # nothing written where not asked
+    progress_lines = [line for line in out.err.splitlines() if line.startswith("exporting")]
+    assert progress_lines and "4/4" in progress_lines[-1] and "done" in progress_lines[-1], out.err  # 4 steps
     assert "7 matrix products quantized" in out.out if model == "positional-transformer" else "int8:" in out.out
     summary = json.loads((tmp_path / "int8" / "export.json").read_text())
     graph = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph

@@ -39,6 +39,7 @@ from lexiclass.inference.export_folder import (DECISIONS, INT8_TOLERANCE, INPUT_
                                                write_json, write_labels)
 from lexiclass.inference.export_onnx import onnx_outputs, quantize_int8, require_onnx_packages, write_onnx
 from lexiclass.precision import PROBABILITY_TOLERANCE, tolerance
+from lexiclass.progress import progress
 from lexiclass.run_dir import EXPORT_FILE
 
 # TensorFlow and Keras are imported inside the functions that use them: seconds to import.
@@ -96,10 +97,14 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
 
     from lexiclass.inference.predictor import Predictor
 
-    predictor = Predictor.from_run_dir(run_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".export", dir=out_dir.parent))
+    # Each step takes seconds (TensorFlow's import with the run, tracing and converting, quantizing, checking)
+    steps, tmp = progress(total=2 + int8 + check, desc="exporting", unit="step"), None
     try:
+        steps.set_postfix_str("loading the run")
+        predictor = Predictor.from_run_dir(run_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".export", dir=out_dir.parent))
+        _next_step(steps, f"writing {format}")
         writer = _write_savedmodel if format == "savedmodel" else write_onnx
         summary = writer(predictor, tmp)
         summary.update(format=format, model=predictor.config.model, labels=predictor.labels,
@@ -107,20 +112,29 @@ def export_run(run_dir, out_dir, format: str = "savedmodel", *, overwrite: bool 
                        run_precision=predictor.config.precision, computes_in="float32",
                        multi_label=predictor.multi_label)
         if int8:
+            _next_step(steps, "quantizing to int8")
             summary.update(quantize_int8(tmp), computes_in="int8 matrix products, float32 elsewhere")
         if predictor.multi_label:
             summary.update(decision_rule(predictor))
         write_json(tmp / EXPORT_FILE, summary)  # preprocess.py reads its settings from it
         if check:
+            _next_step(steps, "checking against the run")
             summary.update(_check_export(predictor, tmp, format, int8))
             write_json(tmp / EXPORT_FILE, summary)
         summary["files"] = sorted(p.name for p in tmp.iterdir())
         _replace_dir(tmp, out_dir, overwrite)
+        _next_step(steps, "done")
     finally:
-        if tmp.exists():
+        steps.close()
+        if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     summary["out_dir"] = str(out_dir)
     return summary
+
+
+def _next_step(steps, name: str) -> None:
+    steps.set_postfix_str(name, refresh=False)  # shown with the count (a log gets a line every few seconds)
+    steps.update(1)
 
 
 def describe(summary: dict) -> str:
