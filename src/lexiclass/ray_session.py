@@ -109,11 +109,14 @@ def reraise_user_error(exc: BaseException):
     raise type(found)(first_line(found)) from None
 
 
-def limit_threads(cpus: float) -> None:
-    """Keep TensorFlow and BLAS inside a worker's CPU share (before TensorFlow starts)."""
+def limit_threads(cpus: float, tensorflow: bool = True) -> None:
+    """Keep TensorFlow, BLAS and ONNX Runtime inside a worker's CPU share (before TensorFlow starts);
+    ``tensorflow=False`` for a worker that never needs it (an ONNX export's), so it is not imported."""
     n = max(1, int(cpus))
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(n)
+    if not tensorflow:
+        return
     try:
         import tensorflow as tf  # deferred: seconds to import, and only a Ray worker needs it
 

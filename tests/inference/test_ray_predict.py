@@ -180,3 +180,39 @@ def test_multilabel_run_writes_the_local_label_sets(ray_local, tiny_multilabel_r
         a = np.array([np.nan if r[name] is None else r[name] for r in got])
         b = np.array([np.nan if r[name] is None else r[name] for r in want])
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow  # default suite < 10 min: a second Ray start
+def test_an_onnx_export_scores_on_ray_as_locally(ray_local, tiny_run, tmp_path):
+    """An export folder is shipped to the actors as a run folder is; they predict under ONNX Runtime."""
+    import lexiclass
+    from lexiclass.inference.export import export_run
+    from lexiclass.inference.predict_files import predict_file
+    from lexiclass.inference.ray_predict import predict_files_ray
+
+    export_run(tiny_run("positional-transformer"), tmp_path / "export", "onnx")
+    csv_path, _ = _inputs(tmp_path, n=600)
+    info = predict_files_ray(tmp_path / "export", str(csv_path), tmp_path / "out", id_column="id", workers=2,
+                             chunk_rows=128)
+    assert info["rows"] == 600 and info["workers"] == 2
+    predict_file(lexiclass.load(tmp_path / "export"), csv_path, tmp_path / "local.parquet", id_column="id")
+    expected, got = _read(tmp_path / "local.parquet"), _read(tmp_path / "out" / "part-a.parquet")
+    assert [r["id"] for r in got] == [r["id"] for r in expected] and list(got[0]) == list(expected[0])
+    assert [r["label"] for r in got] == [r["label"] for r in expected]
+    for name in ("p_neg", "p_pos"):  # other batches than the local engine's: float32 sums in another order
+        a = np.array([np.nan if r[name] is None else r[name] for r in got])
+        b = np.array([np.nan if r[name] is None else r[name] for r in expected])
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_a_damaged_export_is_refused_before_ray_starts(tiny_run, tmp_path):
+    """A folder with export.json but no model.onnx (or another format's) is one line, without starting Ray."""
+    from lexiclass.inference.ray_predict import pack_run
+
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "export.json").write_text(json.dumps({"format": "savedmodel"}))
+    with pytest.raises(LexiclassError, match="is a savedmodel export: lexiclass predicts with run folders and ONNX"):
+        pack_run(tmp_path / "export")
+    (tmp_path / "export" / "export.json").write_text(json.dumps({"format": "onnx"}))
+    with pytest.raises(LexiclassError, match="no config.json, vectorizer.json, model.onnx; this export was made"):
+        pack_run(tmp_path / "export")

@@ -13,8 +13,8 @@ The pipeline, per call::
   numbers, blank lines, CSV strings (ids like ``007`` stay text) and every `DataError`
   are the local engine's. Ray's own CSV/JSON readers are not used because they infer
   column types and skip blank lines, which would change ids and row numbers.
-- Each actor loads the run once (in ``__init__``), not per batch. The run folder is
-  shipped through Ray's object store (packed once by the driver, unpacked once per
+- Each actor loads the run once (in ``__init__``), not per batch. The run folder (or an ONNX
+  export folder: the actors then predict under ONNX Runtime, without TensorFlow) is shipped through Ray's object store (packed once by the driver, unpacked once per
   actor into a temporary folder), so workers need not see the driver's disk for it.
 - Only the probabilities travel back to the driver (a few floats per row). The output
   file of each input is written by a Ray task that reads the input again and writes
@@ -45,6 +45,7 @@ import numpy as np
 
 from lexiclass import run_dir as rd
 from lexiclass.errors import LexiclassError
+from lexiclass.models.onnx_export import read_export_info
 from lexiclass.ray_session import RaySession, limit_threads, require_ray, reraise_user_error
 
 OUTPUT_SUFFIXES = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
@@ -56,11 +57,12 @@ WRITE_CPUS = 0.5
 
 
 def pack_run(run_dir) -> bytes:
-    """The run folder as an uncompressed tar (model files compress little), for the object store."""
+    """The run folder (or ONNX export folder) as an uncompressed tar (model files compress little), for the object
+    store. An export is checked here, on the driver, so a foreign or old one is one line before Ray starts."""
     run_dir = Path(run_dir)
     if rd.is_export(run_dir):
-        rd.require_complete(run_dir)  # says it is an export, and of which run
-    if not (run_dir / rd.RUN_FILE).is_file() or not run_dir.is_dir():
+        read_export_info(run_dir)
+    elif not (run_dir / rd.RUN_FILE).is_file() or not run_dir.is_dir():
         raise LexiclassError(f"{run_dir}: not a lexiclass run folder (no run.json)")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -111,11 +113,11 @@ class _PredictActor:
         from lexiclass.progress import configure
 
         configure(enabled=False)
-        limit_threads(cpus)
-        import lexiclass
-
         payload = ray.get(run) if isinstance(run, ray.ObjectRef) else run
         self.folder = unpack_run(payload).parent
+        limit_threads(cpus, tensorflow=not rd.is_export(self.folder / "run"))  # an export runs on ONNX Runtime
+        import lexiclass
+
         self.predictor = lexiclass.load(self.folder / "run")
         self.n = len(self.predictor.label_names)
 

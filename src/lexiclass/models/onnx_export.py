@@ -13,6 +13,7 @@ products in int8. An export only predicts: `fit` and `save` refuse.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,11 @@ class OnnxNetwork:
                                  "pip install 'lexiclass[export]'") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its graph notes are not the user's business
+        # ONNX Runtime starts one thread per core; a Ray actor's share of the CPUs is in OMP_NUM_THREADS
+        # (`ray_session.limit_threads`), which a user can set too.
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        if threads.isdigit() and int(threads) > 0:
+            options.intra_op_num_threads = int(threads)
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a damaged or foreign file: name it, in one line
