@@ -2,13 +2,16 @@
 
     python benchmarks/vs_book.py --imdb-archive ../shared/data/aclImdb_v1.tar.gz
     python benchmarks/vs_book.py --variants book lexiclass lexiclass+bf16 --windows 4 --steps 12
+    python benchmarks/vs_book.py --variants book main-job    # what `bash scripts/main` trains, on this CPU
 
 Variants (each its own model, built from the same seed):
 - ``book``: `benchmarks/book_recipe.py`, fixed 600 tokens, ``TextVectorization`` in tf.data;
 - ``lexiclass``: the default path (exact length buckets of multiples of 8, masked max pool);
 - ``+bf16``: ``--precision bfloat16``; ``+jit``: XLA with batches padded to the prediction
   ladder's 11 lengths (one compile per shape; compiling happens in the warm-up window);
-- ``+len400``: ``--sequence-length 400 --truncation head+tail``.
+- ``+len400``: ``--sequence-length 400 --truncation head+tail``;
+- ``main-job``: the settings `bash scripts/main` trains with on this machine: ``--precision auto`` (bfloat16 on
+  a CPU with AVX512-BF16 or AMX, float32 elsewhere) and ``+len400``.
 
 Training: samples/s of one ``model.fit`` epoch over windows of ``--steps`` batches of 32
 training reviews, from raw text (each variant's own text -> ids -> batches path runs inside
@@ -110,13 +113,16 @@ class Lexiclass:
         from lexiclass.models.registry import get_model_spec
         from lexiclass.text.pipeline import make_vectorizer
 
-        options = name.split("+")[1:]
-        values = dict(model="positional-transformer", seed=1337, precision="bfloat16" if "bf16" in options else
-                      "float32", jit_compile="jit" in options)
+        from lexiclass.precision import resolve
+
+        options = ["auto", "len400"] if name == "main-job" else name.split("+")[1:]
+        precision = resolve("auto", "tensorflow")[0] if "auto" in options else \
+            "bfloat16" if "bf16" in options else "float32"
+        values = dict(model="positional-transformer", seed=1337, precision=precision, jit_compile="jit" in options)
         if "len400" in options:
             values.update(sequence_length=400, truncation="head+tail")
         self.name, self.config = name, TrainConfig(**values)
-        self.dtype = "bfloat16" if "bf16" in options else "float32"
+        self.dtype = precision
         self.vectorizer = make_vectorizer(self.config, "sequence")
         self.vectorizer.adapt(train_texts)
         keras.utils.set_random_seed(1337)
