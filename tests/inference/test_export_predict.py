@@ -143,6 +143,7 @@ def test_serve_an_export_predicts_and_explains_without_attention(exports):
     skipped = explained.json()["attention_skipped"]  # the page shows it; no server path (cf. /metadata)
     assert skipped.startswith("an ONNX export keeps no attention layers") and str(run) not in skipped
     assert len(explained.json()["importance"]) == len(explained.json()["tokens"]) == 4
+    assert metadata["run"]["format"] == "onnx" and metadata["run"]["quantized"]["to"] == "int8"  # the page's header
     assert metadata["model"] == "positional-transformer" and metadata["test_metrics"]["accuracy"] == json.loads(
         (run / "metrics.json").read_text())["accuracy"]
 

@@ -362,7 +362,7 @@ def test_page_classifies_and_shades_tokens_in_a_browser(browser, url, client):
     browser.get(url + "/")
     wait_for(browser, lambda: "positional-transformer" in browser.find_element(By.ID, "run-info").text, "run info")
     header = browser.find_element(By.ID, "run-info").text
-    assert "neg, pos" in header and "test accuracy" in header
+    assert "neg, pos" in header and "test accuracy" in header and "ONNX" not in header
     assert not browser.find_element(By.ID, "result").is_displayed()
 
     positive = submit(browser, POSITIVE, keys="ctrl+enter")
@@ -416,6 +416,7 @@ def test_page_of_an_export_says_why_it_shows_no_attention(browser, run_dir, tmp_
     with running_server(create_app(tmp_path / "onnx")) as base:
         browser.get(base + "/")
         wait_for(browser, lambda: "positional-transformer" in browser.find_element(By.ID, "run-info").text, "run info")
+        assert "positional-transformer \u00b7 ONNX export \u00b7 2 classes" in browser.find_element(By.ID, "run-info").text
         answer = submit(browser, POSITIVE)
     assert answer["status"].startswith("Done") and answer["label"] == "pos" and answer["tokens"], answer
     assert answer["heads"] == 0 and browser.find_element(By.ID, "attention-section").is_displayed()

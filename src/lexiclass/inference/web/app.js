@@ -28,6 +28,8 @@
       if (!response.ok) throw new Error(meta.error || response.statusText);
       const parts = [];
       if (meta.model) parts.push("model " + meta.model);
+      // an ONNX export folder (its export.json is meta.run): the user sees which network answers
+      if (meta.run && meta.run.format === "onnx") parts.push(meta.run.quantized ? "ONNX export, int8" : "ONNX export");
       if (meta.multi_label) {
         thresholds = meta.thresholds || {};
         parts.push("multi-label, " + meta.labels.length + " labels: " + meta.labels.join(", "));
