@@ -8,7 +8,7 @@ import types
 import pytest
 
 from lexiclass import progress as progress_module
-from lexiclass.progress import progress
+from lexiclass.progress import muted, progress
 
 
 @pytest.fixture
@@ -41,3 +41,18 @@ def test_a_log_reports_the_average_rate_not_the_last_burst(log):
     bar = progress(total=10, desc="epochs")
     assert bar.smoothing == 0  # tqdm: 0 means the average over the whole run
     bar.close()
+
+
+def test_muted_hides_the_inner_bars_and_keeps_the_outer_one(log):
+    with progress(total=2, desc="outer") as outer:
+        for _ in range(2):
+            with muted():
+                with progress(total=3, desc="inner") as inner:  # a model's own per-call bar
+                    inner.update(3)
+            outer.update(1)
+    lines = log.getvalue().splitlines()
+    assert any(line.startswith("outer: 100%") for line in lines), lines
+    assert not any(line.startswith("inner") for line in lines), lines
+    with progress(total=1, desc="after") as after:  # muted() leaves progress as it found it
+        after.update(1)
+    assert log.getvalue().splitlines()[-1].startswith("after: 100%")

@@ -6,7 +6,9 @@ inference) reports the same way:
 - on a terminal: a tqdm bar on stderr with count, rate and ETA;
 - not on a terminal (CI logs, pipes): plain lines, at most one every ``interval``
   seconds, never carriage returns;
-- ``configure(enabled=False)`` (the CLI's ``--quiet``, or ``LEXICLASS_QUIET=1``): nothing.
+- ``configure(enabled=False)`` (the CLI's ``--quiet``, or ``LEXICLASS_QUIET=1``): nothing;
+- ``with muted():`` around a call whose own bar the caller's bar already covers (scoring a test split
+  chunk by chunk): one bar for the work, not one per chunk.
 
 Example::
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import contextmanager
 
 from tqdm import tqdm
 
@@ -74,3 +77,15 @@ def progress(iterable=None, total=None, desc: str = "", unit: str = "it", **kwar
         options.update(file=stream)
     options.update(kwargs)
     return tqdm(iterable, total=total, **options)
+
+
+@contextmanager
+def muted():
+    """Mute the bars opened inside, such as a model's own per-call bar: the caller's bar, created before and
+    left on, already covers that work, and a bar per inner call would print lines at every call in a log."""
+    was = _state["enabled"]
+    _state["enabled"] = False
+    try:
+        yield
+    finally:
+        _state["enabled"] = was

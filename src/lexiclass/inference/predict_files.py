@@ -35,9 +35,7 @@ from lexiclass.atomic import default_file_mode
 from lexiclass.data.row_stream import RowStream
 from lexiclass.errors import DataError, LexiclassError
 from lexiclass.models.thresholds import chosen_in_order
-from lexiclass.progress import configure as configure_progress
-from lexiclass.progress import enabled as progress_enabled
-from lexiclass.progress import progress
+from lexiclass.progress import muted, progress
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 ROW_GROUP_ROWS = 65_536  # parquet row groups much smaller than this make slow, bloated files
@@ -119,7 +117,7 @@ def _predict(predictor, texts, n_classes):
     probs = np.zeros((len(texts), n_classes))
     keep = np.flatnonzero(~empty)
     if keep.size:
-        with _quiet_progress():
+        with muted():  # the file's bar already covers every chunk
             found = np.asarray(predictor.predict_proba([texts[i] for i in keep]))
         if found.shape != (keep.size, n_classes):
             raise LexiclassError(f"the model returned probabilities of shape {found.shape} "
@@ -127,17 +125,6 @@ def _predict(predictor, texts, n_classes):
         probs[keep] = found
     return empty, probs
 
-
-@contextmanager
-def _quiet_progress():
-    """Mute the predictor's own per-call progress bar: the file's bar already covers every chunk,
-    and a bar per chunk would print hundreds of lines. (Our bar was created enabled, so it stays on.)"""
-    was = progress_enabled()
-    configure_progress(enabled=False)
-    try:
-        yield
-    finally:
-        configure_progress(enabled=was)
 
 
 class OutputLayout:

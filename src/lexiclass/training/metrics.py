@@ -84,7 +84,7 @@ def score_test_split(model, label_names: list[str], data, chunk: int = 1024, thr
     The dataset's classes must be among the run's (``label_names``); they are matched by name, so a test
     file with only some of the classes (or listing them in another order) scores correctly.
     """
-    from lexiclass.progress import progress
+    from lexiclass.progress import muted, progress
 
     labels = _test_targets(data, label_names)
     if (labels.ndim == 2) != (thresholds is not None):
@@ -94,7 +94,8 @@ def score_test_split(model, label_names: list[str], data, chunk: int = 1024, thr
     parts = []
     with progress(total=len(texts), desc="scoring the test split", unit="text") as bar:
         for start in range(0, len(texts), chunk):
-            parts.append(model.predict_proba(texts[start:start + chunk]))
+            with muted():  # this bar covers the model's own per-chunk "predicting" bar
+                parts.append(model.predict_proba(texts[start:start + chunk]))
             bar.update(len(parts[-1]))
     probabilities = np.concatenate(parts) if parts else np.zeros((0, len(label_names)))
     if thresholds is not None:
