@@ -153,7 +153,13 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=4, help="timed windows per variant, after one warm-up")
     parser.add_argument("--steps", type=int, default=12, help="training batches of 32 per window")
     parser.add_argument("--predict-reviews", type=int, default=512)
+    parser.add_argument("--keep-freed-memory", action="store_true", help="lexiclass.resources.keep_freed_memory() "
+                        "first, as the CLI does")
     args = parser.parse_args()
+    if args.keep_freed_memory:
+        from lexiclass.resources import keep_freed_memory
+
+        print(f"keep_freed_memory: {keep_freed_memory()}")
     import numpy as np
 
     from benchmarks.machine import describe_cpu

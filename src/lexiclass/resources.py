@@ -10,6 +10,7 @@ half-trained run behind. Measured on 2 cores: every family trains its tiny test 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 
@@ -36,3 +37,21 @@ def check_address_space(limit: int | None = None) -> None:
             f"reserve more virtual memory than that and would abort: raise it to at least "
             f"{MIN_ADDRESS_SPACE // 2**30} GiB (ulimit -v unlimited), or limit resident memory instead "
             "(a cgroup, e.g. systemd-run --user --scope -p MemoryMax=2G lexiclass ...)")
+
+
+# glibc's malloc gives a freed block above its mmap threshold back to the kernel, and TensorFlow frees and
+# allocates its activations again at every step: a 2-core positional Transformer spent a third of its CPU time
+# in the kernel's page-fault handler (11.5 M minor faults in 90 s; docs/performance.md, "Memory allocator").
+# Blocks up to glibc's largest threshold (32 MiB) then stay in the heap, which is never trimmed.
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # mallopt's parameters, from glibc's malloc.h
+MALLOC_SETTINGS = ((M_MMAP_THRESHOLD, 32 * 2**20), (M_TRIM_THRESHOLD, 2**31 - 1), (M_TOP_PAD, 512 * 2**20))
+
+
+def keep_freed_memory() -> bool:
+    """Tune glibc's malloc (`MALLOC_SETTINGS`) for a process that allocates the same large tensors again and
+    again: the CLI does so before TensorFlow starts. False where it does not apply (no glibc ``mallopt``)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(ctypes.c_int(parameter), ctypes.c_int(value)) == 1 for parameter, value in MALLOC_SETTINGS)
