@@ -1,5 +1,6 @@
-"""What this process may use: its CPUs (`usable_cpus`), and limits that lexiclass's libraries cannot work
-under, checked before any work starts (`check_address_space`).
+"""What this process may use: its CPUs (`usable_cpus`), limits that lexiclass's libraries cannot work
+under, checked before any work starts (`check_address_space`), and how its memory is reused
+(`keep_freed_memory`, below).
 
 An address-space limit (``ulimit -v``, RLIMIT_AS) counts virtual memory, which thread pools reserve far
 beyond what they touch: under 2 GiB, numba's and OpenBLAS's worker threads cannot start, and the process

@@ -126,7 +126,6 @@ def _predict(predictor, texts, n_classes):
     return empty, probs
 
 
-
 class OutputLayout:
     """The output column names, and how to build one chunk's output table from its input and predictions."""
 
