@@ -25,6 +25,7 @@ def maybe_browser(needed: bool):
     if found is None:
         yield None
         return
+    import shutil
     import tempfile
 
     from selenium import webdriver
@@ -41,6 +42,7 @@ def maybe_browser(needed: bool):
         yield chrome
     finally:
         chrome.quit()
+        shutil.rmtree(profile, ignore_errors=True)  # ~7 MB of Chromium profile per worker, left in /tmp before
 
 
 def main() -> None:
