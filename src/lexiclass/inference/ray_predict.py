@@ -14,7 +14,8 @@ The pipeline, per call::
   are the local engine's. Ray's own CSV/JSON readers are not used because they infer
   column types and skip blank lines, which would change ids and row numbers.
 - Each actor loads the run once (in ``__init__``), not per batch. The run folder (or an ONNX
-  export folder: the actors then predict under ONNX Runtime, without TensorFlow) is shipped through Ray's object store (packed once by the driver, unpacked once per
+  export folder: the actors then predict under ONNX Runtime, without TensorFlow) is shipped
+  through Ray's object store (packed once by the driver, unpacked once per
   actor into a temporary folder), so workers need not see the driver's disk for it.
 - Only the probabilities travel back to the driver (a few floats per row). The output
   file of each input is written by a Ray task that reads the input again and writes
