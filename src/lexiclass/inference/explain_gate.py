@@ -92,14 +92,14 @@ def explain_text(predictor, text: str, target, limits: Limits) -> dict:
     result.update({"method": found.method, "words": len(words),
                    "words_explained": min(len(words), limits.explain_max_words), "attention": None,
                    "attention_skipped": None})
-    if predictor.config.model in TRANSFORMER_MODELS and not has_attention(predictor):
-        # no server path in the answer (cf. /metadata): the CLI's explain names the run folder
-        result["attention_skipped"] = EXPORT_KEEPS_NO_ATTENTION + "; the run folder it was exported from shows them"
-    elif has_attention(predictor):
+    if has_attention(predictor):
         att_tokens, scores = attention_scores(predictor, part)  # (heads, n, n)
         k = min(len(att_tokens), limits.explain_attention_tokens)
         shown = scores[:, :k, :k]
         result["attention"] = {"tokens": [str(t) for t in att_tokens[:k]], "tokens_total": len(att_tokens),
                                "max": round(float(shown.max(initial=0.0)), 5),
                                "weights": np.round(shown, 4).tolist()}  # (heads, k, k): row = attending token
+    elif predictor.config.model in TRANSFORMER_MODELS:  # a Transformer's ONNX export: say why there are no maps
+        # no server path in the answer (cf. /metadata): the CLI's explain names the run folder
+        result["attention_skipped"] = EXPORT_KEEPS_NO_ATTENTION + "; the run folder it was exported from shows them"
     return result
